@@ -1,0 +1,1 @@
+//! (placeholder: see design.md)
