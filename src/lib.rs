@@ -9,6 +9,7 @@ pub mod config;
 pub mod logger;
 pub mod main_process;
 pub mod pool;
+pub mod process_title;
 pub mod protocol;
 pub mod session;
 pub mod shmem;

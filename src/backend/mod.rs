@@ -1,1 +1,117 @@
-//! (placeholder: see design.md)
+//! Backend nodes seen from one process: the main node rule, applying a reloaded backend list
+//! to shared memory (spec/config.md §5.2), a child's private status snapshot, and opening a
+//! socket to a node (Unix socket when the host starts with `/`, else TCP with
+//! `connect_timeout`, `TCP_NODELAY`).
+
+use std::io;
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::os::fd::OwnedFd;
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
+
+use crate::config::Config;
+use crate::logger::Severity;
+use crate::pglog;
+use crate::shmem::{BackendStatus, Shmem, MAX_BACKENDS};
+
+/// Set `main_node_id` to the lowest-numbered valid node (−1 if none).
+pub fn recompute_main_node(sh: &Shmem) {
+    let main = (0..sh.num_backends()).find(|&i| sh.backend(i).status().is_valid()).map_or(-1, |i| i as i32);
+    sh.header().main_node_id.store(main, Relaxed);
+}
+
+/// Apply a reloaded configuration's backend slots: weights, flags and application names always;
+/// host and port only for slots that were unused (a new node starts `down`).
+pub fn apply_reloaded_backends(cfg: &Config, sh: &Shmem) {
+    let backends = cfg.backends();
+    let total: f64 = backends.iter().filter(|b| b.port != 0).map(|b| b.weight).sum();
+    for (i, b) in backends.iter().enumerate().take(MAX_BACKENDS) {
+        let info = sh.backend(i);
+        if b.port != 0 && info.port.load(Relaxed) == 0 {
+            info.hostname.set(&b.hostname);
+            info.port.store(b.port as i32, Relaxed);
+            info.set_status(BackendStatus::Down);
+            if i >= sh.num_backends() {
+                sh.header().num_backends.store(i as i32 + 1, Relaxed);
+            }
+        }
+        if info.port.load(Relaxed) != 0 {
+            let w = if b.port != 0 && total > 0.0 { b.weight / total } else { 0.0 };
+            let old = info.weight();
+            if (old - w).abs() > f64::EPSILON {
+                pglog!(Severity::Log, "backend weight for backend:{} changed from {:.6} to {:.6}", i, old, w);
+            }
+            info.weight.store(w.to_bits(), Relaxed);
+        }
+    }
+}
+
+/// A child's private view of node states, refreshed only at defined points.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub status: Vec<BackendStatus>,
+    pub main_node: Option<usize>,
+}
+
+impl Snapshot {
+    pub fn take(sh: &Shmem) -> Snapshot {
+        let status = (0..sh.num_backends()).map(|i| sh.backend(i).status()).collect();
+        let m = sh.header().main_node_id.load(Relaxed);
+        Snapshot { status, main_node: (m >= 0).then_some(m as usize) }
+    }
+    pub fn is_valid(&self, node: usize) -> bool {
+        self.status.get(node).is_some_and(|s| s.is_valid())
+    }
+}
+
+/// Open a socket to node `node` (host and port from shared memory). `timeout_ms` 0 = no limit.
+pub fn connect(sh: &Shmem, node: usize, timeout_ms: u64) -> io::Result<OwnedFd> {
+    let info = sh.backend(node);
+    let host = info.hostname.get();
+    let port = info.port.load(Relaxed) as u16;
+    connect_to(&host, port, timeout_ms)
+}
+
+/// Open a socket to `host`:`port` as pgpool does.
+pub fn connect_to(host: &str, port: u16, timeout_ms: u64) -> io::Result<OwnedFd> {
+    if host.starts_with('/') {
+        let path = Path::new(host).join(format!(".s.PGSQL.{port}"));
+        return Ok(UnixStream::connect(path)?.into());
+    }
+    let addrs: Vec<SocketAddr> = (host, port).to_socket_addrs()?.collect();
+    let mut last = io::Error::new(io::ErrorKind::NotFound, format!("could not resolve \"{host}\""));
+    for a in addrs {
+        let r = if timeout_ms > 0 {
+            TcpStream::connect_timeout(&a, Duration::from_millis(timeout_ms))
+        } else {
+            TcpStream::connect(a)
+        };
+        match r {
+            Ok(s) => {
+                s.set_nodelay(true)?;
+                return Ok(s.into());
+            }
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
+/// Detach `node` after a child could not reach it (raw mode, `failover_on_backend_error`):
+/// status down, main node recomputed, the parent told so that it records the change. The full
+/// failover procedure (commands, child restarts) belongs to the failover module.
+pub fn degenerate(sh: &Shmem, node: usize) {
+    let _g = sh.header().request_lock.lock();
+    let info = sh.backend(node);
+    if !info.status().is_valid() {
+        return;
+    }
+    pglog!(Severity::Log, "received degenerate backend request for node_id: {} from pid [{}]", node, std::process::id());
+    info.set_status(BackendStatus::Down);
+    recompute_main_node(sh);
+    let main = sh.header().main_node_id.load(Relaxed);
+    pglog!(Severity::Log, "failover: set new main node: {}", main);
+    let _ = nix::sys::signal::kill(nix::unistd::getppid(), nix::sys::signal::Signal::SIGUSR1);
+}

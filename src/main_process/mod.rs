@@ -1,4 +1,475 @@
-//! The parent process: start-up, forking every other process, reaping and respawning them,
-//! signals, reload, shutdown, the pid file.
+//! The parent process: start-up (spec/architecture.md §2.1), forking the client children,
+//! the main loop over the self-pipe (§2.2), reaping and respawning by exit code (§2.3, §2.4),
+//! dynamic spare-children management (§2.5), reload, and the shutdown modes (§14). The
+//! `stop` and `reload` command modes live here too.
 
 pub mod cli;
+pub mod files;
+pub mod listen;
+pub mod signals;
+mod spare;
+
+use std::os::fd::AsRawFd;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering::{Relaxed, SeqCst};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, Signal};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::{fork, ForkResult, Pid};
+
+use crate::config::Config;
+use crate::exit_code;
+use crate::logger::{self, LogSettings, Severity};
+use crate::pglog;
+use crate::shmem::{BackendStatus, Shmem};
+use cli::{Mode, Options, StopMode};
+use listen::Listener;
+use signals::SelfPipe;
+
+/// Run the mode the command line chose; returns the process exit code.
+pub fn run(opts: &Options) -> i32 {
+    logger::init(&LogSettings::default());
+    logger::set_process("main", "MAIN");
+    let (cfg, diags) = match Config::load(&opts.config_file) {
+        Ok(x) => x,
+        Err(e) => {
+            log_config_error(Severity::Fatal, &e);
+            return exit_code::FATAL;
+        }
+    };
+    let mut settings = LogSettings::from_config(&cfg);
+    if opts.debug && settings.min_messages > Severity::Debug1 {
+        settings.min_messages = Severity::Debug1;
+    }
+    logger::apply(&settings);
+    for d in diags {
+        log_diagnostic(&d);
+    }
+    match opts.mode {
+        Mode::Stop(m) => stop(&cfg, m),
+        Mode::Reload => reload(&cfg),
+        Mode::Start => match start(opts, cfg, settings) {
+            Ok(code) => code,
+            Err(msg) => {
+                pglog!(Severity::Fatal, "{}", msg);
+                exit_code::FATAL
+            }
+        },
+    }
+}
+
+/// Log one diagnostic line returned by the configuration loader.
+pub fn log_diagnostic(d: &crate::config::Diagnostic) {
+    match &d.detail {
+        Some(detail) => pglog!(d.severity, detail = detail; "{}", d.message),
+        None => pglog!(d.severity, "{}", d.message),
+    }
+}
+
+/// Log a configuration error at `sev` with its detail and hint.
+pub fn log_config_error(sev: Severity, e: &crate::config::ConfigError) {
+    match (e.detail(), e.hint()) {
+        (Some(d), Some(h)) => pglog!(sev, detail = d, hint = h; "{}", e),
+        (Some(d), None) => pglog!(sev, detail = d; "{}", e),
+        (None, Some(h)) => pglog!(sev, hint = h; "{}", e),
+        (None, None) => pglog!(sev, "{}", e),
+    }
+}
+
+fn pid_file(cfg: &Config) -> PathBuf {
+    cfg.resolve(cfg.get_str("pid_file_name"))
+}
+
+fn status_file(cfg: &Config) -> PathBuf {
+    PathBuf::from(cfg.get_str("logdir")).join("pgpool_status")
+}
+
+/// `pgpool stop`: signal the server and wait until it is gone (spec/cli.md §1.4).
+fn stop(cfg: &Config, mode: StopMode) -> i32 {
+    let path = pid_file(cfg);
+    let Some(pid) = files::read_pid(&path) else {
+        pglog!(Severity::Fatal, "could not read pid file");
+        return exit_code::FATAL;
+    };
+    let pid = Pid::from_raw(pid);
+    if let Err(e) = kill(pid, mode.signal()) {
+        pglog!(Severity::Fatal, detail = e.desc(); "could not stop process with pid: {}", pid);
+        return exit_code::FATAL;
+    }
+    pglog!(Severity::Log, "stop request sent to pgpool (pid: {}). waiting for termination...", pid);
+    let mut polls = 0;
+    while kill(pid, None).is_ok() {
+        std::thread::sleep(Duration::from_secs(1));
+        eprint!(".");
+        polls += 1;
+        if polls % 5 == 0 {
+            let _ = kill(pid, mode.signal());
+        }
+    }
+    eprintln!("done.");
+    let _ = std::fs::remove_file(&path);
+    0
+}
+
+/// `pgpool reload`: SIGHUP to the pid in the pid file (spec/cli.md §1.5).
+fn reload(cfg: &Config) -> i32 {
+    let Some(pid) = files::read_pid(&pid_file(cfg)) else {
+        pglog!(Severity::Fatal, "could not read pid file");
+        return 1;
+    };
+    if kill(Pid::from_raw(pid), Signal::SIGHUP).is_err() {
+        pglog!(Severity::Fatal, "could not reload configuration file pid: {}", pid);
+        return 1;
+    }
+    0
+}
+
+/// Fork into the background: parent exits, child becomes a session leader with stdio on
+/// /dev/null, working directory `/`.
+fn daemonize() -> Result<(), String> {
+    // SAFETY: no other threads exist in the main process at this point.
+    match unsafe { fork() }.map_err(|e| format!("could not fork daemon: {e}"))? {
+        ForkResult::Parent { .. } => std::process::exit(0),
+        ForkResult::Child => {}
+    }
+    nix::unistd::setsid().map_err(|e| format!("could not setsid: {e}"))?;
+    let _ = std::env::set_current_dir("/");
+    let devnull = std::fs::OpenOptions::new().read(true).write(true).open("/dev/null").map_err(|e| e.to_string())?;
+    for fd in 0..3 {
+        // SAFETY: dup2 onto the standard descriptors of this process.
+        unsafe { libc::dup2(devnull.as_raw_fd(), fd) };
+    }
+    Ok(())
+}
+
+/// Everything the parent keeps while running.
+struct Main {
+    cfg: Config,
+    opts: Options,
+    sh: &'static Shmem,
+    listeners: Vec<Listener>,
+    pipe: SelfPipe,
+    logger_pid: Option<Pid>,
+    spare: spare::SpareState,
+}
+
+fn start(opts: &Options, cfg: Config, settings: LogSettings) -> Result<i32, String> {
+    let pid_path = pid_file(&cfg);
+    if let Some(old) = files::read_pid(&pid_path) {
+        if kill(Pid::from_raw(old), None).is_ok() {
+            eprintln!("ERROR: pid file found. is another pgpool({old}) is running?");
+            return Ok(1);
+        }
+        eprintln!("NOTICE: pid file found but it seems bogus. Trying to start pgpool anyway...");
+    }
+    if !opts.foreground {
+        daemonize()?;
+    }
+    crate::process_title::init();
+    files::write_pid(&pid_path, std::process::id() as i32)
+        .map_err(|e| format!("could not write pid file \"{}\": {e}", pid_path.display()))?;
+    let result = start_inner(opts, cfg, settings);
+    let _ = std::fs::remove_file(&pid_path);
+    result
+}
+
+fn start_inner(opts: &Options, cfg: Config, settings: LogSettings) -> Result<i32, String> {
+    let logger_pid = if cfg.get_bool("logging_collector") {
+        Some(logger::start_collector(&settings).map_err(|e| format!("could not fork logger: {e}"))?)
+    } else {
+        None
+    };
+    let num_children = cfg.get_int("num_init_children").max(1) as usize;
+    let sh = Shmem::create(num_children, cfg.get_int("max_pool").max(1) as usize)
+        .map_err(|e| format!("failed to allocate shared memory: {e}"))?;
+    init_backends(&cfg, opts, sh);
+
+    let port = cfg.get_int("port") as u16;
+    let spec = listen::ListenSpec {
+        addresses: cfg.get_list("listen_addresses"),
+        port,
+        socket_dirs: cfg.get_list("unix_socket_directories"),
+        socket_permissions: cfg.get_int("unix_socket_permissions") as u32,
+        socket_group: cfg.get_str("unix_socket_group").to_string(),
+        backlog: (num_children as i64 * cfg.get_int("listen_backlog_multiplier")).clamp(1, 10000) as i32,
+    };
+    let listeners = listen::create(&spec)?;
+    let pipe = SelfPipe::install().map_err(|e| format!("could not create self pipe: {e}"))?;
+    let mut m = Main {
+        spare: spare::SpareState::default(),
+        cfg,
+        opts: opts.clone(),
+        sh,
+        listeners,
+        pipe,
+        logger_pid,
+    };
+    let initial = if m.dynamic() {
+        let n = if m.cfg.get_enum("process_management_strategy") == "aggressive" {
+            m.cfg.get_int("max_spare_children")
+        } else {
+            m.cfg.get_int("min_spare_children")
+        };
+        (n.max(1) as usize).min(num_children)
+    } else {
+        num_children
+    };
+    for slot in 0..initial {
+        m.fork_child(slot);
+    }
+    files::write_status(&status_file(&m.cfg), sh);
+    pglog!(Severity::Log, "pgpool-II successfully started. version {}", crate::version_string());
+    Ok(m.main_loop())
+}
+
+/// Move backend slots from the configuration into shared memory, applying pgpool_status.
+fn init_backends(cfg: &Config, opts: &Options, sh: &Shmem) {
+    let backends = cfg.backends();
+    let configured: Vec<bool> = backends.iter().map(|b| b.port != 0).collect();
+    let path = status_file(cfg);
+    let saved = if opts.discard_status {
+        let _ = std::fs::remove_file(&path);
+        pglog!(Severity::Log, "Backend status file {} discarded", path.display());
+        None
+    } else {
+        files::read_status(&path, &configured)
+    };
+    let total: f64 = backends.iter().filter(|b| b.port != 0).map(|b| b.weight).sum();
+    sh.header().num_backends.store(backends.len() as i32, Relaxed);
+    for (i, b) in backends.iter().enumerate() {
+        let info = sh.backend(i);
+        info.hostname.set(&b.hostname);
+        info.port.store(b.port as i32, Relaxed);
+        let w = if b.port != 0 && total > 0.0 { b.weight / total } else { 0.0 };
+        info.weight.store(w.to_bits(), Relaxed);
+        let st = match (&saved, b.port) {
+            (_, 0) => BackendStatus::Unused,
+            (Some(s), _) => s[i],
+            (None, _) => BackendStatus::ConnectWait,
+        };
+        info.set_status(st);
+    }
+    crate::backend::recompute_main_node(sh);
+}
+
+impl Main {
+    fn dynamic(&self) -> bool {
+        self.cfg.get_enum("process_management_mode") == "dynamic"
+    }
+
+    /// Fork a client child into ProcessInfo slot `slot`.
+    fn fork_child(&mut self, slot: usize) {
+        let old = signals::block_all();
+        // SAFETY: the main process is single-threaded; the child only runs our code and exits.
+        match unsafe { fork() } {
+            Ok(ForkResult::Child) => {
+                signals::reset_after_fork();
+                signals::restore_mask(&old);
+                let listeners: Vec<_> = self.listeners.iter().map(|l| (l.raw(), l.tcp)).collect();
+                let code = crate::child::run(slot, self.cfg.clone(), &listeners);
+                std::process::exit(code);
+            }
+            Ok(ForkResult::Parent { child }) => {
+                self.sh.process(slot).reset(child.as_raw());
+            }
+            Err(e) => pglog!(Severity::Error, "failed to fork a child: {}", e),
+        }
+        signals::restore_mask(&old);
+    }
+
+    fn live_children(&self) -> Vec<(usize, Pid)> {
+        (0..self.sh.num_children)
+            .filter_map(|i| {
+                let p = self.sh.process(i).pid.load(Relaxed);
+                (p > 0).then(|| (i, Pid::from_raw(p)))
+            })
+            .collect()
+    }
+
+    fn main_loop(&mut self) -> i32 {
+        loop {
+            let sig = signals::SHUTDOWN_SIGNAL.load(SeqCst);
+            if sig != 0 {
+                return self.shutdown(sig);
+            }
+            if signals::GOT_SIGCHLD.swap(false, SeqCst) {
+                if let Some(code) = self.reap() {
+                    return code;
+                }
+            }
+            if signals::GOT_SIGHUP.swap(false, SeqCst) {
+                self.reload_config();
+            }
+            if signals::GOT_SIGUSR2.swap(false, SeqCst) {
+                self.signal_children(Signal::SIGUSR2);
+            }
+            if signals::GOT_SIGUSR1.swap(false, SeqCst) {
+                // A node changed state (a child detached it): record it.
+                files::write_status(&status_file(&self.cfg), self.sh);
+            }
+            if self.dynamic() {
+                let (sh, cfg) = (self.sh, &self.cfg);
+                let actions = self.spare.tick(sh, cfg);
+                for slot in actions.fork {
+                    self.fork_child(slot);
+                }
+            }
+            let _ = crate::protocol::conn::wait_fd(
+                self.pipe.fd(),
+                nix::poll::PollFlags::POLLIN,
+                Some(Instant::now() + Duration::from_secs(2)),
+            );
+            self.pipe.drain();
+        }
+    }
+
+    /// Collect dead processes and apply the restart policy. Some(code) = shut down.
+    fn reap(&mut self) -> Option<i32> {
+        loop {
+            let st = match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::StillAlive) | Err(_) => return None,
+                Ok(st) => st,
+            };
+            let (pid, code, signal) = match st {
+                WaitStatus::Exited(p, c) => (p, Some(c), None),
+                WaitStatus::Signaled(p, s, _) => (p, None, Some(s)),
+                _ => continue,
+            };
+            if Some(pid) == self.logger_pid {
+                pglog!(Severity::Warning, "logger process with pid {} exited; restarting", pid);
+                self.logger_pid = logger::start_collector(&LogSettings::from_config(&self.cfg)).ok();
+                continue;
+            }
+            let Some(slot) = self.sh.child_by_pid(pid.as_raw()) else { continue };
+            let info = self.sh.process(slot);
+            if info.counted.swap(false, SeqCst) {
+                self.sh.header().conn_counter.fetch_sub(1, SeqCst);
+            }
+            match (code, signal) {
+                (Some(0), _) => {
+                    pglog!(Severity::Log, "child process with pid: {} exits with status 0", pid);
+                    info.pid.store(0, Relaxed);
+                    if !self.dynamic() {
+                        pglog!(Severity::Log, "child process with pid: {} exited with success and will not be restarted", pid);
+                    }
+                    continue;
+                }
+                (Some(c), _) if c == exit_code::FATAL => {
+                    pglog!(Severity::Log, "child process with pid: {} exits with status {}", pid, c);
+                    info.pid.store(0, Relaxed);
+                    pglog!(Severity::Fatal, "child process exited with fatal error. shutting down");
+                    return Some(self.shutdown(libc::SIGINT));
+                }
+                (Some(c), _) => {
+                    pglog!(Severity::Log, "child process with pid: {} exits with status {}", pid, c);
+                }
+                (None, Some(s)) => {
+                    let sev = if matches!(s, Signal::SIGSEGV | Signal::SIGKILL) { Severity::Warning } else { Severity::Log };
+                    pglog!(sev, "child process with pid: {} exited with status {} by signal {}", pid, s as i32, s as i32);
+                }
+                _ => {}
+            }
+            // Its pooled backend connections died with it: forget them.
+            for pool in 0..self.sh.max_pool {
+                for node in 0..self.sh.num_backends() {
+                    self.sh.connection(slot, pool, node).clear();
+                }
+            }
+            if self.dynamic() {
+                info.pid.store(0, Relaxed);
+            } else {
+                self.fork_child(slot);
+                pglog!(Severity::Log, "fork a new child process with pid: {}", self.sh.process(slot).pid.load(Relaxed));
+            }
+        }
+    }
+
+    fn signal_children(&self, sig: Signal) {
+        for (_, pid) in self.live_children() {
+            let _ = kill(pid, sig);
+        }
+    }
+
+    /// SIGHUP: re-read pgpool.conf, apply what may change, pass the signal on.
+    fn reload_config(&mut self) {
+        pglog!(Severity::Log, "reload config files.");
+        match self.cfg.reload() {
+            Ok((cfg, diags)) => {
+                for d in &diags {
+                    log_diagnostic(d);
+                }
+                let mut settings = LogSettings::from_config(&cfg);
+                if self.opts.debug && settings.min_messages > Severity::Debug1 {
+                    settings.min_messages = Severity::Debug1;
+                }
+                logger::apply(&settings);
+                crate::backend::apply_reloaded_backends(&cfg, self.sh);
+                self.cfg = cfg;
+            }
+            Err(e) => log_config_error(Severity::Warning, &e),
+        }
+        files::write_status(&status_file(&self.cfg), self.sh);
+        self.signal_children(Signal::SIGHUP);
+        if let Some(p) = self.logger_pid {
+            let _ = kill(p, Signal::SIGHUP);
+        }
+    }
+
+    /// Shut down in the mode of `sig` (SIGTERM smart, SIGINT fast, SIGQUIT immediate).
+    fn shutdown(&mut self, sig: i32) -> i32 {
+        pglog!(Severity::Log, "shutting down by signal {}", sig);
+        let mode = match sig {
+            libc::SIGTERM => "smart",
+            libc::SIGINT => "fast",
+            _ => "immediate",
+        };
+        pglog!(Severity::Log, "received {} shutdown request", mode);
+        listen::unlink_all(&self.listeners);
+        self.listeners.clear();
+        pglog!(Severity::Log, "terminating all child processes");
+        let mut sent = sig;
+        self.signal_children(Signal::try_from(sent).unwrap_or(Signal::SIGINT));
+        // Wait for every child; a faster mode arriving meanwhile is passed on.
+        loop {
+            loop {
+                match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+                    Ok(WaitStatus::Exited(p, _)) | Ok(WaitStatus::Signaled(p, _, _)) => {
+                        if let Some(slot) = self.sh.child_by_pid(p.as_raw()) {
+                            self.sh.process(slot).pid.store(0, Relaxed);
+                        }
+                    }
+                    _ => break,
+                }
+            }
+            if self.live_children().is_empty() {
+                break;
+            }
+            let now_sig = signals::SHUTDOWN_SIGNAL.load(SeqCst);
+            if now_sig != sent {
+                sent = now_sig;
+                self.signal_children(Signal::try_from(sent).unwrap_or(Signal::SIGINT));
+            }
+            let _ = crate::protocol::conn::wait_fd(
+                self.pipe.fd(),
+                nix::poll::PollFlags::POLLIN,
+                Some(Instant::now() + Duration::from_millis(200)),
+            );
+            self.pipe.drain();
+        }
+        files::write_status(&status_file(&self.cfg), self.sh);
+        pglog!(Severity::Log, "Pgpool-II system is shutdown");
+        if let Some(p) = self.logger_pid.take() {
+            // The logger exits when the last writer of its pipe is gone: close ours and wait.
+            logger::detach_from_collector();
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < deadline {
+                if matches!(waitpid(p, Some(WaitPidFlag::WNOHANG)), Ok(WaitStatus::Exited(..)) | Ok(WaitStatus::Signaled(..)) | Err(_)) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        0
+    }
+}

@@ -1,1 +1,185 @@
-//! (placeholder: see design.md)
+//! A child's `max_pool` slot array: which backend connections this child keeps between client
+//! sessions, how a new session finds one (protocol major, user, database, then the whole sorted
+//! startup packet), which one is evicted when all are taken (oldest release time), expiry by
+//! `connection_life_time`, and the mirror of every slot in shared `ConnectionInfo`. Nothing
+//! here talks to a client.
+
+use std::sync::atomic::Ordering::Relaxed;
+
+use nix::poll::PollFlags;
+
+use crate::auth::AuthOutcome;
+use crate::backend::Snapshot;
+use crate::protocol::startup::StartupPacket;
+use crate::protocol::Conn;
+use crate::shmem::{now, Shmem};
+
+/// One open backend connection of a slot.
+#[derive(Debug)]
+pub struct BackendConn {
+    pub conn: Conn,
+    /// Backend pid and cancel key from BackendKeyData.
+    pub pid: i32,
+    pub key: i32,
+    /// ParameterStatus values in arrival order (replayed to a client reusing the slot).
+    pub params: Vec<(String, String)>,
+    /// Transaction status byte of the last ReadyForQuery.
+    pub tx: u8,
+}
+
+/// One pool slot: a set of backend connections opened with one startup packet.
+#[derive(Debug, Default)]
+pub struct Slot {
+    pub startup: Option<StartupPacket>,
+    pub backends: Vec<Option<BackendConn>>,
+    pub auth: Option<AuthOutcome>,
+    /// 0 while a client uses the slot, else the time it was released.
+    pub closetime: i64,
+    pub create_time: i64,
+}
+
+impl Slot {
+    pub fn is_empty(&self) -> bool {
+        self.startup.is_none()
+    }
+}
+
+/// The slot array of one child.
+pub struct Pool {
+    child: usize,
+    pub slots: Vec<Slot>,
+}
+
+/// Is the socket of an idle pooled connection still healthy? A readable idle socket means the
+/// server sent something (FATAL, EOF) and the connection is unusable.
+fn idle_socket_is_healthy(c: &Conn) -> bool {
+    if !c.buffered().is_empty() {
+        return false;
+    }
+    !matches!(
+        crate::protocol::conn::wait_fd(c.fd(), PollFlags::POLLIN, Some(std::time::Instant::now())),
+        Ok(true) | Err(_)
+    )
+}
+
+impl Pool {
+    pub fn new(child: usize, max_pool: usize) -> Pool {
+        Pool { child, slots: (0..max_pool.max(1)).map(|_| Slot::default()).collect() }
+    }
+
+    /// Number of slots holding connections.
+    pub fn pooled(&self) -> usize {
+        self.slots.iter().filter(|s| !s.is_empty()).count()
+    }
+
+    /// Find a reusable slot for `sp`. Stale or different slots met on the way are discarded.
+    pub fn find(&mut self, sh: &Shmem, sp: &StartupPacket, snap: &Snapshot) -> Option<usize> {
+        let main = snap.main_node?;
+        for i in 0..self.slots.len() {
+            let s = &self.slots[i];
+            let Some(stored) = &s.startup else { continue };
+            if s.closetime == 0 || stored.major != sp.major || stored.user != sp.user || stored.database != sp.database
+            {
+                continue;
+            }
+            if s.backends.get(main).and_then(|b| b.as_ref()).is_none() {
+                continue;
+            }
+            let healthy = (0..s.backends.len()).all(|n| {
+                !snap.is_valid(n) || s.backends[n].as_ref().is_some_and(|b| idle_socket_is_healthy(&b.conn))
+            });
+            if !healthy || stored.raw != sp.raw {
+                self.discard(sh, i);
+                continue;
+            }
+            let s = &mut self.slots[i];
+            s.closetime = 0;
+            for (n, b) in s.backends.iter().enumerate() {
+                if b.is_some() {
+                    sh.connection(self.child, i, n).counter.fetch_add(1, Relaxed);
+                }
+            }
+            return Some(i);
+        }
+        None
+    }
+
+    /// A slot for new connections: the first empty one, else evict the least recently released.
+    pub fn take_free(&mut self, sh: &Shmem) -> usize {
+        if let Some(i) = self.slots.iter().position(|s| s.is_empty()) {
+            return i;
+        }
+        let victim = (0..self.slots.len())
+            .filter(|&i| self.slots[i].closetime > 0)
+            .min_by_key(|&i| self.slots[i].closetime)
+            .unwrap_or(0);
+        self.discard(sh, victim);
+        victim
+    }
+
+    /// Send Terminate to every backend of slot `i`, close them and zero the slot.
+    pub fn discard(&mut self, sh: &Shmem, i: usize) {
+        let s = std::mem::take(&mut self.slots[i]);
+        for (n, b) in s.backends.into_iter().enumerate() {
+            if let Some(b) = b {
+                let _ = b.conn.write_all(b"X\0\0\0\x04");
+            }
+            if n < crate::shmem::MAX_BACKENDS {
+                sh.connection(self.child, i, n).clear();
+            }
+        }
+    }
+
+    /// The client left and the reset succeeded: keep the slot for the next client.
+    pub fn release(&mut self, sh: &Shmem, i: usize) {
+        let t = now();
+        self.slots[i].closetime = t;
+        for (n, b) in self.slots[i].backends.iter().enumerate() {
+            if b.is_some() {
+                let ci = sh.connection(self.child, i, n);
+                ci.connected.store(false, Relaxed);
+                ci.client_disconnection_time.store(t, Relaxed);
+            }
+        }
+    }
+
+    /// Close pooled (released) slots idle for `life_time` seconds or more.
+    pub fn expire(&mut self, sh: &Shmem, life_time: i64) {
+        if life_time <= 0 {
+            return;
+        }
+        let t = now();
+        for i in 0..self.slots.len() {
+            let s = &self.slots[i];
+            if !s.is_empty() && s.closetime > 0 && t - s.closetime >= life_time {
+                self.discard(sh, i);
+            }
+        }
+    }
+
+    /// Close every released slot (SIGUSR1, or the status snapshot changed).
+    pub fn close_idle(&mut self, sh: &Shmem) {
+        for i in 0..self.slots.len() {
+            if !self.slots[i].is_empty() && self.slots[i].closetime > 0 {
+                self.discard(sh, i);
+            }
+        }
+    }
+
+    /// Close everything (process exit).
+    pub fn close_all(&mut self, sh: &Shmem) {
+        for i in 0..self.slots.len() {
+            if !self.slots[i].is_empty() {
+                self.discard(sh, i);
+            }
+        }
+    }
+
+    /// Earliest time a released slot expires, for the child's wait timeout.
+    pub fn next_expiry(&self, life_time: i64) -> Option<i64> {
+        if life_time <= 0 {
+            return None;
+        }
+        self.slots.iter().filter(|s| !s.is_empty() && s.closetime > 0).map(|s| s.closetime + life_time).min()
+    }
+}

@@ -2,6 +2,7 @@
 //! the messages pgpool inspects and builders for the messages pgpool originates.
 
 pub mod conn;
+pub mod startup;
 
 pub use conn::{Conn, FrameHead, Message};
 

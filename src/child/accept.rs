@@ -1,0 +1,92 @@
+//! Waiting for and accepting a client (spec/architecture.md §3.3): poll(2) on every inherited
+//! listener, `child_life_time` counting in one-second steps, `serialize_accept` through the
+//! robust accept lock, and "another child won" retries.
+
+use std::os::fd::{BorrowedFd, RawFd};
+use std::sync::atomic::Ordering::{Relaxed, SeqCst};
+
+use nix::errno::Errno;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::socket::{accept4, getpeername, setsockopt, sockopt, SockFlag, SockaddrStorage};
+
+use super::{owned, signals, Child, Peer};
+
+pub enum Accepted {
+    Client(std::os::fd::OwnedFd, Peer),
+    /// Interrupted, or another child took the connection.
+    Retry,
+    /// Idle for `child_life_time` after having served a client.
+    LifeTimeExpired,
+}
+
+fn peer_of(fd: RawFd, tcp: bool, resolve: bool) -> Peer {
+    if !tcp {
+        return Peer { host: "[local]".into(), port: String::new() };
+    }
+    match getpeername::<SockaddrStorage>(fd) {
+        Ok(a) => {
+            let (ip, port) = if let Some(v4) = a.as_sockaddr_in() {
+                (std::net::IpAddr::V4(v4.ip()), v4.port())
+            } else if let Some(v6) = a.as_sockaddr_in6() {
+                (std::net::IpAddr::V6(v6.ip()), v6.port())
+            } else {
+                return Peer { host: "[unknown]".into(), port: String::new() };
+            };
+            // log_hostname: reverse lookup is not done (no resolver in the hot accept path);
+            // the address is shown, as pgpool does when the lookup fails.
+            let _ = resolve;
+            Peer { host: ip.to_string(), port: port.to_string() }
+        }
+        Err(_) => Peer { host: "[unknown]".into(), port: String::new() },
+    }
+}
+
+pub fn wait_for_connection(child: &mut Child, listeners: &[(RawFd, bool)]) -> Accepted {
+    let life = child.settings.child_life_time;
+    let serialize = child.settings.serialize_accept && life == 0;
+    let info = child.info();
+    let _guard = serialize.then(|| child.sh.header().accept_lock.lock());
+    // SAFETY: the listener descriptors are inherited from the parent and stay open for the
+    // whole life of this process.
+    let mut fds: Vec<PollFd> = listeners
+        .iter()
+        .map(|&(fd, _)| PollFd::new(unsafe { BorrowedFd::borrow_raw(fd) }, PollFlags::POLLIN))
+        .collect();
+    let timeout = if life > 0 { PollTimeout::from(1000u16) } else { PollTimeout::NONE };
+    match poll(&mut fds, timeout) {
+        Ok(0) => {
+            let waited = info.wait_for_connect.fetch_add(1, Relaxed) + 1;
+            if info.connected.load(Relaxed) && i64::from(waited) > life {
+                return Accepted::LifeTimeExpired;
+            }
+            return Accepted::Retry;
+        }
+        Err(Errno::EINTR) => return Accepted::Retry,
+        Err(_) => return Accepted::Retry,
+        Ok(_) => {}
+    }
+    if signals::FAST_EXIT.load(SeqCst) || signals::SMART_EXIT.load(SeqCst) {
+        return Accepted::Retry;
+    }
+    for (i, pfd) in fds.iter().enumerate() {
+        if !pfd.revents().is_some_and(|r| r.contains(PollFlags::POLLIN)) {
+            continue;
+        }
+        let (lfd, tcp) = listeners[i];
+        match accept4(lfd, SockFlag::SOCK_CLOEXEC) {
+            Ok(fd) => {
+                info.wait_for_connect.store(0, Relaxed);
+                let owned = owned(fd);
+                if tcp {
+                    let _ = setsockopt(&owned, sockopt::TcpNoDelay, &true);
+                    let _ = setsockopt(&owned, sockopt::KeepAlive, &true);
+                }
+                let peer = peer_of(fd, tcp, child.settings.log_hostname);
+                return Accepted::Client(owned, peer);
+            }
+            Err(Errno::EAGAIN) | Err(Errno::EINTR) | Err(Errno::ECONNABORTED) => continue,
+            Err(_) => continue,
+        }
+    }
+    Accepted::Retry
+}

@@ -1,0 +1,236 @@
+//! From an accepted socket to a ready session (spec/architecture.md §3.5, §3.6): the startup
+//! packet (answering SSLRequest / GSSENCRequest with `N`, handing CancelRequest to `cancel`),
+//! then either a pooled slot with the client re-authenticated, or new backend connections with
+//! pgpool's authentication exchange, ParameterStatus and BackendKeyData.
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
+
+use crate::auth::AuthOutcome;
+use crate::backend::Snapshot;
+use crate::logger::Severity;
+use crate::pglog;
+use crate::pool::{BackendConn, Slot};
+use crate::protocol::messages;
+use crate::protocol::pgerror::PgError;
+use crate::protocol::startup::{read_first_packet, FirstPacket, StartupPacket};
+use crate::protocol::Conn;
+use crate::shmem::{now, BackendStatus};
+
+use super::{cancel, send_error, Child, Peer};
+
+/// Longest message accepted while setting a session up.
+const MAX_SETUP_MESSAGE: usize = 1 << 20;
+
+/// Read the startup packet and attach a backend connection set. Some((pool slot, packet)) when
+/// the client is ready for the session loop; None when the connection is finished (cancel,
+/// error already sent, client gone).
+pub fn open_session(child: &mut Child, client: &mut Conn, peer: &Peer) -> Option<(usize, StartupPacket)> {
+    let timeout = (child.settings.authentication_timeout > 0)
+        .then(|| Duration::from_secs(child.settings.authentication_timeout as u64));
+    let sp = loop {
+        match read_first_packet(client, timeout) {
+            Ok(FirstPacket::Startup(sp)) => break sp,
+            Ok(FirstPacket::SslRequest) | Ok(FirstPacket::GssEncRequest) => {
+                if client.write_all(b"N").is_err() {
+                    return None;
+                }
+            }
+            Ok(FirstPacket::Cancel { pid, key }) => {
+                cancel::forward(child, pid as i32, key as i32);
+                return None;
+            }
+            Err(e) => {
+                let pe = e.to_pg_error();
+                if let Some(pe) = pe {
+                    pglog!(Severity::Error, "{}", pe.message);
+                    send_error(client, &pe);
+                } else if matches!(e, crate::protocol::startup::StartupError::Timeout) {
+                    pglog!(Severity::Error, "authentication timeout");
+                }
+                return None;
+            }
+        }
+    };
+    if child.snapshot.main_node.is_none() {
+        let e = PgError::fatal("08S01", "pgpool is not accepting any new connections")
+            .with_detail("all backend nodes are down, pgpool requires at least one valid node")
+            .with_hint("repair the backend nodes and restart pgpool");
+        pglog!(Severity::Error, detail = "all backend nodes are down, pgpool requires at least one valid node"; "pgpool is not accepting any new connections");
+        send_error(client, &e);
+        return None;
+    }
+    let stored_password = child
+        .settings
+        .pool_passwd
+        .as_ref()
+        .and_then(|p| crate::config::pool_passwd::lookup(p, &sp.user));
+    if let Some(idx) = child.pool.find(child.sh, &sp, &child.snapshot) {
+        if reuse(child, client, idx, &sp, stored_password.as_deref()) {
+            return Some((idx, sp));
+        }
+        child.pool.release(child.sh, idx);
+        return None;
+    }
+    let idx = child.pool.take_free(child.sh);
+    match new_connection(child, client, idx, &sp, stored_password.as_deref()) {
+        Ok(()) => {
+            let _ = peer;
+            Some((idx, sp))
+        }
+        Err(e) => {
+            if let Some(e) = e {
+                pglog!(Severity::Error, "{}", e.message);
+                send_error(client, &e);
+            }
+            child.pool.discard(child.sh, idx);
+            None
+        }
+    }
+}
+
+/// Mark the slot's shared rows as used by a client now.
+fn mark_connected(child: &Child, idx: usize) {
+    let t = now();
+    for (n, b) in child.pool.slots[idx].backends.iter().enumerate() {
+        if b.is_some() {
+            let ci = child.sh.connection(child.slot, idx, n);
+            ci.connected.store(true, Relaxed);
+            ci.client_connection_time.store(t, Relaxed);
+            ci.client_idle_duration.store(0, Relaxed);
+        }
+    }
+}
+
+/// Hand a pooled slot to a new client after checking the client's password again.
+fn reuse(child: &mut Child, client: &mut Conn, idx: usize, sp: &StartupPacket, stored: Option<&str>) -> bool {
+    let main = child.snapshot.main_node.unwrap_or(0);
+    let slot = &child.pool.slots[idx];
+    let Some(auth) = slot.auth.as_ref() else { return false };
+    if let Err(e) = crate::auth::reauth::reauthenticate(client, auth, &sp.user, stored) {
+        let pe = e.to_pg_error();
+        pglog!(Severity::Error, "{}", pe.message);
+        send_error(client, &pe);
+        return false;
+    }
+    let Some(b) = slot.backends.get(main).and_then(|b| b.as_ref()) else { return false };
+    let mut out = Vec::with_capacity(512);
+    messages::auth_ok(&mut out);
+    messages::backend_key_data(&mut out, b.pid, b.key);
+    for (k, v) in &b.params {
+        messages::parameter_status(&mut out, k, v);
+    }
+    messages::ready_for_query(&mut out, b.tx);
+    if client.write_all(&out).is_err() {
+        return false;
+    }
+    mark_connected(child, idx);
+    true
+}
+
+/// Try to connect to the main node; in raw mode a node that cannot be reached is detached when
+/// `failover_on_backend_error` is on and the next live node is tried.
+fn connect_main(child: &mut Child) -> Result<(usize, Conn), PgError> {
+    loop {
+        let Some(node) = child.snapshot.main_node else {
+            return Err(PgError::fatal("XX000", "all backend nodes are down, pgpool requires at least one valid node"));
+        };
+        match crate::backend::connect(child.sh, node, child.settings.connect_timeout_ms) {
+            Ok(fd) => return Ok((node, Conn::new(fd))),
+            Err(e) => {
+                let info = child.sh.backend(node);
+                pglog!(
+                    Severity::Log,
+                    detail = e;
+                    "failed to connect to PostgreSQL server on \"{}:{}\"", info.hostname.get(), info.port.load(Relaxed)
+                );
+                if !child.settings.failover_on_backend_error {
+                    return Err(PgError::fatal("XX000", "failed to create a backend connection")
+                        .with_detail("executing failover on backend"));
+                }
+                crate::backend::degenerate(child.sh, node);
+                child.snapshot = Snapshot::take(child.sh);
+            }
+        }
+    }
+}
+
+/// Open new backend connections for slot `idx`, authenticate, and relay the start of the
+/// session to the client (up to and including BackendKeyData).
+fn new_connection(
+    child: &mut Child,
+    client: &mut Conn,
+    idx: usize,
+    sp: &StartupPacket,
+    stored: Option<&str>,
+) -> Result<(), Option<PgError>> {
+    let (node, mut conn) = connect_main(child).map_err(Some)?;
+    if conn.write_all(&sp.raw).is_err() {
+        return Err(Some(PgError::fatal("XX000", "unable to forward message to backend")));
+    }
+    let outcome: AuthOutcome = {
+        let mut backs = [&mut conn];
+        crate::auth::session::authenticate(client, &mut backs, 0, &sp.user, stored, child.settings.allow_clear_text_frontend_auth)
+            .map_err(|e| e.into_pg_error())?
+    };
+    // ParameterStatus and notices until BackendKeyData.
+    let mut params = Vec::new();
+    let (pid, key) = loop {
+        let m = conn.read_message(MAX_SETUP_MESSAGE, Some(Duration::from_secs(60))).map_err(|e| {
+            Some(PgError::fatal("XX000", "unable to read message from backend").with_detail(e.to_string()))
+        })?;
+        let mut raw = Vec::with_capacity(m.body.len() + 5);
+        messages::raw(&mut raw, m.tag, &m.body);
+        match m.tag {
+            b'S' => {
+                if let Some((k, v)) = messages::parse_parameter_status(&m.body) {
+                    params.push((k, v));
+                }
+                let _ = client.write_all(&raw);
+            }
+            b'N' => {
+                let _ = client.write_all(&raw);
+            }
+            b'E' => {
+                let _ = client.write_all(&raw);
+                return Err(None);
+            }
+            b'K' => match messages::parse_backend_key_data(&m.body) {
+                Some(pk) => break pk,
+                None => return Err(Some(PgError::fatal("08P01", "invalid BackendKeyData message from backend"))),
+            },
+            other => {
+                return Err(Some(PgError::fatal(
+                    "08P01",
+                    &format!("unexpected message kind \"{}\" from backend during session start", other as char),
+                )))
+            }
+        }
+    };
+    let mut out = Vec::with_capacity(16);
+    messages::backend_key_data(&mut out, pid, key);
+    if client.write_all(&out).is_err() {
+        return Err(None);
+    }
+    let t = now();
+    let ci = child.sh.connection(child.slot, idx, node);
+    ci.clear();
+    ci.database.set(&sp.database);
+    ci.user.set(&sp.user);
+    ci.major.store(i32::from(sp.major), Relaxed);
+    ci.minor.store(i32::from(sp.minor), Relaxed);
+    ci.pid.store(pid, Relaxed);
+    ci.key.store(key, Relaxed);
+    ci.counter.store(1, Relaxed);
+    ci.create_time.store(t, Relaxed);
+    ci.load_balancing_node.store(node as i32, Relaxed);
+    let info = child.sh.backend(node);
+    if info.status() == BackendStatus::ConnectWait {
+        info.set_status(BackendStatus::Up);
+    }
+    let mut backends: Vec<Option<BackendConn>> = (0..child.sh.num_backends()).map(|_| None).collect();
+    backends[node] = Some(BackendConn { conn, pid, key, params, tx: b'I' });
+    child.pool.slots[idx] = Slot { startup: Some(sp.clone()), backends, auth: Some(outcome), closetime: 0, create_time: t };
+    mark_connected(child, idx);
+    Ok(())
+}

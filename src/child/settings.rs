@@ -1,0 +1,56 @@
+//! The configuration values a child consults while serving clients, read from `Config` once at
+//! start and after each reload, so the hot path never looks a parameter up by name.
+
+use std::path::PathBuf;
+
+use crate::config::Config;
+
+#[derive(Debug, Clone)]
+pub struct ChildSettings {
+    pub num_init_children: i32,
+    pub reserved_connections: i32,
+    pub child_life_time: i64,
+    pub child_max_connections: i64,
+    pub connection_life_time: i64,
+    pub client_idle_limit: i64,
+    pub connection_cache: bool,
+    pub serialize_accept: bool,
+    pub authentication_timeout: i64,
+    pub reset_query_list: Vec<String>,
+    pub log_connections: bool,
+    pub log_disconnections: bool,
+    pub log_statement: bool,
+    pub log_per_node_statement: bool,
+    pub log_hostname: bool,
+    pub allow_clear_text_frontend_auth: bool,
+    pub failover_on_backend_error: bool,
+    pub connect_timeout_ms: u64,
+    pub pool_passwd: Option<PathBuf>,
+}
+
+impl ChildSettings {
+    pub fn from_config(cfg: &Config) -> ChildSettings {
+        let pp = cfg.get_str("pool_passwd");
+        ChildSettings {
+            num_init_children: cfg.get_int("num_init_children") as i32,
+            reserved_connections: cfg.get_int("reserved_connections") as i32,
+            child_life_time: cfg.get_int("child_life_time"),
+            child_max_connections: cfg.get_int("child_max_connections"),
+            connection_life_time: cfg.get_int("connection_life_time"),
+            client_idle_limit: cfg.get_int("client_idle_limit"),
+            connection_cache: cfg.get_bool("connection_cache"),
+            serialize_accept: cfg.get_bool("serialize_accept"),
+            authentication_timeout: cfg.get_int("authentication_timeout"),
+            reset_query_list: cfg.get_list("reset_query_list"),
+            log_connections: cfg.get_bool("log_connections"),
+            log_disconnections: cfg.get_bool("log_disconnections"),
+            log_statement: cfg.get_bool("log_statement"),
+            log_per_node_statement: cfg.get_bool("log_per_node_statement"),
+            log_hostname: cfg.get_bool("log_hostname"),
+            allow_clear_text_frontend_auth: cfg.get_bool("allow_clear_text_frontend_auth"),
+            failover_on_backend_error: cfg.get_bool("failover_on_backend_error"),
+            connect_timeout_ms: cfg.get_int("connect_timeout").max(0) as u64,
+            pool_passwd: (!pp.is_empty()).then(|| cfg.resolve(pp)),
+        }
+    }
+}

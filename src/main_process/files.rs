@@ -1,0 +1,139 @@
+//! The main process's own files: the pid file (`"<pid>\0"`, mode 0600, fsync'd) and the
+//! `pgpool_status` file that carries node states across restarts (spec/config.md §7.6, §7.7).
+
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+use crate::logger::Severity;
+use crate::pglog;
+use crate::shmem::{BackendStatus, Shmem};
+
+/// Read the pid in a pid file (atoi semantics: leading digits).
+pub fn read_pid(path: &Path) -> Option<i32> {
+    let raw = fs::read(path).ok()?;
+    let digits: String = raw.iter().take_while(|b| b.is_ascii_digit()).map(|&b| b as char).collect();
+    digits.parse().ok().filter(|&p| p > 0)
+}
+
+/// Write the pid file: decimal pid and one NUL byte, mode 0600, fsync'd.
+pub fn write_pid(path: &Path, pid: i32) -> std::io::Result<()> {
+    let mut f = OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    f.write_all(format!("{pid}\0").as_bytes())?;
+    f.sync_all()
+}
+
+/// The status each configured node starts with, from `pgpool_status` (§7.7). `configured[i]`
+/// says whether slot i has a backend. Returns None when the file is missing.
+pub fn read_status(path: &Path, configured: &[bool]) -> Option<Vec<BackendStatus>> {
+    let raw = match fs::read(path) {
+        Ok(r) => r,
+        Err(_) => {
+            pglog!(Severity::Log, "Backend status file {} does not exist", path.display());
+            return None;
+        }
+    };
+    let mut st = vec![BackendStatus::Unused; configured.len()];
+    let legacy = raw.len() >= 4 * crate::shmem::MAX_BACKENDS && {
+        let vals: Vec<i32> = raw
+            .chunks_exact(4)
+            .take(crate::shmem::MAX_BACKENDS)
+            .map(|c| i32::from_ne_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        let ok = configured.iter().enumerate().all(|(i, &c)| !c || (1..=3).contains(&vals[i]));
+        if ok {
+            for (i, s) in st.iter_mut().enumerate() {
+                *s = BackendStatus::from_u8(vals[i] as u8);
+            }
+        }
+        ok
+    };
+    if !legacy {
+        let text = String::from_utf8_lossy(&raw);
+        for (i, line) in text.lines().enumerate().take(st.len()) {
+            let l = line.to_ascii_lowercase();
+            st[i] = if l.starts_with("up") {
+                BackendStatus::ConnectWait
+            } else if l.starts_with("down") {
+                BackendStatus::Down
+            } else if l.starts_with("unused") {
+                BackendStatus::Unused
+            } else {
+                pglog!(Severity::Warning, "invalid data in status file, ignoring...");
+                continue;
+            };
+        }
+    }
+    for (i, s) in st.iter_mut().enumerate() {
+        if !configured[i] {
+            *s = BackendStatus::Unused;
+        } else if *s == BackendStatus::Up {
+            *s = BackendStatus::ConnectWait;
+        }
+    }
+    if !st.iter().any(|s| s.is_valid()) {
+        // A file with no live node is bogus: everything configured starts as waiting.
+        for (i, s) in st.iter_mut().enumerate() {
+            *s = if configured[i] { BackendStatus::ConnectWait } else { BackendStatus::Unused };
+        }
+    }
+    Some(st)
+}
+
+/// Rewrite `pgpool_status` from shared memory, unless every node is down.
+pub fn write_status(path: &Path, sh: &Shmem) {
+    let n = sh.num_backends();
+    let states: Vec<BackendStatus> = (0..n).map(|i| sh.backend(i).status()).collect();
+    if !states.is_empty() && states.iter().all(|s| *s == BackendStatus::Down) {
+        pglog!(Severity::Warning, "All the DB nodes are in down status and skip writing status file.");
+        return;
+    }
+    let mut text = String::new();
+    for s in states {
+        text.push_str(match s {
+            BackendStatus::Up | BackendStatus::ConnectWait => "up\n",
+            BackendStatus::Down => "down\n",
+            BackendStatus::Unused => "unused\n",
+        });
+    }
+    let res = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .and_then(|mut f| f.write_all(text.as_bytes()).and_then(|_| f.sync_all()));
+    if let Err(e) = res {
+        pglog!(Severity::Warning, detail = e; "could not write status file \"{}\"", path.display());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_file_text_and_bogus_forms() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("pgpool_status");
+        fs::write(&p, "up\ndown\n").expect("write");
+        let st = read_status(&p, &[true, true, true]).expect("read");
+        assert_eq!(st, vec![BackendStatus::ConnectWait, BackendStatus::Down, BackendStatus::Unused]);
+        fs::write(&p, "down\ndown\n").expect("write");
+        let st = read_status(&p, &[true, true]).expect("read");
+        assert_eq!(st, vec![BackendStatus::ConnectWait, BackendStatus::ConnectWait]);
+        assert!(read_status(&dir.path().join("nope"), &[true]).is_none());
+    }
+
+    #[test]
+    fn pid_file_is_pid_and_nul() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("pgpool.pid");
+        write_pid(&p, 4321).expect("write");
+        assert_eq!(fs::read(&p).expect("read"), b"4321\0");
+        assert_eq!(read_pid(&p), Some(4321));
+        fs::write(&p, "99\n").expect("write");
+        assert_eq!(read_pid(&p), Some(99));
+    }
+}
