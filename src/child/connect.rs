@@ -25,7 +25,9 @@ const MAX_SETUP_MESSAGE: usize = 1 << 20;
 /// Read the startup packet and attach a backend connection set. Some((pool slot, packet)) when
 /// the client is ready for the session loop; None when the connection is finished (cancel,
 /// error already sent, client gone).
-pub fn open_session(child: &mut Child, client: &mut Conn, peer: &Peer) -> Option<(usize, StartupPacket)> {
+/// The bool is true when the backend connections are new (their first ReadyForQuery is still
+/// to be relayed).
+pub fn open_session(child: &mut Child, client: &mut Conn, peer: &Peer) -> Option<(usize, StartupPacket, bool)> {
     let timeout = (child.settings.authentication_timeout > 0)
         .then(|| Duration::from_secs(child.settings.authentication_timeout as u64));
     let sp = loop {
@@ -67,7 +69,7 @@ pub fn open_session(child: &mut Child, client: &mut Conn, peer: &Peer) -> Option
         .and_then(|p| crate::config::pool_passwd::lookup(p, &sp.user));
     if let Some(idx) = child.pool.find(child.sh, &sp, &child.snapshot) {
         if reuse(child, client, idx, &sp, stored_password.as_deref()) {
-            return Some((idx, sp));
+            return Some((idx, sp, false));
         }
         child.pool.release(child.sh, idx);
         return None;
@@ -76,7 +78,7 @@ pub fn open_session(child: &mut Child, client: &mut Conn, peer: &Peer) -> Option
     match new_connection(child, client, idx, &sp, stored_password.as_deref()) {
         Ok(()) => {
             let _ = peer;
-            Some((idx, sp))
+            Some((idx, sp, true))
         }
         Err(e) => {
             if let Some(e) = e {
@@ -229,7 +231,7 @@ fn new_connection(
         info.set_status(BackendStatus::Up);
     }
     let mut backends: Vec<Option<BackendConn>> = (0..child.sh.num_backends()).map(|_| None).collect();
-    backends[node] = Some(BackendConn { conn, pid, key, params, tx: b'I' });
+    backends[node] = Some(BackendConn { conn, pid, key, params, tx: b'I', pending: 0, unsynced: false });
     child.pool.slots[idx] = Slot { startup: Some(sp.clone()), backends, auth: Some(outcome), closetime: 0, create_time: t };
     mark_connected(child, idx);
     Ok(())

@@ -165,7 +165,7 @@ impl Child {
         self.snapshot = Snapshot::take(self.sh);
         let mut client = client;
         let outcome = connect::open_session(self, &mut client, &peer);
-        if let Some((pool_idx, sp)) = outcome {
+        if let Some((pool_idx, sp, fresh)) = outcome {
             logger::set_session(Some(&sp.user), Some(&sp.database));
             if !sp.application_name.is_empty() {
                 logger::set_application_name(&sp.application_name);
@@ -174,7 +174,7 @@ impl Child {
             crate::process_title::set(&format!("{title_prefix} idle"));
             self.info().connected.store(true, Relaxed);
             self.info().current_pool.store(pool_idx as i32, Relaxed);
-            let end = crate::session::run(self, &mut client, pool_idx, &title_prefix);
+            let end = crate::session::run(self, &mut client, pool_idx, fresh, &title_prefix);
             self.finish_session(pool_idx, end, &sp);
             self.info().current_pool.store(-1, Relaxed);
             if self.settings.log_disconnections {

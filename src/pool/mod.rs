@@ -25,6 +25,10 @@ pub struct BackendConn {
     pub params: Vec<(String, String)>,
     /// Transaction status byte of the last ReadyForQuery.
     pub tx: u8,
+    /// ReadyForQuery messages still owed for requests forwarded by the last session.
+    pub pending: u32,
+    /// The last session left an extended-protocol exchange without its Sync.
+    pub unsynced: bool,
 }
 
 /// One pool slot: a set of backend connections opened with one startup packet.

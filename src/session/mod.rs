@@ -1,1 +1,425 @@
-//! (placeholder: see design.md)
+//! One client session on a pooled slot (raw mode): the message loop that relays frames between
+//! the client and the main node without re-encoding them, intercepts pgpool's own commands,
+//! tracks the transaction state, enforces `client_idle_limit`, logs statements, and — when the
+//! client leaves — runs `reset_query_list` so the slot can be pooled again.
+//!
+//! Frames are scanned in place in each socket's read buffer; a frame larger than what has
+//! arrived is streamed through (only its first bytes are ever held), so memory stays flat for
+//! results of any size. Only Query frames (and small backend frames: ReadyForQuery,
+//! ParameterStatus, ErrorResponse) are looked at whole.
+
+mod reset;
+mod stats;
+
+use std::sync::atomic::Ordering::{Relaxed, SeqCst};
+use std::time::{Duration, Instant};
+
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+
+use crate::child::{send_error, signals, Child};
+use crate::commands::{self, CommandContext};
+use crate::config::Config;
+use crate::logger::Severity;
+use crate::pglog;
+use crate::pool::BackendConn;
+use crate::protocol::pgerror::PgError;
+use crate::protocol::{Conn, ProtocolError};
+use crate::shmem::ChildStatus;
+
+pub use reset::reset;
+
+/// Largest frame accepted from a client or a backend (PostgreSQL's own limit is 1 GB).
+const MAX_FRAME: usize = 1 << 30;
+
+/// How a session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    /// The client sent Terminate: the slot may be pooled after a reset.
+    Terminate,
+    /// The client vanished (EOF or socket error) or broke the protocol.
+    ClientGone,
+    /// The backend connection failed; the slot must be discarded.
+    BackendGone,
+    /// Fast or immediate shutdown.
+    Shutdown,
+    /// client_idle_limit reached.
+    IdleLimit,
+}
+
+/// Frontend message kinds a client may send in protocol 3.
+fn valid_frontend_tag(t: u8) -> bool {
+    matches!(t, b'Q' | b'P' | b'B' | b'E' | b'D' | b'C' | b'S' | b'H' | b'F' | b'd' | b'c' | b'f' | b'X' | b'p')
+}
+
+/// The per-session loop state. Fields are borrowed separately inside the scanning functions.
+struct Relay<'a> {
+    client: &'a mut Conn,
+    be: &'a mut BackendConn,
+    node: usize,
+    /// Remaining bytes of a client frame being streamed through.
+    c_rem: usize,
+    /// Remaining bytes of a backend frame being streamed through.
+    b_rem: usize,
+    /// Query/Sync messages forwarded and not yet answered by ReadyForQuery.
+    pending: u32,
+    /// Extended-protocol messages were forwarded since the last Sync.
+    unsynced: bool,
+    /// An intercepted command waits for the backend to finish what came before it.
+    blocked: bool,
+    /// Traffic since the last idle tick.
+    active: bool,
+    log_statement: bool,
+    log_per_node_statement: bool,
+    client_idle_limit: i64,
+    /// This session's copy of the configuration once PGPOOL SET changed something.
+    session_cfg: Option<Config>,
+}
+
+/// Run the session until it ends. The slot's backend connections are used in place.
+pub fn run(child: &mut Child, client: &mut Conn, pool_idx: usize, fresh: bool, title_prefix: &str) -> End {
+    let node = child.snapshot.main_node.unwrap_or(0);
+    let mut backends = std::mem::take(&mut child.pool.slots[pool_idx].backends);
+    let Some(be) = backends.get_mut(node).and_then(|b| b.as_mut()) else {
+        child.pool.slots[pool_idx].backends = backends;
+        return End::BackendGone;
+    };
+    let mut relay = Relay {
+        client,
+        be,
+        node,
+        c_rem: 0,
+        b_rem: 0,
+        pending: u32::from(fresh),
+        unsynced: false,
+        blocked: false,
+        active: false,
+        log_statement: child.settings.log_statement,
+        log_per_node_statement: child.settings.log_per_node_statement,
+        client_idle_limit: child.settings.client_idle_limit,
+        session_cfg: None,
+    };
+    let end = relay.run(child, pool_idx, title_prefix);
+    relay.be.pending = relay.pending;
+    relay.be.unsynced = relay.unsynced;
+    child.pool.slots[pool_idx].backends = backends;
+    end
+}
+
+impl Relay<'_> {
+    fn run(&mut self, child: &mut Child, pool_idx: usize, title_prefix: &str) -> End {
+        let info = child.sh.process(child.slot);
+        let mut idle_ticks: i64 = 0;
+        let mut shown_tx = self.be.tx;
+        loop {
+            if signals::FAST_EXIT.load(SeqCst) {
+                send_error(self.client, &PgError::fatal("57P01", "terminating connection due to administrator command"));
+                return End::Shutdown;
+            }
+            let mut fds = Vec::with_capacity(2);
+            // SAFETY: both descriptors stay open for the whole call (owned by self).
+            let bfd = unsafe { std::os::fd::BorrowedFd::borrow_raw(self.be.conn.fd()) };
+            fds.push(PollFd::new(bfd, PollFlags::POLLIN));
+            if !self.blocked {
+                // SAFETY: as above.
+                let cfd = unsafe { std::os::fd::BorrowedFd::borrow_raw(self.client.fd()) };
+                fds.push(PollFd::new(cfd, PollFlags::POLLIN));
+            }
+            let timeout = if self.client_idle_limit > 0 { PollTimeout::from(1000u16) } else { PollTimeout::NONE };
+            let n = match poll(&mut fds, timeout) {
+                Ok(n) => n,
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(_) => return End::ClientGone,
+            };
+            if n == 0 {
+                idle_ticks += 1;
+                child.sh.connection(child.slot, pool_idx, self.node).client_idle_duration.store(idle_ticks as i32, Relaxed);
+                if self.client_idle_limit > 0 && idle_ticks > self.client_idle_limit {
+                    let msg = format!(
+                        "child connection forced to terminate due to client_idle_limit:{} is reached",
+                        self.client_idle_limit
+                    );
+                    pglog!(Severity::Log, "{}", msg);
+                    send_error(self.client, &PgError::fatal("57000", &msg));
+                    return End::IdleLimit;
+                }
+                continue;
+            }
+            let b_ready = fds[0].revents().is_some_and(|r| !r.is_empty());
+            let c_ready = fds.get(1).and_then(|f| f.revents()).is_some_and(|r| !r.is_empty());
+            drop(fds);
+            if b_ready {
+                match self.be.conn.fill() {
+                    Ok(0) => {
+                        // Forward whatever the backend said last (often its FATAL) first.
+                        let _ = self.relay_backend(child);
+                        pglog!(Severity::Log, "backend {} closed the connection", self.node);
+                        send_error(
+                            self.client,
+                            &PgError::fatal("57P01", "unable to forward message to frontend")
+                                .with_detail("the backend connection was closed"),
+                        );
+                        return End::BackendGone;
+                    }
+                    Ok(_) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(_) => return End::BackendGone,
+                }
+                if let Err(end) = self.relay_backend(child) {
+                    return end;
+                }
+                if self.be.tx != shown_tx {
+                    shown_tx = self.be.tx;
+                    let (st, word) = if shown_tx == b'I' {
+                        (ChildStatus::Idle, "idle")
+                    } else {
+                        (ChildStatus::IdleInTrans, "idle in transaction")
+                    };
+                    info.set_status(st);
+                    crate::process_title::set(&format!("{title_prefix} {word}"));
+                }
+            }
+            if c_ready {
+                match self.client.fill() {
+                    Ok(0) => return End::ClientGone,
+                    Ok(_) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(_) => return End::ClientGone,
+                }
+            }
+            if (c_ready || (self.blocked && self.pending == 0)) && !self.client.buffered().is_empty() {
+                self.blocked = false;
+                if let Some(end) = self.relay_client(child) {
+                    return end;
+                }
+            }
+            if self.active {
+                idle_ticks = 0;
+                self.active = false;
+            }
+        }
+    }
+
+    /// Forward complete or streaming client frames to the backend; answer intercepted commands.
+    fn relay_client(&mut self, child: &mut Child) -> Option<End> {
+        let buf = self.client.buffered();
+        let mut off = 0;
+        let mut fwd = 0;
+        let mut end = None;
+        self.active = true;
+        while off < buf.len() {
+            if self.c_rem > 0 {
+                let take = self.c_rem.min(buf.len() - off);
+                off += take;
+                self.c_rem -= take;
+                continue;
+            }
+            let head = match self.client.frame_at(off, MAX_FRAME) {
+                Ok(Some(h)) => h,
+                Ok(None) => break,
+                Err(e) => {
+                    end = Some(protocol_violation(self.client, &e));
+                    break;
+                }
+            };
+            if !valid_frontend_tag(head.tag) {
+                let msg = format!("unknown message type {}({:02x})", head.tag as char, head.tag);
+                pglog!(Severity::Error, detail = msg; "unable to process frontend response");
+                send_error(
+                    self.client,
+                    &PgError::fatal("08P01", "unable to process frontend response")
+                        .with_detail(format!("unknown message type {}({:02x})", head.tag as char, head.tag)),
+                );
+                end = Some(End::ClientGone);
+                break;
+            }
+            match head.tag {
+                b'X' => {
+                    end = Some(End::Terminate);
+                    break;
+                }
+                b'Q' | b'P' => {
+                    if buf.len() - off < head.total {
+                        break; // wait for the whole statement text
+                    }
+                    let body = &buf[off + 5..off + head.total];
+                    if head.tag == b'Q' {
+                        let sql = body.strip_suffix(&[0]).unwrap_or(body);
+                        if let Some(cmd) = commands::intercept(sql) {
+                            if off > fwd && self.be.conn.write_all(&buf[fwd..off]).is_err() {
+                                end = Some(End::BackendGone);
+                                break;
+                            }
+                            fwd = off;
+                            if self.pending > 0 {
+                                self.blocked = true;
+                                break;
+                            }
+                            let cfg = self.session_cfg.get_or_insert_with(|| child.cfg.clone());
+                            let mut ctx = CommandContext {
+                                cfg,
+                                sh: child.sh,
+                                child_slot: child.slot,
+                                load_balance_node: Some(self.node),
+                                startup_cfg: &child.cfg,
+                            };
+                            let reply = commands::answer(&cmd, &mut ctx);
+                            self.log_statement = cfg.get_bool("log_statement");
+                            self.log_per_node_statement = cfg.get_bool("log_per_node_statement");
+                            self.client_idle_limit = cfg.get_int("client_idle_limit");
+                            if self.client.write_all(&reply).is_err() {
+                                end = Some(End::ClientGone);
+                                break;
+                            }
+                            off += head.total;
+                            fwd = off;
+                            continue;
+                        }
+                        self.pending += 1;
+                        stats::count_statement(child.sh.backend(self.node), sql);
+                        child.sh.process(child.slot).set_status(ChildStatus::CommandExecute);
+                        if self.log_statement {
+                            pglog!(Severity::Log, "statement: {}", String::from_utf8_lossy(sql));
+                        }
+                        if self.log_per_node_statement {
+                            pglog!(
+                                Severity::Log,
+                                "DB node id: {} backend pid: {} statement: {}",
+                                self.node,
+                                self.be.pid,
+                                String::from_utf8_lossy(sql)
+                            );
+                        }
+                    } else {
+                        self.unsynced = true;
+                    }
+                    if head.tag == b'P' && (self.log_statement || self.log_per_node_statement) {
+                        log_parse(body, self.node, self.be.pid, self.log_statement, self.log_per_node_statement);
+                    }
+                    off += head.total;
+                }
+                _ => {
+                    match head.tag {
+                        b'S' => {
+                            self.pending += 1;
+                            self.unsynced = false;
+                        }
+                        b'B' | b'E' | b'D' | b'C' | b'H' => self.unsynced = true,
+                        _ => {}
+                    }
+                    let avail = buf.len() - off;
+                    if avail >= head.total {
+                        off += head.total;
+                    } else {
+                        self.c_rem = head.total - avail;
+                        off = buf.len();
+                    }
+                }
+            }
+        }
+        if off > fwd && matches!(end, None | Some(End::Terminate)) && self.be.conn.write_all(&buf[fwd..off]).is_err() {
+            end = Some(End::BackendGone);
+        }
+        let consumed = if end == Some(End::Terminate) { off + 5 } else if self.blocked { fwd } else { off };
+        self.client.consume(consumed);
+        end
+    }
+
+    /// Forward backend frames to the client, noting ReadyForQuery and ParameterStatus.
+    fn relay_backend(&mut self, child: &Child) -> Result<(), End> {
+        let buf = self.be.conn.buffered();
+        let mut off = 0;
+        self.active = true;
+        while off < buf.len() {
+            if self.b_rem > 0 {
+                let take = self.b_rem.min(buf.len() - off);
+                off += take;
+                self.b_rem -= take;
+                continue;
+            }
+            let head = match self.be.conn.frame_at(off, MAX_FRAME) {
+                Ok(Some(h)) => h,
+                Ok(None) => break,
+                Err(e) => {
+                    pglog!(Severity::Error, "invalid message from backend {}: {}", self.node, e);
+                    return Err(End::BackendGone);
+                }
+            };
+            match head.tag {
+                b'Z' | b'S' | b'E' => {
+                    if buf.len() - off < head.total {
+                        break;
+                    }
+                    let body = &buf[off + 5..off + head.total];
+                    match head.tag {
+                        b'Z' => {
+                            self.pending = self.pending.saturating_sub(1);
+                            if let Some(&tx) = body.first() {
+                                self.be.tx = tx;
+                            }
+                        }
+                        b'S' => {
+                            if let Some((k, v)) = crate::protocol::messages::parse_parameter_status(body) {
+                                match self.be.params.iter_mut().find(|(n, _)| *n == k) {
+                                    Some(p) => p.1 = v,
+                                    None => self.be.params.push((k, v)),
+                                }
+                            }
+                        }
+                        _ => stats::count_error(child.sh.backend(self.node), body),
+                    }
+                    off += head.total;
+                }
+                _ => {
+                    let avail = buf.len() - off;
+                    if avail >= head.total {
+                        off += head.total;
+                    } else {
+                        self.b_rem = head.total - avail;
+                        off = buf.len();
+                    }
+                }
+            }
+        }
+        if off > 0 {
+            if self.client.write_all(&buf[..off]).is_err() {
+                return Err(End::ClientGone);
+            }
+            self.be.conn.consume(off);
+        }
+        Ok(())
+    }
+}
+
+/// A malformed frame from the client ends this session only, with an error.
+fn protocol_violation(client: &Conn, e: &ProtocolError) -> End {
+    let msg = match e {
+        ProtocolError::BadLength { tag, len } => format!("invalid message length:{} for message:{}", len, *tag as char),
+        other => other.to_string(),
+    };
+    pglog!(Severity::Error, "{}", msg);
+    send_error(client, &PgError::fatal("08P01", &msg));
+    End::ClientGone
+}
+
+/// Statement logging of a Parse message: `name\0query\0...`.
+fn log_parse(body: &[u8], node: usize, pid: i32, stmt: bool, per_node: bool) {
+    let mut parts = body.splitn(3, |&b| b == 0);
+    let _name = parts.next();
+    let query = String::from_utf8_lossy(parts.next().unwrap_or_default());
+    if stmt {
+        pglog!(Severity::Log, "statement: {}", query);
+    }
+    if per_node {
+        pglog!(Severity::Log, "DB node id: {} backend pid: {} statement: Parse: {}", node, pid, query);
+    }
+}
+
+/// Seconds as a Duration (helper for timeouts).
+pub(crate) fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
+/// Deadline `d` from now.
+pub(crate) fn deadline(d: Duration) -> Instant {
+    Instant::now() + d
+}
