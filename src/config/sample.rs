@@ -59,6 +59,24 @@ fn group_note(g: Group) -> Option<&'static str> {
     }
 }
 
+/// `text` as `# ` comment lines wrapped at 96 columns.
+fn comment(text: &str) -> String {
+    let mut out = String::new();
+    let mut line = String::from("#");
+    for word in text.split_whitespace() {
+        if line.len() > 1 && line.len() + 1 + word.len() > 96 {
+            out.push_str(&line);
+            out.push('\n');
+            line = String::from("#");
+        }
+        line.push(' ');
+        line.push_str(word);
+    }
+    out.push_str(&line);
+    out.push('\n');
+    out
+}
+
 /// The whole sample file.
 pub fn render() -> String {
     let mut s = String::new();
@@ -92,7 +110,8 @@ pub fn render() -> String {
             let _ = writeln!(s, "\n# {note}");
         }
         for p in PARAMS.iter().filter(|p| p.group == g && !p.has(ALIAS)) {
-            let _ = writeln!(s, "\n# {} ({})", p.desc, p.context.as_str());
+            s.push('\n');
+            s.push_str(&comment(&format!("{} ({})", p.desc, p.context.as_str())));
             if p.is_indexed() {
                 if p.has(FREE_DEFAULT) {
                     let _ = writeln!(s, "#{} = {}", p.name, default_text(p));
