@@ -1,24 +1,44 @@
 //! pgpool.conf and the other configuration files: the lexer, the one parameter table, the typed
 //! `Config` every process reads, reload rules, and the readers of pool_passwd and pcp.conf.
 //!
-//! CONTRACT (used by the rest of the crate; the config helper fills in the bodies):
-//! - `Config::load(path)`        start context: any invalid value is an error (caller logs FATAL, exit 3);
-//!                               a missing main file warns and yields defaults (spec/config.md §1).
-//! - `Config::reload(&self)`     reload context: re-reads `self.path()`, invalid values are WARNINGs
-//!                               and keep the old value, start-only params keep the old value.
-//! - typed getters by parameter name (panic on an unknown name or a wrong type: programmer error).
-//! - `backends()`                one `BackendConf` per slot 0..num_backends (port 0 = unused slot).
-//! - `show(name)`                value as PGPOOL SHOW prints it; `set_session`/`reset_session` for
-//!                               PGPOOL SET/RESET.
+//! CONTRACT (used by the rest of the crate):
+//! - `Config::load(path)`: start context; any invalid value is an error (caller logs FATAL,
+//!   exit 3); a missing main file warns and yields defaults (spec/config.md §1).
+//! - `Config::reload(&self)`: reload context; re-reads `self.path()`, invalid values are
+//!   WARNINGs and keep the old value, start-only params keep the old value (LOG line).
+//! - typed getters by parameter name (panic on an unknown name or a wrong type: programmer
+//!   error). Indexed names (`backend_port0`) and index-free health-check names work too.
+//! - `backends()`: one `BackendConf` per slot 0..num_backends (port 0 = unused slot).
+//! - `show(name)`: value as PGPOOL SHOW prints it; `set_session`/`reset_session` for
+//!   PGPOOL SET/RESET.
+//!
+//! Diagnostics: `load`/`reload` return the lines to log, one per log line, each starting with
+//! its severity as pgpool prints it (`"INFO:  unrecognized configuration parameter \"x\""`,
+//! `"WARNING:  …"`, `"LOG:  …"`, `"DETAIL:  …"` right after the line it belongs to). The
+//! structured form is available through [`Config::load_diags`] / [`Config::reload_diags`].
+//!
+//! Reload starts from the current values and applies the file on top (so a line removed from
+//! the file keeps its old value, as pgpool keeps removed backends).
+
+pub mod docs;
+pub mod error;
+pub mod files;
+pub mod lexer;
+pub mod lookup;
+pub mod params;
+pub mod sample;
+mod show;
+pub mod validate;
+pub mod value;
 
 use std::path::{Path, PathBuf};
 
-/// A configuration error, worded as pgpool words it (spec/config.md §2.3, §2.5).
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("{message}")]
-    Invalid { message: String, detail: Option<String>, hint: Option<String> },
-}
+pub use error::{ConfigError, Diag, Level};
+pub use params::{Context, Group, Kind, Param, Unit, PARAMS};
+pub use show::{PoolStatusRuntime, ShowRow};
+
+use lookup::Target;
+use params::{ALIAS, FREE_DEFAULT};
 
 /// One backend slot (`backend_hostnameN`, `backend_portN`, ...).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -31,69 +51,487 @@ pub struct BackendConf {
     pub application_name: String,
 }
 
+impl BackendConf {
+    /// `DISALLOW_TO_FAILOVER` is among the flags.
+    pub fn disallow_to_failover(&self) -> bool {
+        self.flag.split('|').any(|f| f == "DISALLOW_TO_FAILOVER")
+    }
+    /// `ALWAYS_PRIMARY` is among the flags.
+    pub fn always_primary(&self) -> bool {
+        self.flag.split('|').any(|f| f == "ALWAYS_PRIMARY")
+    }
+    /// The slot is in use (port ≠ 0).
+    pub fn in_use(&self) -> bool {
+        self.port != 0
+    }
+}
+
+/// A parameter value. Strings and lists are stored raw (`None` = unset, shown as empty).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Bool(bool),
+    Int(i64),
+    Real(f64),
+    Text(Option<String>),
+    /// pgpool's internal code of the enum value.
+    Enum(i32),
+}
+
+impl Value {
+    /// The compiled-in default of a parameter.
+    pub fn default_of(p: &Param) -> Value {
+        match p.kind {
+            Kind::Bool(b) => Value::Bool(b),
+            Kind::Int { default, .. } => Value::Int(default),
+            Kind::Real { default, .. } => Value::Real(default),
+            Kind::Str(d) | Kind::List { default: d, .. } => Value::Text(d.map(str::to_owned)),
+            Kind::Enum { default, values } => Value::Enum(
+                values
+                    .iter()
+                    .find(|v| v.name == default)
+                    .map_or(0, |v| v.code),
+            ),
+        }
+    }
+}
+
+/// Where a value is being applied from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Start,
+    Reload,
+}
+
 /// The loaded configuration. Cheap enough to clone; reload builds a new one.
 #[derive(Debug, Clone)]
 pub struct Config {
     path: PathBuf,
+    /// Per [`PARAMS`] index: the value (for an indexed family, its index-free value).
+    values: Vec<Value>,
+    /// Per [`PARAMS`] index: the slot values of an indexed family (empty for plain parameters).
+    slots: Vec<Vec<Value>>,
+    /// Per [`PARAMS`] index: which slots were set explicitly (health-check defaults skip them).
+    explicit: Vec<Vec<bool>>,
+    /// Per [`PARAMS`] index: the value `PGPOOL RESET` returns to (captured at start-up only).
+    reset: Vec<Value>,
+    backends: Vec<BackendConf>,
+    pgpool_node_id: Option<i32>,
 }
 
 impl Config {
-    pub fn load(path: &Path) -> Result<(Config, Vec<String>), ConfigError> {
-        let _ = path;
-        todo!("config helper")
-    }
+    /// Built-in defaults; `path()` is `pgpool.conf` in the current directory.
     pub fn defaults() -> Config {
-        todo!("config helper")
+        let values: Vec<Value> = PARAMS.iter().map(Value::default_of).collect();
+        let slots = PARAMS
+            .iter()
+            .map(|p| vec![Value::default_of(p); p.array as usize])
+            .collect();
+        let explicit = PARAMS
+            .iter()
+            .map(|p| vec![false; p.array as usize])
+            .collect();
+        Config {
+            path: PathBuf::from("pgpool.conf"),
+            reset: values.clone(),
+            values,
+            slots,
+            explicit,
+            backends: Vec::new(),
+            pgpool_node_id: None,
+        }
     }
+
+    /// Load `path` in start context (see the module contract).
+    pub fn load(path: &Path) -> Result<(Config, Vec<String>), ConfigError> {
+        Config::load_diags(path).map(|(c, d)| (c, error::diag_lines(&d)))
+    }
+
+    /// [`Config::load`] with structured diagnostics.
+    pub fn load_diags(path: &Path) -> Result<(Config, Vec<Diag>), ConfigError> {
+        let path = absolute(path);
+        let mut cfg = Config::defaults();
+        cfg.path = path.clone();
+        let mut diags = Vec::new();
+        let text = match std::fs::read(&path) {
+            Ok(t) => t,
+            Err(_) => {
+                diags.push(lexer::could_not_open(&path));
+                validate::post_process(&mut cfg, None, Mode::Start, &mut diags)?;
+                return Ok((cfg, diags));
+            }
+        };
+        // A missing include also produced a WARNING; the syntax error that follows names it.
+        let items = lexer::parse_text(&text, &path, 0).map_err(|f| f.error)?;
+        for item in &items {
+            cfg.apply(&item.key, &item.value, Mode::Start, &mut diags)?;
+        }
+        cfg.finish_free_defaults();
+        validate::post_process(&mut cfg, None, Mode::Start, &mut diags)?;
+        cfg.reset = cfg.values.clone();
+        Ok((cfg, diags))
+    }
+
     /// Re-read the file in reload context. Returns the new config and the WARNING/LOG lines.
+    /// A syntax error abandons the whole reload (the error is returned; log it as WARNING).
     pub fn reload(&self) -> Result<(Config, Vec<String>), ConfigError> {
-        todo!("config helper")
+        self.reload_diags().map(|(c, d)| (c, error::diag_lines(&d)))
     }
+
+    /// [`Config::reload`] with structured diagnostics.
+    pub fn reload_diags(&self) -> Result<(Config, Vec<Diag>), ConfigError> {
+        let mut cfg = self.clone();
+        let mut diags = Vec::new();
+        let text = std::fs::read(&self.path).map_err(|_| {
+            ConfigError::invalid(format!(
+                "could not open configuration file: \"{}\"",
+                self.path.display()
+            ))
+        })?;
+        let items = lexer::parse_text(&text, &self.path, 0).map_err(|f| f.error)?;
+        for item in &items {
+            if let Err(e) = cfg.apply(&item.key, &item.value, Mode::Reload, &mut diags) {
+                diags.push(e.to_diag(Level::Warning));
+            }
+        }
+        cfg.finish_free_defaults();
+        if let Err(e) = validate::post_process(&mut cfg, Some(self), Mode::Reload, &mut diags) {
+            diags.push(e.to_diag(Level::Warning));
+        }
+        Ok((cfg, diags))
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// The directory holding pgpool.conf.
+    pub fn dir(&self) -> &Path {
+        self.path.parent().unwrap_or_else(|| Path::new("/"))
+    }
+
     /// Resolve a path parameter relative to the directory of pgpool.conf.
     pub fn resolve(&self, p: &str) -> PathBuf {
-        let _ = p;
-        todo!("config helper")
+        let p = Path::new(p);
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.dir().join(p)
+        }
     }
+
+    /// The local pgpool node id (read from `pgpool_node_id` when `use_watchdog` is on).
+    pub fn pgpool_node_id(&self) -> Option<i32> {
+        self.pgpool_node_id
+    }
+
+    /// Apply one `key = value` line. Errors are pgpool's; in reload mode the caller turns them
+    /// into WARNINGs. Unknown keys give an INFO diagnostic.
+    pub fn apply(
+        &mut self,
+        key: &str,
+        text: &str,
+        mode: Mode,
+        diags: &mut Vec<Diag>,
+    ) -> Result<(), ConfigError> {
+        let Some(target) = lookup::resolve(key)? else {
+            diags.push(Diag::new(
+                Level::Info,
+                format!("unrecognized configuration parameter \"{key}\""),
+            ));
+            return Ok(());
+        };
+        let p = target.param();
+        if p.has(ALIAS) {
+            if let Some(new) = p.alias_target() {
+                diags.push(Diag::new(
+                    Level::Warning,
+                    format!(
+                        "configuration parameter \"{key}\" is deprecated, use \"{new}\" instead"
+                    ),
+                ));
+                self.apply_target(target, key, text, mode, diags)?;
+                return self.apply(new, text, mode, diags);
+            }
+        }
+        self.apply_target(target, key, text, mode, diags)
+    }
+
+    fn apply_target(
+        &mut self,
+        target: Target,
+        key: &str,
+        text: &str,
+        mode: Mode,
+        diags: &mut Vec<Diag>,
+    ) -> Result<(), ConfigError> {
+        let p = target.param();
+        let i = target.param_index();
+        let free_form = matches!(target, Target::Indexed(_, None));
+        let new = parse_value(p, key, text, free_form)?;
+        let current = match target {
+            Target::Scalar(_) | Target::Indexed(_, None) => &self.values[i],
+            Target::Indexed(_, Some(s)) => &self.slots[i][s],
+        };
+        if mode == Mode::Reload && p.context == Context::Start {
+            if *current != new {
+                diags.push(Diag::new(
+                    Level::Log,
+                    format!("parameter \"{key}\" cannot be changed without restarting the server"),
+                ));
+            }
+            return Ok(());
+        }
+        match target {
+            Target::Scalar(_) | Target::Indexed(_, None) => self.values[i] = new,
+            Target::Indexed(_, Some(s)) => {
+                let new = if mode == Mode::Reload {
+                    match validate::backend_reload_rule(self, p.name, s, current, new, diags) {
+                        Some(v) => v,
+                        None => return Ok(()),
+                    }
+                } else {
+                    new
+                };
+                self.slots[i][s] = new;
+                self.explicit[i][s] = true;
+            }
+        }
+        Ok(())
+    }
+
+    /// Copy each health-check index-free value into the slots not set explicitly.
+    fn finish_free_defaults(&mut self) {
+        for (i, p) in PARAMS.iter().enumerate() {
+            if p.has(FREE_DEFAULT) {
+                for s in 0..p.array as usize {
+                    if !self.explicit[i][s] {
+                        self.slots[i][s] = self.values[i].clone();
+                    }
+                }
+            }
+        }
+    }
+
+    /// The stored value of a name (plain, indexed with index, or index-free form).
+    /// Panics on an unknown name: a programmer error.
+    pub fn value(&self, name: &str) -> &Value {
+        match lookup::resolve(name) {
+            Ok(Some(Target::Scalar(i))) | Ok(Some(Target::Indexed(i, None))) => &self.values[i],
+            Ok(Some(Target::Indexed(i, Some(s)))) => &self.slots[i][s],
+            _ => panic!("unknown configuration parameter {name:?}"),
+        }
+    }
+
+    /// The value of slot `idx` of an indexed family (`value_at("backend_port", 0)`).
+    pub fn value_at(&self, base: &str, idx: usize) -> &Value {
+        match lookup::param_index(base) {
+            Some(i) if PARAMS[i].is_indexed() && idx < self.slots[i].len() => &self.slots[i][idx],
+            _ => panic!("unknown indexed parameter {base:?}[{idx}]"),
+        }
+    }
+
     pub fn get_bool(&self, name: &str) -> bool {
-        let _ = name;
-        todo!("config helper")
+        match self.value(name) {
+            Value::Bool(b) => *b,
+            other => panic!("parameter {name:?} is not a bool: {other:?}"),
+        }
     }
+
     pub fn get_int(&self, name: &str) -> i64 {
-        let _ = name;
-        todo!("config helper")
+        match self.value(name) {
+            Value::Int(v) => *v,
+            other => panic!("parameter {name:?} is not an int: {other:?}"),
+        }
     }
+
     pub fn get_real(&self, name: &str) -> f64 {
-        let _ = name;
-        todo!("config helper")
+        match self.value(name) {
+            Value::Real(v) => *v,
+            Value::Int(v) => *v as f64,
+            other => panic!("parameter {name:?} is not a number: {other:?}"),
+        }
     }
+
+    /// String and list parameters as stored (unset = empty).
     pub fn get_str(&self, name: &str) -> &str {
-        let _ = name;
-        todo!("config helper")
+        match self.value(name) {
+            Value::Text(s) => s.as_deref().unwrap_or(""),
+            other => panic!("parameter {name:?} is not a string: {other:?}"),
+        }
     }
+
     /// List parameters, split and trimmed as pgpool does.
     pub fn get_list(&self, name: &str) -> Vec<String> {
-        let _ = name;
-        todo!("config helper")
+        let raw = self.get_str(name);
+        let p = lookup::resolve(name)
+            .ok()
+            .flatten()
+            .map(Target::param)
+            .unwrap_or_else(|| panic!("unknown configuration parameter {name:?}"));
+        match p.kind {
+            Kind::List {
+                sep: ';',
+                regex: true,
+                ..
+            } => value::split_escaped_semicolons(raw),
+            Kind::List { sep, .. } => value::split_list(raw, sep),
+            _ => value::split_list(raw, ','),
+        }
     }
-    /// Enum parameters: the canonical (lower-case table) name of the value.
+
+    /// Enum parameters: the canonical (table) name of the value. `check_temp_table` may be the
+    /// legacy `on` (= catalog) or `off` (= none).
     pub fn get_enum(&self, name: &str) -> &str {
-        let _ = name;
-        todo!("config helper")
+        let p = lookup::resolve(name)
+            .ok()
+            .flatten()
+            .map(Target::param)
+            .unwrap_or_else(|| panic!("unknown configuration parameter {name:?}"));
+        match (p.kind, self.value(name)) {
+            (Kind::Enum { values, .. }, Value::Enum(code)) => value::enum_name(values, *code),
+            _ => panic!("parameter {name:?} is not an enum"),
+        }
     }
+
+    /// pgpool's internal code of an enum parameter (what `SHOW pool_status` prints).
+    pub fn get_enum_code(&self, name: &str) -> i32 {
+        match self.value(name) {
+            Value::Enum(c) => *c,
+            other => panic!("parameter {name:?} is not an enum: {other:?}"),
+        }
+    }
+
     pub fn backends(&self) -> &[BackendConf] {
-        todo!("config helper")
+        &self.backends
     }
-    /// The value as `PGPOOL SHOW name` prints it; None for an unknown parameter.
+
+    /// Normalised load-balance weight of backend `i`: weight / Σ weights of used slots (0 when
+    /// every weight is 0 or the slot is unused).
+    pub fn normalized_weight(&self, i: usize) -> f64 {
+        let total: f64 = self
+            .backends
+            .iter()
+            .filter(|b| b.in_use())
+            .map(|b| b.weight)
+            .sum();
+        match self.backends.get(i) {
+            Some(b) if b.in_use() && total > 0.0 => b.weight / total,
+            _ => 0.0,
+        }
+    }
+
+    /// The value as `PGPOOL SHOW name` prints it; None for an unknown parameter (or an indexed
+    /// base name without index, which is shown as several rows: see [`Config::show_rows`]).
     pub fn show(&self, name: &str) -> Option<String> {
-        let _ = name;
-        todo!("config helper")
+        show::show_one(self, name)
     }
+
+    /// `PGPOOL SHOW name` as rows when it names an indexed family or a group
+    /// (`backend`, `watchdog`, `heartbeat`, `health_check`); None otherwise.
+    pub fn show_rows(&self, name: &str) -> Option<Vec<ShowRow>> {
+        show::show_rows(self, name)
+    }
+
+    /// `PGPOOL SHOW ALL`: (item, value, description) rows in pgpool's order.
+    pub fn show_all(&self) -> Vec<ShowRow> {
+        show::show_all(self)
+    }
+
+    /// `SHOW pool_status` / `pcp_pool_status` rows; run-time values come from `rt`.
+    pub fn pool_status_rows(&self, rt: &PoolStatusRuntime) -> Vec<ShowRow> {
+        show::pool_status_rows(self, rt)
+    }
+
     /// `PGPOOL SET name = value` (session context only).
     pub fn set_session(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
-        let _ = (name, value);
-        todo!("config helper")
+        let i = self.session_param(name)?;
+        let v = parse_value(&PARAMS[i], name, value, false)?;
+        self.values[i] = v;
+        Ok(())
+    }
+
+    /// `PGPOOL RESET name` / `PGPOOL SET name TO DEFAULT`: back to the start-up value.
+    pub fn reset_session(&mut self, name: &str) -> Result<(), ConfigError> {
+        let i = self.session_param(name)?;
+        self.values[i] = self.reset[i].clone();
+        Ok(())
+    }
+
+    /// `PGPOOL RESET ALL` (also what a child does when a session ends).
+    pub fn reset_all_session(&mut self) {
+        for (i, p) in PARAMS.iter().enumerate() {
+            if p.context == Context::Session {
+                self.values[i] = self.reset[i].clone();
+            }
+        }
+    }
+
+    fn session_param(&self, name: &str) -> Result<usize, ConfigError> {
+        match lookup::resolve(name) {
+            Ok(Some(Target::Scalar(i))) if PARAMS[i].context == Context::Session => Ok(i),
+            Ok(Some(_)) => Err(ConfigError::invalid(format!(
+                "invalid Context, value for parameter \"{name}\" cannot be changed"
+            ))),
+            Ok(None) => Err(ConfigError::invalid(format!(
+                "unrecognized configuration parameter \"{name}\""
+            ))),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub(crate) fn set_backends(&mut self, b: Vec<BackendConf>) {
+        self.backends = b;
+    }
+
+    pub(crate) fn set_node_id(&mut self, id: Option<i32>) {
+        self.pgpool_node_id = id;
+    }
+
+    pub(crate) fn set_value(&mut self, name: &str, v: Value) {
+        if let Some(i) = lookup::param_index(name) {
+            self.values[i] = v;
+        }
     }
 }
+
+/// Make a path absolute against the current directory (pgpool does this before daemonizing).
+fn absolute(path: &Path) -> PathBuf {
+    if path.is_absolute() {
+        return path.to_path_buf();
+    }
+    std::env::current_dir()
+        .map(|d| d.join(path))
+        .unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// Parse the text of a value for parameter `p`, named `key` in messages.
+pub fn parse_value(
+    p: &Param,
+    key: &str,
+    text: &str,
+    free_form: bool,
+) -> Result<Value, ConfigError> {
+    Ok(match p.kind {
+        Kind::Bool(_) => Value::Bool(value::parse_bool_lenient(text)),
+        Kind::Int { min, max, unit, .. } => {
+            let unit = if free_form { Unit::None } else { unit };
+            Value::Int(value::parse_int(
+                key,
+                text,
+                unit,
+                min,
+                max,
+                max > i32::MAX as i64,
+            )?)
+        }
+        Kind::Real { min, max, .. } => Value::Real(value::parse_real(key, text, min, max)?),
+        Kind::Str(_) | Kind::List { .. } => {
+            validate::check_string(p.name, key, text)?;
+            Value::Text(Some(text.to_owned()))
+        }
+        Kind::Enum { values, .. } => Value::Enum(value::parse_enum(key, text, values)?),
+    })
+}
+
+#[cfg(test)]
+mod tests;

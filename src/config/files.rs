@@ -1,0 +1,209 @@
+//! Readers for the small credential files next to pgpool.conf: `pool_passwd` (spec/config.md
+//! §7.2: user → stored password, classified by prefix) and `pcp.conf` (§7.4: PCP user → md5 of
+//! the password). pool_hba.conf and .pcppass are not read here yet.
+
+use std::path::Path;
+
+use super::error::ConfigError;
+
+/// The form of a password stored in pool_passwd, decided by its prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordKind {
+    /// `md5` + 32 hex digits = "md5" + md5hex(password + username).
+    Md5,
+    /// `AES` + base64 of the AES-256-CBC encrypted password.
+    Aes,
+    /// `SCRAM-SHA-256$<iter>:<salt>$<StoredKey>:<ServerKey>`.
+    Scram,
+    /// `TEXT` + clear-text password.
+    Text,
+    /// Anything else: clear text.
+    Plain,
+}
+
+/// Classify a stored password (also used for `*_password` parameters).
+pub fn password_kind(stored: &str) -> PasswordKind {
+    if stored.len() == 35
+        && stored.starts_with("md5")
+        && stored[3..].bytes().all(|b| b.is_ascii_hexdigit())
+    {
+        PasswordKind::Md5
+    } else if stored.starts_with("AES") {
+        PasswordKind::Aes
+    } else if stored.starts_with("SCRAM-SHA-256$") {
+        PasswordKind::Scram
+    } else if stored.starts_with("TEXT") {
+        PasswordKind::Text
+    } else {
+        PasswordKind::Plain
+    }
+}
+
+/// One pool_passwd line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolPasswdEntry {
+    pub user: String,
+    /// The stored value, prefix included (`md5…`, `AES…`, `TEXT…`, or plain).
+    pub password: String,
+}
+
+impl PoolPasswdEntry {
+    pub fn kind(&self) -> PasswordKind {
+        password_kind(&self.password)
+    }
+    /// The clear-text password for `TEXT` and plain entries (AES needs the key: see auth).
+    pub fn clear_text(&self) -> Option<&str> {
+        match self.kind() {
+            PasswordKind::Text => self.password.get(4..),
+            PasswordKind::Plain => Some(&self.password),
+            _ => None,
+        }
+    }
+}
+
+/// Read one `:`-terminated field where a backslash escapes the next character.
+fn field(s: &[u8]) -> (Vec<u8>, Option<&[u8]>) {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < s.len() {
+        match s[i] {
+            b'\\' if i + 1 < s.len() => {
+                out.push(s[i + 1]);
+                i += 2;
+            }
+            b':' => return (out, Some(&s[i + 1..])),
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    (out, None)
+}
+
+/// Parse pool_passwd text: `user:password[:ignored…]` per line; lines without `:` are skipped
+/// (there is no comment syntax; a `#…` line simply never matches a real user).
+pub fn parse_pool_passwd(text: &[u8]) -> Vec<PoolPasswdEntry> {
+    let mut out = Vec::new();
+    for line in text.split(|&b| b == b'\n') {
+        let (user, rest) = field(line);
+        let Some(rest) = rest else { continue };
+        let (password, _) = field(rest);
+        out.push(PoolPasswdEntry {
+            user: String::from_utf8_lossy(&user).into_owned(),
+            password: String::from_utf8_lossy(&password).into_owned(),
+        });
+    }
+    out
+}
+
+/// Read pool_passwd from disk.
+pub fn read_pool_passwd(path: &Path) -> std::io::Result<Vec<PoolPasswdEntry>> {
+    Ok(parse_pool_passwd(&std::fs::read(path)?))
+}
+
+/// The first entry for `user` (first match wins, as in pgpool).
+pub fn find_user<'a>(entries: &'a [PoolPasswdEntry], user: &str) -> Option<&'a PoolPasswdEntry> {
+    entries.iter().find(|e| e.user == user)
+}
+
+/// One pcp.conf line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PcpUser {
+    pub user: String,
+    /// Conventionally md5hex(password); the server never checks the form.
+    pub md5: String,
+}
+
+const PCP_MAX: usize = 128;
+
+/// Parse pcp.conf text (`file` names it in errors). Lines whose first character is `#`, and
+/// empty lines, are skipped; nothing else is trimmed.
+pub fn parse_pcp_conf(text: &[u8], file: &str) -> Result<Vec<PcpUser>, ConfigError> {
+    let mut out = Vec::new();
+    for line in text.split(|&b| b == b'\n') {
+        if line.is_empty() || line[0] == b'#' {
+            continue;
+        }
+        let colon = line.iter().position(|&b| b == b':');
+        let user_len = colon.unwrap_or(line.len());
+        if colon.is_none() || user_len > PCP_MAX {
+            return Err(ConfigError::invalid(format!(
+                "username read from file \"{file}\" is larger than maximum allowed username length [{PCP_MAX}]"
+            )));
+        }
+        let pass = &line[user_len + 1..];
+        if pass.len() > PCP_MAX {
+            return Err(ConfigError::invalid(format!(
+                "password read from file \"{file}\" is larger than maximum allowed password length [{PCP_MAX}]"
+            )));
+        }
+        out.push(PcpUser {
+            user: String::from_utf8_lossy(&line[..user_len]).into_owned(),
+            md5: String::from_utf8_lossy(pass).into_owned(),
+        });
+    }
+    Ok(out)
+}
+
+/// Read pcp.conf from disk (pgpool re-reads it on every PCP authentication).
+pub fn read_pcp_conf(path: &Path) -> Result<Vec<PcpUser>, ConfigError> {
+    let text = std::fs::read(path).map_err(|e| {
+        ConfigError::invalid(format!("could not open \"{}\"", path.display()))
+            .with_detail(Some(e.to_string()))
+    })?;
+    parse_pcp_conf(&text, &path.display().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pool_passwd_forms_and_escapes() {
+        let text = b"alice:md5a3556571e93b0d20722ba62be61e8c2d\nbob:TEXTsecret:x:y\n\
+            c\\:d:AESV7IMV7YNworqqZU1Z46Wgw==\nnocolon\ne:plain\\:pw\n#x:y\nf:md5short";
+        let e = parse_pool_passwd(text);
+        assert_eq!(e.len(), 6);
+        assert_eq!(e[0].kind(), PasswordKind::Md5);
+        assert_eq!(
+            (e[1].user.as_str(), e[1].clear_text()),
+            ("bob", Some("secret"))
+        );
+        assert_eq!(
+            (e[2].user.as_str(), e[2].kind()),
+            ("c:d", PasswordKind::Aes)
+        );
+        assert_eq!(e[3].clear_text(), Some("plain:pw"));
+        assert_eq!(e[5].kind(), PasswordKind::Plain);
+        assert_eq!(
+            password_kind("SCRAM-SHA-256$4096:abc$x:y"),
+            PasswordKind::Scram
+        );
+        assert_eq!(
+            find_user(&e, "bob").map(|x| x.password.as_str()),
+            Some("TEXTsecret")
+        );
+    }
+
+    #[test]
+    fn pcp_conf_lines() {
+        let ok = parse_pcp_conf(
+            b"# comment\n\npostgres:e8a48653851e28c69d0506508fb27fc5\n",
+            "pcp.conf",
+        )
+        .expect("parses");
+        assert_eq!(
+            ok,
+            vec![PcpUser {
+                user: "postgres".into(),
+                md5: "e8a48653851e28c69d0506508fb27fc5".into()
+            }]
+        );
+        let err = parse_pcp_conf(b"nocolon\n", "pcp.conf").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "username read from file \"pcp.conf\" is larger than maximum allowed username length [128]"
+        );
+    }
+}
