@@ -247,7 +247,11 @@ impl<S: tracing::Subscriber> Layer<S> for PgLogLayer {
             message: &message,
             detail: fields.detail.as_deref(),
             hint: fields.hint.as_deref(),
-            location: meta.file().zip(meta.line()),
+            // pgpool prints the source file's base name (`LOCATION:  pool_config.c:3471`).
+            location: meta
+                .file()
+                .map(|f| f.rsplit('/').next().unwrap_or(f))
+                .zip(meta.line()),
         };
         let pid = nix::unistd::getpid().as_raw();
         let time = LocalTime::now();
@@ -390,5 +394,21 @@ mod tests {
             crate::pglog!(Severity::Debug1, hint = "h"; "shown");
         });
         assert_eq!(out, "DEBUG:  shown\n");
+    }
+
+    #[test]
+    fn verbose_adds_location_with_base_name() {
+        let s = LogSettings {
+            line_prefix: String::new(),
+            error_verbosity: ErrorVerbosity::Verbose,
+            ..LogSettings::default()
+        };
+        let out = capture(&s, |_| {
+            crate::pglog!(Severity::Error, detail = "d"; "failed");
+        });
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines[..2], ["ERROR:  failed", "DETAIL:  d"]);
+        assert!(lines[2].starts_with("LOCATION:  subscriber.rs:"), "{out}");
+        assert_eq!(lines.len(), 3);
     }
 }
