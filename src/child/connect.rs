@@ -66,7 +66,8 @@ pub fn open_session(child: &mut Child, client: &mut Conn, peer: &Peer) -> Option
         .settings
         .pool_passwd
         .as_ref()
-        .and_then(|p| crate::config::pool_passwd::lookup(p, &sp.user));
+        .and_then(|p| crate::config::files::read_pool_passwd(p).ok())
+        .and_then(|entries| crate::config::files::find_user(&entries, &sp.user).map(|e| e.password.clone()));
     if let Some(idx) = child.pool.find(child.sh, &sp, &child.snapshot) {
         if reuse(child, client, idx, &sp, stored_password.as_deref()) {
             return Some((idx, sp, false));

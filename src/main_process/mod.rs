@@ -31,7 +31,7 @@ use signals::SelfPipe;
 pub fn run(opts: &Options) -> i32 {
     logger::init(&LogSettings::default());
     logger::set_process("main", "MAIN");
-    let (cfg, diags) = match Config::load(&opts.config_file) {
+    let (cfg, diags) = match Config::load_diags(&opts.config_file) {
         Ok(x) => x,
         Err(e) => {
             log_config_error(Severity::Fatal, &e);
@@ -59,11 +59,20 @@ pub fn run(opts: &Options) -> i32 {
     }
 }
 
-/// Log one diagnostic line returned by the configuration loader.
-pub fn log_diagnostic(d: &crate::config::Diagnostic) {
-    match &d.detail {
-        Some(detail) => pglog!(d.severity, detail = detail; "{}", d.message),
-        None => pglog!(d.severity, "{}", d.message),
+/// Log one diagnostic returned by the configuration loader.
+pub fn log_diagnostic(d: &crate::config::Diag) {
+    use crate::config::Level;
+    let sev = match d.level {
+        Level::Debug => Severity::Debug2,
+        Level::Log => Severity::Log,
+        Level::Info => Severity::Info,
+        Level::Warning => Severity::Warning,
+    };
+    match (&d.detail, &d.hint) {
+        (Some(dt), Some(h)) => pglog!(sev, detail = dt, hint = h; "{}", d.message),
+        (Some(dt), None) => pglog!(sev, detail = dt; "{}", d.message),
+        (None, Some(h)) => pglog!(sev, hint = h; "{}", d.message),
+        (None, None) => pglog!(sev, "{}", d.message),
     }
 }
 
@@ -125,6 +134,22 @@ fn reload(cfg: &Config) -> i32 {
     0
 }
 
+/// Fork the logging collector; on SIGHUP it re-reads pgpool.conf itself.
+fn start_logger(cfg: &Config, settings: &LogSettings) -> nix::Result<Pid> {
+    let cfg = cfg.clone();
+    logger::start_collector(settings, move || cfg.reload().ok().map(|(c, _)| LogSettings::from_config(&c)))
+}
+
+/// Point our stdout/stderr away from the collector's pipe so that it sees end of file.
+fn detach_from_collector() {
+    if let Ok(devnull) = std::fs::OpenOptions::new().write(true).open("/dev/null") {
+        for fd in [1, 2] {
+            // SAFETY: dup2 onto this process's own standard descriptors.
+            unsafe { libc::dup2(devnull.as_raw_fd(), fd) };
+        }
+    }
+}
+
 /// Fork into the background: parent exits, child becomes a session leader with stdio on
 /// /dev/null, working directory `/`.
 fn daemonize() -> Result<(), String> {
@@ -176,7 +201,7 @@ fn start(opts: &Options, cfg: Config, settings: LogSettings) -> Result<i32, Stri
 
 fn start_inner(opts: &Options, cfg: Config, settings: LogSettings) -> Result<i32, String> {
     let logger_pid = if cfg.get_bool("logging_collector") {
-        Some(logger::start_collector(&settings).map_err(|e| format!("could not fork logger: {e}"))?)
+        Some(start_logger(&cfg, &settings).map_err(|e| format!("could not fork logger: {e}"))?)
     } else {
         None
     };
@@ -338,7 +363,7 @@ impl Main {
             };
             if Some(pid) == self.logger_pid {
                 pglog!(Severity::Warning, "logger process with pid {} exited; restarting", pid);
-                self.logger_pid = logger::start_collector(&LogSettings::from_config(&self.cfg)).ok();
+                self.logger_pid = start_logger(&self.cfg, &LogSettings::from_config(&self.cfg)).ok();
                 continue;
             }
             let Some(slot) = self.sh.child_by_pid(pid.as_raw()) else { continue };
@@ -394,7 +419,7 @@ impl Main {
     /// SIGHUP: re-read pgpool.conf, apply what may change, pass the signal on.
     fn reload_config(&mut self) {
         pglog!(Severity::Log, "reload config files.");
-        match self.cfg.reload() {
+        match self.cfg.reload_diags() {
             Ok((cfg, diags)) => {
                 for d in &diags {
                     log_diagnostic(d);
@@ -461,7 +486,7 @@ impl Main {
         pglog!(Severity::Log, "Pgpool-II system is shutdown");
         if let Some(p) = self.logger_pid.take() {
             // The logger exits when the last writer of its pipe is gone: close ours and wait.
-            logger::detach_from_collector();
+            detach_from_collector();
             let deadline = Instant::now() + Duration::from_secs(5);
             while Instant::now() < deadline {
                 if matches!(waitpid(p, Some(WaitPidFlag::WNOHANG)), Ok(WaitStatus::Exited(..)) | Ok(WaitStatus::Signaled(..)) | Err(_)) {
