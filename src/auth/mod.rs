@@ -1,7 +1,16 @@
 //! Authentication: pool_passwd password forms and AES (`passwords`), SCRAM-SHA-256 on both
-//! sides (`scram`), the password exchange of a new session with the client and every backend
-//! (`session_auth`), and re-authentication of a client that reuses a pooled connection
-//! (`reauth`). pool_hba.conf matching (enable_pool_hba = on) is not here yet.
+//! sides (`scram`), pgpool's own password checks of a client (`frontend`), the password
+//! exchange of a new session with the client and every backend (`session_auth`), and
+//! re-authentication of a client that reuses a pooled connection (`reauth`). Shared types are
+//! in `error`. pool_hba.conf matching (enable_pool_hba = on) is not here yet.
 
+pub mod error;
+pub mod frontend;
 pub mod passwords;
+pub mod reauth;
 pub mod scram;
+pub mod session_auth;
+
+pub use error::{AuthContext, AuthError, AuthKind, AuthOutcome};
+pub use reauth::reauthenticate;
+pub use session_auth::authenticate_new_session;
