@@ -14,3 +14,6 @@ pub mod session_auth;
 pub use error::{AuthContext, AuthError, AuthKind, AuthOutcome};
 pub use reauth::reauthenticate;
 pub use session_auth::authenticate_new_session;
+
+#[cfg(test)]
+mod tests;
