@@ -711,6 +711,64 @@ mod tests {
         assert!(parse_parse(b"\0q\0").is_err());
     }
 
+    /// Walk every frame `Conn::frame_at` finds in `data` and run the inspecting parsers on
+    /// each body; `read_message` on the same bytes must agree. Used by the proptest below and
+    /// shared with the fuzz target's logic.
+    fn walk(data: &[u8]) {
+        use crate::protocol::Conn;
+        use std::io::Write;
+        let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+        b.write_all(data).unwrap();
+        drop(b);
+        let mut conn = Conn::new(a.into());
+        while !conn.at_eof() {
+            conn.fill().unwrap();
+        }
+        let mut off = 0;
+        let mut frames = Vec::new();
+        while let Ok(Some(h)) = conn.frame_at(off, 1 << 20) {
+            assert!(h.total >= 5);
+            if off + h.total > conn.buffered().len() {
+                break;
+            }
+            let body = &conn.buffered()[off + 5..off + h.total];
+            let _ = parse_error_fields(body);
+            let _ = parse_parameter_status(body);
+            let _ = parse_backend_key_data(body);
+            let _ = parse_ready_for_query(body);
+            let _ = parse_query(body);
+            let _ = parse_parse(body);
+            let _ = parse_auth_request(body);
+            let _ = parse_sasl_initial_response(body);
+            frames.push((h.tag, body.to_vec()));
+            off += h.total;
+        }
+        for (tag, body) in frames {
+            let m = conn
+                .read_message(1 << 20, Some(std::time::Duration::from_secs(1)))
+                .unwrap();
+            assert_eq!((m.tag, m.body), (tag, body));
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn framing_and_parsers_never_panic(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400)) {
+            walk(&data);
+        }
+
+        #[test]
+        fn well_formed_frames_are_found(bodies in proptest::collection::vec(proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40), 0..8)) {
+            let mut data = Vec::new();
+            for b in &bodies {
+                let st = begin(&mut data, b'd');
+                data.extend_from_slice(b);
+                finish(&mut data, st);
+            }
+            walk(&data);
+        }
+    }
+
     #[test]
     fn sasl_initial_response_round_trip() {
         let m = frame(|o| sasl_initial_response(o, "SCRAM-SHA-256", b"n,,n=,r=abc"));
