@@ -1,13 +1,19 @@
-//! PLACEHOLDER on main until the protocol branch lands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AuthKind {
-    Trust,
-    ClearText,
-    Md5,
-    Scram,
-}
-#[derive(Debug, Clone)]
-pub struct AuthOutcome {
-    pub kind: AuthKind,
-    pub client_password: Option<String>,
-}
+//! Authentication: pool_passwd password forms and AES (`passwords`), SCRAM-SHA-256 on both
+//! sides (`scram`), pgpool's own password checks of a client (`frontend`), the password
+//! exchange of a new session with the client and every backend (`session_auth`), and
+//! re-authentication of a client that reuses a pooled connection (`reauth`). Shared types are
+//! in `error`. pool_hba.conf matching (enable_pool_hba = on) is not here yet.
+
+pub mod error;
+pub mod frontend;
+pub mod passwords;
+pub mod reauth;
+pub mod scram;
+pub mod session_auth;
+
+pub use error::{AuthContext, AuthError, AuthKind, AuthOutcome};
+pub use reauth::reauthenticate;
+pub use session_auth::authenticate_new_session;
+
+#[cfg(test)]
+mod tests;

@@ -2,9 +2,12 @@
 //! the messages pgpool inspects and builders for the messages pgpool originates.
 
 pub mod conn;
+pub mod messages;
+pub mod pgerror;
 pub mod startup;
 
 pub use conn::{Conn, FrameHead, Message};
+pub use pgerror::PgError;
 
 /// Errors of the wire protocol itself (not of SQL).
 #[derive(Debug, thiserror::Error)]

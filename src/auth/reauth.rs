@@ -1,0 +1,99 @@
+//! Re-authentication of a client that is handed a *pooled* backend connection (spec/auth.md
+//! §11, architecture.md §3.6 "Re-used pooled connection"), with `enable_pool_hba = off`.
+//! No backend is contacted: pgpool challenges the client itself, using the method recorded
+//! when the pooled connection was first authenticated and the pool_passwd entry.
+//!
+//! Security rule (the class of pgpool's 2025 authentication-bypass CVE): when the original
+//! backend authentication needed a password, the client is only let through after a
+//! successful check against material pgpool holds. If nothing usable is held, it fails closed.
+
+use crate::protocol::Conn;
+
+use super::error::{AuthContext, AuthError, AuthKind, AuthOutcome};
+use super::frontend::{
+    aes_failure, ask_clear_text, md5_challenge, scram_exchange, verify_clear_text,
+};
+use super::passwords::{constant_time_eq, StoredPassword};
+
+/// Re-authenticate `client` for a pooled connection whose first authentication produced
+/// `remembered`.
+///
+/// What is sent to the client:
+/// * `Trust`: nothing.
+/// * `ClearText`: AuthenticationCleartextPassword; the answer must match the pool_passwd entry
+///   (if any) and the password the backends accepted.
+/// * `Md5`: AuthenticationMD5Password with a fresh salt, checked against the pool_passwd entry
+///   or, without one, the clear text the backends accepted.
+/// * `Scram`: the SCRAM server exchange up to AuthenticationSASLFinal, same password sources.
+///
+/// It never sends AuthenticationOk: on `Ok(())` the caller sends AuthenticationOk,
+/// BackendKeyData (main node), the remembered ParameterStatus messages and ReadyForQuery.
+/// On `Err` nothing has been granted; send `AuthError::client_error()` and close.
+pub fn reauthenticate(
+    client: &mut Conn,
+    ctx: &AuthContext,
+    remembered: &AuthOutcome,
+) -> Result<(), AuthError> {
+    let entry = ctx.pool_passwd.map(StoredPassword::parse);
+    match remembered.kind {
+        AuthKind::Trust => Ok(()),
+        AuthKind::ClearText => {
+            const FAILED: &str = "clear text password authentication failed";
+            // Fail closed: without the password the backends accepted there is nothing to
+            // compare with.
+            let recorded = remembered.client_password.as_deref().ok_or_else(|| {
+                AuthError::refused(FAILED, "no password recorded for the pooled connection")
+            })?;
+            let given = ask_clear_text(client, ctx)?;
+            if let Some(e) = &entry {
+                verify_clear_text(&given, e, ctx)?;
+            }
+            if constant_time_eq(given.as_bytes(), recorded.as_bytes()) {
+                Ok(())
+            } else {
+                Err(AuthError::refused(FAILED, "password does not match"))
+            }
+        }
+        AuthKind::Md5 => {
+            let source = password_source(ctx, entry, remembered, "md5 authentication failed")?;
+            let md5_form = source.md5_form(ctx.user).ok_or_else(|| {
+                AuthError::refused(
+                    "md5 authentication failed",
+                    format!("unable to get the password for \"{}\"", ctx.user),
+                )
+            })?;
+            md5_challenge(client, ctx, &md5_form)
+        }
+        AuthKind::Scram => {
+            let source = password_source(ctx, entry, remembered, "SCRAM authentication failed")?;
+            match source {
+                StoredPassword::Plain(p) => scram_exchange(client, ctx, &p),
+                _ => Err(AuthError::refused(
+                    "SCRAM authentication failed",
+                    format!("username \"{}\" has invalid password type", ctx.user),
+                )),
+            }
+        }
+    }
+}
+
+/// The pool_passwd entry (AES decrypted), else the clear text the backends accepted; neither
+/// is FATAL as in pgpool ("pool_passwd file does not contain an entry").
+fn password_source(
+    ctx: &AuthContext,
+    entry: Option<StoredPassword>,
+    remembered: &AuthOutcome,
+    failed: &str,
+) -> Result<StoredPassword, AuthError> {
+    match (entry, &remembered.client_password) {
+        (Some(e), _) => e.decrypted(ctx.pool_key).map_err(|_| aes_failure(failed)),
+        (None, Some(p)) => Ok(StoredPassword::Plain(p.clone())),
+        (None, None) => Err(AuthError::fatal(
+            failed,
+            format!(
+                "pool_passwd file does not contain an entry for \"{}\"",
+                ctx.user
+            ),
+        )),
+    }
+}
