@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::logger::Severity;
 use crate::pglog;
-use crate::protocol::messages;
+use crate::protocol::startup::cancel_request_packet;
 
 use super::Child;
 
@@ -40,8 +40,7 @@ pub fn forward(child: &Child, pid: i32, key: i32) {
                 return;
             }
         };
-        let mut pkt = Vec::with_capacity(16);
-        messages::cancel_request(&mut pkt, ci.pid.load(Relaxed), ci.key.load(Relaxed));
+        let pkt = cancel_request_packet(ci.pid.load(Relaxed) as u32, ci.key.load(Relaxed) as u32);
         let _ = crate::protocol::conn::write_all_fd(std::os::fd::AsRawFd::as_raw_fd(&fd), &pkt);
         drop(fd);
         if i + 1 < targets.len() {

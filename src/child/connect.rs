@@ -6,14 +6,15 @@
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
-use crate::auth::AuthOutcome;
+use crate::auth::{AuthContext, AuthOutcome};
 use crate::backend::Snapshot;
 use crate::logger::Severity;
 use crate::pglog;
 use crate::pool::{BackendConn, Slot};
 use crate::protocol::messages;
 use crate::protocol::pgerror::PgError;
-use crate::protocol::startup::{read_first_packet, FirstPacket, StartupPacket};
+use crate::protocol::startup::{read_first_packet, FirstPacket, StartupError, StartupPacket};
+use crate::protocol::ProtocolError;
 use crate::protocol::Conn;
 use crate::shmem::{now, BackendStatus};
 
@@ -42,14 +43,14 @@ pub fn open_session(child: &mut Child, client: &mut Conn, peer: &Peer) -> Option
                 cancel::forward(child, pid as i32, key as i32);
                 return None;
             }
+            Err(StartupError::Io(ProtocolError::Timeout)) => {
+                pglog!(Severity::Error, "authentication timeout");
+                return None;
+            }
+            Err(e) if e.is_client_eof() => return None,
             Err(e) => {
-                let pe = e.to_pg_error();
-                if let Some(pe) = pe {
-                    pglog!(Severity::Error, "{}", pe.message);
-                    send_error(client, &pe);
-                } else if matches!(e, crate::protocol::startup::StartupError::Timeout) {
-                    pglog!(Severity::Error, "authentication timeout");
-                }
+                crate::protocol::startup::log_startup_error(&e);
+                send_error(client, &e.to_pg_error());
                 return None;
             }
         }
@@ -92,6 +93,17 @@ pub fn open_session(child: &mut Child, client: &mut Conn, peer: &Peer) -> Option
     }
 }
 
+/// The authentication inputs of one session.
+fn auth_context<'a>(child: &'a Child, user: &'a str, stored: Option<&'a str>) -> AuthContext<'a> {
+    AuthContext {
+        user,
+        pool_passwd: stored,
+        pool_key: super::settings::pool_key(),
+        allow_clear_text_frontend_auth: child.settings.allow_clear_text_frontend_auth,
+        timeout: None,
+    }
+}
+
 /// Mark the slot's shared rows as used by a client now.
 fn mark_connected(child: &Child, idx: usize) {
     let t = now();
@@ -110,16 +122,18 @@ fn reuse(child: &mut Child, client: &mut Conn, idx: usize, sp: &StartupPacket, s
     let main = child.snapshot.main_node.unwrap_or(0);
     let slot = &child.pool.slots[idx];
     let Some(auth) = slot.auth.as_ref() else { return false };
-    if let Err(e) = crate::auth::reauth::reauthenticate(client, auth, &sp.user, stored) {
-        let pe = e.to_pg_error();
-        pglog!(Severity::Error, "{}", pe.message);
-        send_error(client, &pe);
+    let ctx = auth_context(child, &sp.user, stored);
+    if let Err(e) = crate::auth::reauth::reauthenticate(client, &ctx, auth) {
+        if let Some(pe) = e.client_error() {
+            pglog!(Severity::Error, "{}", pe.message);
+            send_error(client, &pe);
+        }
         return false;
     }
     let Some(b) = slot.backends.get(main).and_then(|b| b.as_ref()) else { return false };
     let mut out = Vec::with_capacity(512);
     messages::auth_ok(&mut out);
-    messages::backend_key_data(&mut out, b.pid, b.key);
+    messages::backend_key_data(&mut out, b.pid as u32, b.key as u32);
     for (k, v) in &b.params {
         messages::parameter_status(&mut out, k, v);
     }
@@ -172,9 +186,14 @@ fn new_connection(
         return Err(Some(PgError::fatal("XX000", "unable to forward message to backend")));
     }
     let outcome: AuthOutcome = {
+        let ctx = auth_context(child, &sp.user, stored);
         let mut backs = [&mut conn];
-        crate::auth::session::authenticate(client, &mut backs, 0, &sp.user, stored, child.settings.allow_clear_text_frontend_auth)
-            .map_err(|e| e.into_pg_error())?
+        crate::auth::session_auth::authenticate_new_session(client, &mut backs, 0, &ctx).map_err(|e| {
+            if let Some(pe) = e.client_error() {
+                pglog!(Severity::Error, "{}", pe.message);
+            }
+            e.client_error()
+        })?
     };
     // ParameterStatus and notices until BackendKeyData.
     let mut params = Vec::new();
@@ -182,25 +201,23 @@ fn new_connection(
         let m = conn.read_message(MAX_SETUP_MESSAGE, Some(Duration::from_secs(60))).map_err(|e| {
             Some(PgError::fatal("XX000", "unable to read message from backend").with_detail(e.to_string()))
         })?;
-        let mut raw = Vec::with_capacity(m.body.len() + 5);
-        messages::raw(&mut raw, m.tag, &m.body);
         match m.tag {
             b'S' => {
-                if let Some((k, v)) = messages::parse_parameter_status(&m.body) {
-                    params.push((k, v));
+                if let Ok((k, v)) = messages::parse_parameter_status(&m.body) {
+                    params.push((k.into_owned(), v.into_owned()));
                 }
-                let _ = client.write_all(&raw);
+                let _ = client.write_message(m.tag, &m.body);
             }
             b'N' => {
-                let _ = client.write_all(&raw);
+                let _ = client.write_message(m.tag, &m.body);
             }
             b'E' => {
-                let _ = client.write_all(&raw);
+                let _ = client.write_message(m.tag, &m.body);
                 return Err(None);
             }
             b'K' => match messages::parse_backend_key_data(&m.body) {
-                Some(pk) => break pk,
-                None => return Err(Some(PgError::fatal("08P01", "invalid BackendKeyData message from backend"))),
+                Ok((pid, key)) => break (pid as i32, key as i32),
+                Err(_) => return Err(Some(PgError::fatal("08P01", "invalid BackendKeyData message from backend"))),
             },
             other => {
                 return Err(Some(PgError::fatal(
@@ -211,7 +228,7 @@ fn new_connection(
         }
     };
     let mut out = Vec::with_capacity(16);
-    messages::backend_key_data(&mut out, pid, key);
+    messages::backend_key_data(&mut out, pid as u32, key as u32);
     if client.write_all(&out).is_err() {
         return Err(None);
     }

@@ -2,6 +2,7 @@
 //! start and after each reload, so the hot path never looks a parameter up by name.
 
 use std::path::PathBuf;
+use std::sync::OnceLock;
 
 use crate::config::Config;
 
@@ -53,4 +54,17 @@ impl ChildSettings {
             pool_passwd: (!pp.is_empty()).then(|| cfg.resolve(pp)),
         }
     }
+}
+
+static POOL_KEY: OnceLock<Option<String>> = OnceLock::new();
+
+/// Remember the pool key (for `AES` pool_passwd entries); the main process calls this once at
+/// start-up, before forking, so every child inherits it.
+pub fn set_pool_key(key: Option<String>) {
+    let _ = POOL_KEY.set(key);
+}
+
+/// The pool key read at start-up, if any.
+pub fn pool_key() -> Option<&'static str> {
+    POOL_KEY.get().and_then(|k| k.as_deref())
 }

@@ -192,6 +192,10 @@ fn start(opts: &Options, cfg: Config, settings: LogSettings) -> Result<i32, Stri
         daemonize()?;
     }
     crate::process_title::init();
+    crate::child::settings::set_pool_key(
+        crate::auth::passwords::pool_key_path(opts.key_file.as_deref())
+            .and_then(|p| crate::auth::passwords::read_pool_key_file(&p)),
+    );
     files::write_pid(&pid_path, std::process::id() as i32)
         .map_err(|e| format!("could not write pid file \"{}\": {e}", pid_path.display()))?;
     let result = start_inner(opts, cfg, settings);

@@ -12,7 +12,6 @@ mod reset;
 mod stats;
 
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
-use std::time::{Duration, Instant};
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
@@ -110,6 +109,18 @@ impl Relay<'_> {
         let info = child.sh.process(child.slot);
         let mut idle_ticks: i64 = 0;
         let mut shown_tx = self.be.tx;
+        // Set-up reads may have buffered the first backend replies (the initial
+        // ReadyForQuery) or early client messages: handle them before waiting.
+        if !self.be.conn.buffered().is_empty() {
+            if let Err(end) = self.relay_backend(child) {
+                return end;
+            }
+        }
+        if !self.client.buffered().is_empty() {
+            if let Some(end) = self.relay_client(child) {
+                return end;
+            }
+        }
         loop {
             if signals::FAST_EXIT.load(SeqCst) {
                 send_error(self.client, &PgError::fatal("57P01", "terminating connection due to administrator command"));
@@ -358,10 +369,10 @@ impl Relay<'_> {
                             }
                         }
                         b'S' => {
-                            if let Some((k, v)) = crate::protocol::messages::parse_parameter_status(body) {
-                                match self.be.params.iter_mut().find(|(n, _)| *n == k) {
-                                    Some(p) => p.1 = v,
-                                    None => self.be.params.push((k, v)),
+                            if let Ok((k, v)) = crate::protocol::messages::parse_parameter_status(body) {
+                                match self.be.params.iter_mut().find(|(n, _)| n.as_str() == k) {
+                                    Some(p) => p.1 = v.into_owned(),
+                                    None => self.be.params.push((k.into_owned(), v.into_owned())),
                                 }
                             }
                         }
@@ -412,14 +423,4 @@ fn log_parse(body: &[u8], node: usize, pid: i32, stmt: bool, per_node: bool) {
     if per_node {
         pglog!(Severity::Log, "DB node id: {} backend pid: {} statement: Parse: {}", node, pid, query);
     }
-}
-
-/// Seconds as a Duration (helper for timeouts).
-pub(crate) fn secs(n: u64) -> Duration {
-    Duration::from_secs(n)
-}
-
-/// Deadline `d` from now.
-pub(crate) fn deadline(d: Duration) -> Instant {
-    Instant::now() + d
 }

@@ -26,10 +26,10 @@ fn read_until_ready(be: &mut BackendConn) -> Result<bool, ()> {
                 }
                 b'E' => ok = false,
                 b'S' => {
-                    if let Some((k, v)) = messages::parse_parameter_status(&m.body) {
-                        match be.params.iter_mut().find(|(n, _)| *n == k) {
-                            Some(p) => p.1 = v,
-                            None => be.params.push((k, v)),
+                    if let Ok((k, v)) = messages::parse_parameter_status(&m.body) {
+                        match be.params.iter_mut().find(|(n, _)| n.as_str() == k) {
+                            Some(p) => p.1 = v.into_owned(),
+                            None => be.params.push((k.into_owned(), v.into_owned())),
                         }
                     }
                 }
