@@ -603,17 +603,29 @@ impl Cluster {
         .unwrap_or_else(|e| panic!("{e}\n--- log tail ---\n{}", tail(&self.log(node), 20)));
     }
 
-    /// Wait (bounded) until node 0 shows every standby as `streaming` in pg_stat_replication.
+    /// Wait (bounded) until every running standby's WAL receiver streams and node 0 shows them
+    /// as `streaming` in pg_stat_replication. (The standby's own view matters: right after a
+    /// standby restarts, the primary can still list the old, dead connection as streaming.)
     pub fn wait_streaming(&self) {
-        let want = self.spec.standbys;
-        if want == 0 {
+        let standbys: Vec<usize> = (1..self.nodes()).filter(|&n| self.is_running(n)).collect();
+        if standbys.is_empty() {
             return;
         }
+        let want = standbys.len();
         let mut seen = String::new();
         let waited = wait_until(
             START_TIMEOUT,
             &format!("{want} standby(s) streaming"),
             || {
+                for &node in &standbys {
+                    seen = self
+                        .try_psql(node, "select status from pg_stat_wal_receiver")
+                        .unwrap_or_else(|e| e);
+                    if seen != "streaming" {
+                        seen = format!("node{node}: {seen:?}");
+                        return false;
+                    }
+                }
                 seen = self
                     .try_psql(
                         0,
@@ -631,9 +643,10 @@ impl Cluster {
         }
     }
 
-    /// Wait (bounded) until every running standby has replayed node 0's current WAL position.
+    /// Wait (bounded) until every running standby has replayed everything node 0 has committed.
     pub fn wait_replayed(&self) {
-        let lsn = self.psql(0, "select pg_current_wal_lsn()");
+        // the insert position: with synchronous_commit = off a commit may not be written yet
+        let lsn = self.psql(0, "select pg_current_wal_insert_lsn()");
         for node in 1..self.nodes() {
             if !self.is_running(node) {
                 continue;

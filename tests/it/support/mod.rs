@@ -44,13 +44,15 @@ pub fn wait_until(
 /// A psql command with none of the caller's `PG*` environment leaking in: no password file, no
 /// service file, no SSL, a bounded connect timeout, no psqlrc, unaligned tuples-only output.
 pub fn psql_command(port: u16, user: &str, password: Option<&str>, db: &str) -> Command {
-    let mut cmd = Command::new("psql");
+    // the version's own psql, not Debian's pg_wrapper on PATH (which needs perl and guesses)
+    let mut cmd = Command::new(cluster::pgbin().join("psql"));
     for (key, _) in std::env::vars_os() {
         if key.to_string_lossy().starts_with("PG") {
             cmd.env_remove(key);
         }
     }
-    cmd.env("PGPASSFILE", "/dev/null")
+    // no password file (PGPASSFILE=/dev/null draws a warning: "not a plain file")
+    cmd.env("PGPASSFILE", "/nonexistent/pgpass")
         .env("PGSSLMODE", "disable")
         .env("PGCONNECT_TIMEOUT", "10")
         .env("PGAPPNAME", "pgpool-rs-tests")
