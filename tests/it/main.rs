@@ -1,1 +1,9 @@
+//! The one integration-test binary (style.md, "Tests"): every module below starts real PostgreSQL
+//! servers through `support::cluster` and, where it tests pgpool behaviour, our daemon through
+//! `support::daemon`. Tests that do not change the cluster's topology share
+//! `support::cluster::shared_cluster()`; the others make their own `Cluster`.
 
+mod support;
+
+mod cluster_smoke;
+mod daemon_smoke;

@@ -1,0 +1,374 @@
+//! Our daemon (`pgpool -n`) started in front of a test `Cluster`, in a fresh
+//! `/tmp/pgrs-daemon-XXXXXX` holding its pgpool.conf, pcp.conf, empty pool_passwd, pid file,
+//! logdir, unix sockets and `pgpool.log` (its stdout + stderr).
+//!
+//! The generated pgpool.conf lists every cluster node as a backend (raw mode, weight 1), listens on
+//! 127.0.0.1 only with reserved ports, keeps everything else small (`num_init_children = 4`,
+//! `max_pool = 2`, no health check, no sr check); `extra_conf` is appended, and a later value of a
+//! parameter wins. `PGRS_PGPOOL_BIN` runs another binary instead of ours (e.g. Debian's pgpool-II
+//! to compare behaviour; 4.3 needs `socket_dir` in `extra_conf`).
+//!
+//! Teardown on drop: `pgpool -m fast stop`, then SIGKILL to the daemon's process group if it has
+//! not exited within 20 s, then the directory is removed. The daemon runs in its own process group,
+//! so the SIGKILL reaches every process it forked; a watchdog does the same if the test process dies.
+
+use std::fs::File;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::time::Duration;
+
+use super::cluster::{Cluster, SUPERUSER};
+use super::ports::PortBlock;
+use super::watchdog::Watchdog;
+use super::{tail, wait_until, HOST};
+
+/// PCP user and password written to pcp.conf.
+pub const PCP_USER: &str = "pcpadmin";
+pub const PCP_PASSWORD: &str = "pcp-test-password";
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+const STOP_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The watchdog's cleanup when the test process died: `$1` daemon pid (= its process group), `$2`
+/// the daemon directory.
+const CLEANUP_SCRIPT: &str = r#"
+kill -KILL -- "-$1" 2>/dev/null
+rm -rf -- "$2"
+"#;
+
+pub struct Daemon {
+    dir: PathBuf,
+    ports: PortBlock,
+    child: Option<Child>,
+    watchdog: Option<Watchdog>,
+}
+
+/// The binary under test.
+pub fn pgpool_bin() -> PathBuf {
+    std::env::var_os("PGRS_PGPOOL_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_pgpool")))
+}
+
+impl Daemon {
+    /// Start the daemon in front of `cluster`; panics (after cleaning up) with its log if it exits
+    /// or does not accept TCP connections within 30 s.
+    pub fn start(cluster: &Cluster, extra_conf: &str) -> Daemon {
+        Daemon::try_start(cluster, extra_conf).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Like `start`, but a daemon that fails to start is an `Err` carrying its log.
+    pub fn try_start(cluster: &Cluster, extra_conf: &str) -> Result<Daemon, String> {
+        let ports = PortBlock::reserve(2);
+        let dir = tempfile::Builder::new()
+            .prefix("pgrs-daemon-")
+            .tempdir_in("/tmp")
+            .expect("create a daemon directory under /tmp")
+            .keep();
+        let mut daemon = Daemon {
+            dir,
+            ports,
+            child: None,
+            watchdog: None,
+        };
+        daemon.write_files(cluster, extra_conf);
+
+        let log = File::create(daemon.log_path()).expect("create pgpool.log");
+        let child = Command::new(pgpool_bin())
+            .arg("-n")
+            .arg("-f")
+            .arg(daemon.conf_path())
+            .arg("-F")
+            .arg(daemon.pcp_conf_path())
+            .current_dir(&daemon.dir)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("dup pgpool.log"))
+            .stderr(log)
+            .process_group(0)
+            .spawn()
+            .map_err(|e| format!("cannot run {}: {e}", pgpool_bin().display()))?;
+        let pid = child.id().to_string();
+        daemon.child = Some(child);
+        daemon.watchdog = Some(Watchdog::spawn(
+            CLEANUP_SCRIPT,
+            &[pid.as_str(), daemon.dir.to_str().expect("utf-8 path")],
+        ));
+
+        let mut exited = None;
+        let ready = wait_until(
+            START_TIMEOUT,
+            "the daemon to accept TCP connections",
+            || {
+                if let Ok(Some(status)) = daemon.child.as_mut().expect("spawned").try_wait() {
+                    exited = Some(status);
+                    return true;
+                }
+                let addr = std::net::SocketAddr::new(
+                    HOST.parse().expect("HOST is an IP address"),
+                    daemon.port(),
+                );
+                std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok()
+            },
+        );
+        let failure = match (ready, exited) {
+            (Ok(()), None) => return Ok(daemon),
+            (_, Some(status)) => format!("the daemon exited during start-up ({status})"),
+            (Err(e), None) => e,
+        };
+        Err(format!(
+            "{failure}\n--- {} ---\n{}",
+            daemon.log_path().display(),
+            tail(&daemon.log(), 40)
+        ))
+    }
+
+    fn write_files(&self, cluster: &Cluster, extra_conf: &str) {
+        let d = self.dir.display();
+        let mut conf = format!(
+            "# written by tests/it/support/daemon.rs\n\
+             listen_addresses = '{HOST}'\n\
+             port = {port}\n\
+             unix_socket_directories = '{d}'\n\
+             pcp_listen_addresses = '{HOST}'\n\
+             pcp_port = {pcp_port}\n\
+             pcp_socket_dir = '{d}'\n\
+             pid_file_name = '{d}/pgpool.pid'\n\
+             logdir = '{d}'\n\
+             pool_passwd = 'pool_passwd'\n\
+             enable_pool_hba = off\n\
+             backend_clustering_mode = 'raw'\n\
+             load_balance_mode = off\n\
+             num_init_children = 4\n\
+             max_pool = 2\n\
+             log_min_messages = warning\n\
+             health_check_period = 0\n\
+             health_check_user = '{SUPERUSER}'\n\
+             sr_check_period = 0\n\
+             sr_check_user = '{SUPERUSER}'\n",
+            port = self.port(),
+            pcp_port = self.pcp_port(),
+        );
+        for node in 0..cluster.nodes() {
+            conf.push_str(&format!(
+                "backend_hostname{node} = '{HOST}'\n\
+                 backend_port{node} = {}\n\
+                 backend_weight{node} = 1\n\
+                 backend_data_directory{node} = '{}'\n\
+                 backend_flag{node} = 'ALLOW_TO_FAILOVER'\n\
+                 backend_application_name{node} = 'node{node}'\n",
+                cluster.port(node),
+                cluster.data_dir(node).display()
+            ));
+        }
+        conf.push_str("# ---- extra_conf ----\n");
+        conf.push_str(extra_conf);
+        conf.push('\n');
+        write(&self.conf_path(), &conf);
+        write(
+            &self.pcp_conf_path(),
+            &format!("{PCP_USER}:{}\n", md5_hex(PCP_PASSWORD)),
+        );
+        write(&self.dir.join("pool_passwd"), "");
+    }
+
+    pub fn host(&self) -> &'static str {
+        HOST
+    }
+
+    /// Client port.
+    pub fn port(&self) -> u16 {
+        self.ports.port(0)
+    }
+
+    pub fn pcp_port(&self) -> u16 {
+        self.ports.port(1)
+    }
+
+    /// The daemon directory; also its unix-socket directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn socket_dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn conf_path(&self) -> PathBuf {
+        self.dir.join("pgpool.conf")
+    }
+
+    pub fn pcp_conf_path(&self) -> PathBuf {
+        self.dir.join("pcp.conf")
+    }
+
+    pub fn pool_passwd_path(&self) -> PathBuf {
+        self.dir.join("pool_passwd")
+    }
+
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.join("pgpool.log")
+    }
+
+    /// Everything the daemon wrote to stdout and stderr so far.
+    pub fn log(&self) -> String {
+        std::fs::read(self.log_path())
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default()
+    }
+
+    /// Pid of the daemon's main process (`None` once stopped).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
+    /// Pids of the processes whose parent is the daemon's main process, sorted.
+    pub fn children_pids(&self) -> Vec<u32> {
+        self.pid().map(children_of).unwrap_or_default()
+    }
+
+    /// Whether the main process is still running (not exited, not a zombie).
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.as_mut().map(|c| c.try_wait()), Some(Ok(None)))
+    }
+
+    /// libpq connection string through the daemon (TCP).
+    pub fn connstr(&self, user: &str, db: &str) -> String {
+        format!("host={HOST} port={} user={user} dbname={db}", self.port())
+    }
+
+    /// Run `sql` through the daemon as the superuser in database `postgres`.
+    pub fn psql(&self, sql: &str) -> Result<String, String> {
+        super::psql(self.port(), SUPERUSER, None, "postgres", sql)
+    }
+
+    pub fn psql_as(
+        &self,
+        user: &str,
+        password: Option<&str>,
+        db: &str,
+        sql: &str,
+    ) -> Result<String, String> {
+        super::psql(self.port(), user, password, db, sql)
+    }
+
+    /// A `postgres` crate client through the daemon, without a password; panics with the log.
+    pub fn client(&self, user: &str, db: &str) -> postgres::Client {
+        self.try_client(user, None, db).unwrap_or_else(|e| {
+            panic!(
+                "connect through the daemon as {user}/{db}: {e}\n{}",
+                tail(&self.log(), 30)
+            )
+        })
+    }
+
+    pub fn try_client(
+        &self,
+        user: &str,
+        password: Option<&str>,
+        db: &str,
+    ) -> Result<postgres::Client, postgres::Error> {
+        let mut config = postgres::Config::new();
+        config
+            .host(HOST)
+            .port(self.port())
+            .user(user)
+            .dbname(db)
+            .connect_timeout(Duration::from_secs(10));
+        if let Some(pw) = password {
+            config.password(pw);
+        }
+        config.connect(postgres::NoTls)
+    }
+
+    /// Run the binary under test with this daemon's `-f`/`-F` plus `args` (e.g. `["reload"]`,
+    /// `["-m", "fast", "stop"]`), bounded by 20 s (killed after that).
+    pub fn pgpool(&self, args: &[&str]) -> Output {
+        let mut child = Command::new(pgpool_bin())
+            .arg("-f")
+            .arg(self.conf_path())
+            .arg("-F")
+            .arg(self.pcp_conf_path())
+            .args(args)
+            .current_dir(&self.dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run the pgpool binary");
+        let _ = wait_until(STOP_TIMEOUT, "pgpool command", || {
+            !matches!(child.try_wait(), Ok(None))
+        });
+        let _ = child.kill();
+        child.wait_with_output().expect("collect pgpool output")
+    }
+
+    /// Stop the daemon: `pgpool -m fast stop`, wait (bounded) for it to exit, SIGKILL its process
+    /// group if needed. Returns the main process's exit status (`None` if already stopped).
+    pub fn stop(&mut self) -> Option<ExitStatus> {
+        let mut child = self.child.take()?;
+        let pid = child.id() as i32;
+        if zombie_or_gone(pid) {
+            // exited by itself; still make sure nothing it forked lingers
+        } else {
+            let _ = self.pgpool(&["-m", "fast", "stop"]);
+            let _ = wait_until(STOP_TIMEOUT, "the daemon to exit", || zombie_or_gone(pid));
+        }
+        // The unreaped main process keeps its pid (= the process group id) from being reused, so
+        // killing the group is safe until we reap it below.
+        // SAFETY: kill(2) with a negative pid signals that process group; no memory involved.
+        unsafe { libc::kill(-pid, libc::SIGKILL) };
+        let status = child.wait().ok();
+        if let Some(mut watchdog) = self.watchdog.take() {
+            watchdog.finish();
+        }
+        status
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::write(path, text).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+}
+
+fn md5_hex(s: &str) -> String {
+    use md5::{Digest, Md5};
+    Md5::digest(s.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// `/proc/<pid>/stat` fields after the command name: state, ppid, ...
+fn stat_fields(pid: u32) -> Option<Vec<String>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after_comm = &stat[stat.rfind(')')? + 1..];
+    Some(after_comm.split_whitespace().map(str::to_string).collect())
+}
+
+fn zombie_or_gone(pid: i32) -> bool {
+    stat_fields(pid as u32).is_none_or(|f| f.first().map(String::as_str) == Some("Z"))
+}
+
+/// Pids of the live processes whose parent is `parent`, sorted.
+pub fn children_of(parent: u32) -> Vec<u32> {
+    let mut pids: Vec<u32> = std::fs::read_dir("/proc")
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+                .filter(|&pid| {
+                    stat_fields(pid).is_some_and(|f| {
+                        f.get(1).and_then(|p| p.parse::<u32>().ok()) == Some(parent) && f[0] != "Z"
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    pids.sort_unstable();
+    pids
+}
