@@ -615,3 +615,341 @@ fn backend_stats(cfg: &dyn SessionConfig, sh: &Shmem) -> Vec<Vec<String>> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::fake::FakeConfig;
+    use super::super::result::decode;
+    use super::super::{answer_with, Intercept};
+    use super::*;
+    use crate::shmem::{try_shmem, ChildStatus};
+    use std::net::TcpListener;
+
+    /// Run `f` in a forked child: `Shmem::create` may run once per process and the shmem
+    /// module's own test creates it too, so this test works on a private copy-on-fork world.
+    fn in_child(f: impl FnOnce()) {
+        // SAFETY: the child runs only `f` and leaves with `_exit`, never returning into the
+        // test harness.
+        match unsafe { nix::unistd::fork() }.expect("fork") {
+            nix::unistd::ForkResult::Child => {
+                let code = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+                    Ok(()) => 0,
+                    Err(e) => {
+                        let msg = e
+                            .downcast_ref::<String>()
+                            .cloned()
+                            .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                            .unwrap_or_default();
+                        let msg = format!("child test failed: {msg}\n");
+                        // SAFETY: writing a live buffer to stderr.
+                        unsafe { libc::write(2, msg.as_ptr().cast(), msg.len()) };
+                        1
+                    }
+                };
+                // SAFETY: immediate exit of the forked test child.
+                unsafe { libc::_exit(code) };
+            }
+            nix::unistd::ForkResult::Parent { child } => {
+                let st = nix::sys::wait::waitpid(child, None).expect("wait");
+                assert_eq!(
+                    st,
+                    nix::sys::wait::WaitStatus::Exited(child, 0),
+                    "see the child's stderr"
+                );
+            }
+        }
+    }
+
+    fn header(s: &str) -> Vec<String> {
+        s.split('|').map(str::to_owned).collect()
+    }
+
+    fn closed_port() -> u16 {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    }
+
+    #[test]
+    fn reports_have_pgpool_4_3_5_columns_and_rows_from_shared_memory() {
+        let dead_port = closed_port();
+        in_child(move || {
+            let sh = match try_shmem() {
+                Some(s) => s,
+                None => Shmem::create(3, 2).expect("mmap"),
+            };
+            // Slots this test owns: backends 0-1, processes 0 and 2, connections of child 2.
+            // (Process 1 may belong to the shmem module's test when the region is inherited.)
+            let h = sh.header();
+            h.num_backends.store(2, Relaxed);
+            h.main_node_id.store(0, Relaxed);
+            let b0 = sh.backend(0);
+            b0.hostname.set("/tmp");
+            b0.port.store(5432, Relaxed);
+            b0.set_status(BackendStatus::Up);
+            b0.weight.store(0.5f64.to_bits(), Relaxed);
+            b0.stats.select.store(7, Relaxed);
+            b0.stats.other.store(3, Relaxed);
+            let b1 = sh.backend(1);
+            b1.hostname.set("127.0.0.1");
+            b1.port.store(i32::from(dead_port), Relaxed);
+            b1.set_status(BackendStatus::Down);
+            b1.quarantine.store(true, Relaxed);
+            b1.weight.store(0.5f64.to_bits(), Relaxed);
+
+            let p0 = sh.process(0);
+            p0.reset(100);
+            p0.connected.store(true, Relaxed);
+            p0.wait_for_connect.store(1, Relaxed);
+            p0.client_connection_count.store(2, Relaxed);
+            let p2 = sh.process(2);
+            p2.reset(300);
+            p2.set_status(ChildStatus::CommandExecute);
+            for node in 0..2 {
+                let ci = sh.connection(2, 0, node);
+                ci.database.set("bench");
+                ci.user.set("postgres");
+                ci.major.store(3, Relaxed);
+                ci.pid.store(555 + node as i32, Relaxed);
+                ci.counter.store(1, Relaxed);
+                ci.create_time.store(crate::shmem::now(), Relaxed);
+                ci.client_connection_time
+                    .store(crate::shmem::now(), Relaxed);
+                ci.connected.store(true, Relaxed);
+            }
+
+            let mut cfg = FakeConfig::new();
+            cfg.values
+                .insert("health_check_period1".into(), "10".into());
+            cfg.values
+                .insert("health_check_user".into(), "postgres".into());
+            let env = Env {
+                sh,
+                load_balance_node: Some(1),
+            };
+            let ask = |cfg: &mut FakeConfig, which| {
+                decode(&answer_with(&Intercept::Show(which), cfg, &env))
+            };
+            let live_children = (0..sh.num_children)
+                .filter(|&c| sh.process(c).pid.load(Relaxed) > 0)
+                .count();
+            assert!(live_children >= 2);
+
+            // SHOW pool_nodes
+            let (cols, rows, tag) = ask(&mut cfg, ShowPool::Nodes);
+            assert_eq!(cols, header("node_id|hostname|port|status|pg_status|lb_weight|role|pg_role|select_cnt|load_balance_node|replication_delay|replication_state|replication_sync_state|last_status_change"));
+            assert_eq!(tag, "SELECT 2");
+            let changed = local_time(b0.status_changed_time.load(Relaxed));
+            assert_eq!(
+                rows[0],
+                [
+                    "0",
+                    "/tmp",
+                    "5432",
+                    "up",
+                    "unknown",
+                    "0.500000",
+                    "main",
+                    "main",
+                    "7",
+                    "false",
+                    "0",
+                    "",
+                    "",
+                    changed.as_str()
+                ]
+            );
+            assert_eq!(
+                &rows[1][3..10],
+                [
+                    "quarantine",
+                    "down",
+                    "0.500000",
+                    "replica",
+                    "replica",
+                    "0",
+                    "true"
+                ]
+            );
+
+            // SHOW pool_processes
+            let (cols, rows, tag) = ask(&mut cfg, ShowPool::Processes);
+            assert_eq!(cols, header("pool_pid|start_time|client_connection_count|database|username|backend_connection_time|pool_counter|status"));
+            assert_eq!(tag, format!("SELECT {live_children}"));
+            let r0 = rows.iter().find(|r| r[0] == "100").expect("child 0");
+            assert!(
+                r0[1].ends_with(" (4:59 before process restarting)"),
+                "{}",
+                r0[1]
+            );
+            assert_eq!(&r0[2..], ["2", "", "", "", "", "Wait for connection"]);
+            let r2 = rows.iter().find(|r| r[0] == "300").expect("child 2");
+            assert_eq!(r2[1].len(), 19, "no suffix while a client is connected");
+            assert_eq!(
+                (
+                    r2[3].as_str(),
+                    r2[4].as_str(),
+                    r2[6].as_str(),
+                    r2[7].as_str()
+                ),
+                ("bench", "postgres", "1", "Execute command")
+            );
+
+            // SHOW pool_pools
+            let (cols, rows, tag) = ask(&mut cfg, ShowPool::Pools);
+            assert_eq!(cols, header("pool_pid|start_time|client_connection_count|pool_id|backend_id|database|username|backend_connection_time|client_connection_time|client_disconnection_time|client_idle_duration|majorversion|minorversion|pool_counter|pool_backendpid|pool_connected|status"));
+            assert_eq!(tag, format!("SELECT {}", live_children * sh.max_pool * 2));
+            let used = rows
+                .iter()
+                .find(|r| r[0] == "300" && r[3] == "0" && r[4] == "1")
+                .expect("child 2 slot 0 node 1");
+            assert_eq!(&used[5..7], ["bench", "postgres"]);
+            assert_eq!(
+                &used[9..],
+                ["", "0", "3", "0", "1", "556", "1", "Execute command"]
+            );
+            let empty = rows
+                .iter()
+                .find(|r| r[0] == "300" && r[3] == "1" && r[4] == "0")
+                .expect("child 2 slot 1");
+            assert_eq!(
+                &empty[5..],
+                [
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                    "0",
+                    "0",
+                    "0",
+                    "0",
+                    "0",
+                    "0",
+                    "Execute command"
+                ]
+            );
+            cfg.values.insert("client_idle_limit".into(), "300".into());
+            let (_, rows, _) = ask(&mut cfg, ShowPool::Pools);
+            let used = rows
+                .iter()
+                .find(|r| r[0] == "300" && r[3] == "0" && r[4] == "0")
+                .expect("slot");
+            assert_eq!(used[10], "0 (5:00 before client disconnected)");
+
+            // SHOW pool_status: the configuration's rows, then 8 per backend
+            let (cols, rows, tag) = ask(&mut cfg, ShowPool::Status);
+            assert_eq!(cols, header("item|value|description"));
+            assert_eq!(tag, "SELECT 18");
+            assert_eq!(
+                rows[2],
+                ["backend_hostname0", "/tmp", "backend #0 hostname"]
+            );
+            assert_eq!(
+                rows[4],
+                ["backend_weight0", "0.500000", "weight of backend #0"]
+            );
+            assert_eq!(
+                rows[5],
+                [
+                    "backend_data_directory0",
+                    "/data0",
+                    "data directory for backend #0"
+                ]
+            );
+            assert_eq!(
+                rows[8],
+                ["backend_flag0", "ALLOW_TO_FAILOVER", "backend #0 flag"]
+            );
+            assert_eq!(
+                rows[9],
+                [
+                    "backend_application_name0",
+                    "node0",
+                    "application_name for backend #0"
+                ]
+            );
+            assert_eq!(
+                rows[14],
+                ["backend_status1", "quarantine", "status of backend #1"]
+            );
+
+            // SHOW pool_version, pool_cache
+            let (cols, rows, tag) = ask(&mut cfg, ShowPool::Version);
+            assert_eq!(
+                (cols, rows, tag.as_str()),
+                (
+                    header("pool_version"),
+                    vec![vec![crate::version_string()]],
+                    "SELECT 1"
+                )
+            );
+            let (cols, rows, _) = ask(&mut cfg, ShowPool::Cache);
+            assert_eq!(cols, header("num_cache_hits|num_selects|cache_hit_ratio|num_hash_entries|used_hash_entries|num_cache_entries|used_cache_entries_size|free_cache_entries_size|fragment_cache_entries_size"));
+            assert_eq!(rows, vec![header("0|0|0.00|0|0|0|0|0|0")]);
+
+            // SHOW pool_health_check_stats, pool_backend_stats
+            let (cols, rows, _) = ask(&mut cfg, ShowPool::HealthCheckStats);
+            assert_eq!(cols, header("node_id|hostname|port|status|role|last_status_change|total_count|success_count|fail_count|skip_count|retry_count|average_retry_count|max_retry_count|max_duration|min_duration|average_duration|last_health_check|last_successful_health_check|last_skip_health_check|last_failed_health_check"));
+            let mut want = header(&format!(
+                "0|/tmp|5432|up|main|{changed}|0|0|0|0|0|0.000000|0|0|0|0.000000||||"
+            ));
+            assert_eq!(rows[0], want);
+            let (cols, rows, _) = ask(&mut cfg, ShowPool::BackendStats);
+            assert_eq!(cols, header("node_id|hostname|port|status|role|select_cnt|insert_cnt|update_cnt|delete_cnt|ddl_cnt|other_cnt|panic_cnt|fatal_cnt|error_cnt"));
+            want = header("0|/tmp|5432|up|main|7|0|0|0|0|3|0|0|0");
+            assert_eq!(rows[0], want);
+
+            // Streaming mode: primary/standby roles and delays.
+            cfg.streaming = true;
+            h.primary_node_id.store(0, Relaxed);
+            b1.standby_delay.store(1_500_000, Relaxed);
+            b1.standby_delay_by_time.store(true, Relaxed);
+            let (_, rows, _) = ask(&mut cfg, ShowPool::Nodes);
+            assert_eq!(&rows[0][6..8], ["primary", "unknown"]);
+            assert_eq!(rows[1][6], "standby");
+            assert_eq!(rows[1][10], "1.500000 second");
+            b1.standby_delay_by_time.store(false, Relaxed);
+            b1.standby_delay.store(4096, Relaxed);
+            let (_, rows, _) = ask(&mut cfg, ShowPool::Nodes);
+            assert_eq!(rows[1][10], "4096");
+        });
+    }
+
+    #[test]
+    fn local_time_has_pgpool_format() {
+        let t = local_time(1_700_000_000);
+        assert_eq!(t.len(), 19);
+        assert_eq!(
+            (&t[4..5], &t[7..8], &t[10..11], &t[13..14], &t[16..17]),
+            ("-", "-", " ", ":", ":")
+        );
+    }
+
+    #[test]
+    fn ping_reports_up_on_any_answer_but_cannot_connect_now() {
+        fn serve(reply: &'static [u8]) -> u16 {
+            let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+            let port = l.local_addr().expect("addr").port();
+            std::thread::spawn(move || {
+                if let Ok((mut s, _)) = l.accept() {
+                    let mut len = [0u8; 4];
+                    let _ = s.read_exact(&mut len);
+                    let mut rest = vec![0u8; i32::from_be_bytes(len) as usize - 4];
+                    let _ = s.read_exact(&mut rest);
+                    assert!(rest.windows(9).any(|w| w == b"user\0hcu\0"));
+                    let _ = s.write_all(reply);
+                    let mut sink = Vec::new();
+                    let _ = s.read_to_end(&mut sink);
+                }
+            });
+            port
+        }
+        let md5 = serve(b"R\0\0\0\x0c\0\0\0\x05salt");
+        assert!(ping("127.0.0.1", md5, "hcu", "postgres", 2000));
+        let auth_failed = serve(b"E\0\0\0\x16SFATAL\0C28P01\0Mx\0\0");
+        assert!(ping("127.0.0.1", auth_failed, "hcu", "postgres", 2000));
+        let starting = serve(b"E\0\0\0\x16SFATAL\0C57P03\0Mx\0\0");
+        assert!(!ping("127.0.0.1", starting, "hcu", "postgres", 2000));
+        assert!(!ping("127.0.0.1", closed_port(), "hcu", "postgres", 2000));
+    }
+}
