@@ -10,12 +10,19 @@ static AREA_LEN: AtomicUsize = AtomicUsize::new(0);
 
 /// Find the argv area. Call once in the main process, before forking.
 pub fn init() {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else { return };
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return;
+    };
     // Fields after the parenthesised command name; arg_start and arg_end are fields 48 and 49.
-    let Some(rest) = stat.rfind(')').map(|i| &stat[i + 2..]) else { return };
+    let Some(rest) = stat.rfind(')').map(|i| &stat[i + 2..]) else {
+        return;
+    };
     let f: Vec<&str> = rest.split_whitespace().collect();
     // `rest` starts at field 3, so field N is at index N - 3.
-    let (Some(s), Some(e)) = (f.get(45).and_then(|v| v.parse::<usize>().ok()), f.get(46).and_then(|v| v.parse::<usize>().ok())) else {
+    let (Some(s), Some(e)) = (
+        f.get(45).and_then(|v| v.parse::<usize>().ok()),
+        f.get(46).and_then(|v| v.parse::<usize>().ok()),
+    ) else {
         return;
     };
     if e > s {

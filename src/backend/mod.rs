@@ -18,7 +18,9 @@ use crate::shmem::{BackendStatus, Shmem, MAX_BACKENDS};
 
 /// Set `main_node_id` to the lowest-numbered valid node (−1 if none).
 pub fn recompute_main_node(sh: &Shmem) {
-    let main = (0..sh.num_backends()).find(|&i| sh.backend(i).status().is_valid()).map_or(-1, |i| i as i32);
+    let main = (0..sh.num_backends())
+        .find(|&i| sh.backend(i).status().is_valid())
+        .map_or(-1, |i| i as i32);
     sh.header().main_node_id.store(main, Relaxed);
 }
 
@@ -26,7 +28,11 @@ pub fn recompute_main_node(sh: &Shmem) {
 /// host and port only for slots that were unused (a new node starts `down`).
 pub fn apply_reloaded_backends(cfg: &Config, sh: &Shmem) {
     let backends = cfg.backends();
-    let total: f64 = backends.iter().filter(|b| b.port != 0).map(|b| b.weight).sum();
+    let total: f64 = backends
+        .iter()
+        .filter(|b| b.port != 0)
+        .map(|b| b.weight)
+        .sum();
     for (i, b) in backends.iter().enumerate().take(MAX_BACKENDS) {
         let info = sh.backend(i);
         if b.port != 0 && info.port.load(Relaxed) == 0 {
@@ -38,10 +44,20 @@ pub fn apply_reloaded_backends(cfg: &Config, sh: &Shmem) {
             }
         }
         if info.port.load(Relaxed) != 0 {
-            let w = if b.port != 0 && total > 0.0 { b.weight / total } else { 0.0 };
+            let w = if b.port != 0 && total > 0.0 {
+                b.weight / total
+            } else {
+                0.0
+            };
             let old = info.weight();
             if (old - w).abs() > f64::EPSILON {
-                pglog!(Severity::Log, "backend weight for backend:{} changed from {:.6} to {:.6}", i, old, w);
+                pglog!(
+                    Severity::Log,
+                    "backend weight for backend:{} changed from {:.6} to {:.6}",
+                    i,
+                    old,
+                    w
+                );
             }
             info.weight.store(w.to_bits(), Relaxed);
         }
@@ -57,9 +73,14 @@ pub struct Snapshot {
 
 impl Snapshot {
     pub fn take(sh: &Shmem) -> Snapshot {
-        let status = (0..sh.num_backends()).map(|i| sh.backend(i).status()).collect();
+        let status = (0..sh.num_backends())
+            .map(|i| sh.backend(i).status())
+            .collect();
         let m = sh.header().main_node_id.load(Relaxed);
-        Snapshot { status, main_node: (m >= 0).then_some(m as usize) }
+        Snapshot {
+            status,
+            main_node: (m >= 0).then_some(m as usize),
+        }
     }
     pub fn is_valid(&self, node: usize) -> bool {
         self.status.get(node).is_some_and(|s| s.is_valid())
@@ -81,7 +102,10 @@ pub fn connect_to(host: &str, port: u16, timeout_ms: u64) -> io::Result<OwnedFd>
         return Ok(UnixStream::connect(path)?.into());
     }
     let addrs: Vec<SocketAddr> = (host, port).to_socket_addrs()?.collect();
-    let mut last = io::Error::new(io::ErrorKind::NotFound, format!("could not resolve \"{host}\""));
+    let mut last = io::Error::new(
+        io::ErrorKind::NotFound,
+        format!("could not resolve \"{host}\""),
+    );
     for a in addrs {
         let r = if timeout_ms > 0 {
             TcpStream::connect_timeout(&a, Duration::from_millis(timeout_ms))
@@ -108,7 +132,12 @@ pub fn degenerate(sh: &Shmem, node: usize) {
     if !info.status().is_valid() {
         return;
     }
-    pglog!(Severity::Log, "received degenerate backend request for node_id: {} from pid [{}]", node, std::process::id());
+    pglog!(
+        Severity::Log,
+        "received degenerate backend request for node_id: {} from pid [{}]",
+        node,
+        std::process::id()
+    );
     info.set_status(BackendStatus::Down);
     recompute_main_node(sh);
     let main = sh.header().main_node_id.load(Relaxed);

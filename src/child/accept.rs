@@ -21,7 +21,10 @@ pub enum Accepted {
 
 fn peer_of(fd: RawFd, tcp: bool, resolve: bool) -> Peer {
     if !tcp {
-        return Peer { host: "[local]".into(), port: String::new() };
+        return Peer {
+            host: "[local]".into(),
+            port: String::new(),
+        };
     }
     match getpeername::<SockaddrStorage>(fd) {
         Ok(a) => {
@@ -30,14 +33,23 @@ fn peer_of(fd: RawFd, tcp: bool, resolve: bool) -> Peer {
             } else if let Some(v6) = a.as_sockaddr_in6() {
                 (std::net::IpAddr::V6(v6.ip()), v6.port())
             } else {
-                return Peer { host: "[unknown]".into(), port: String::new() };
+                return Peer {
+                    host: "[unknown]".into(),
+                    port: String::new(),
+                };
             };
             // log_hostname: reverse lookup is not done (no resolver in the hot accept path);
             // the address is shown, as pgpool does when the lookup fails.
             let _ = resolve;
-            Peer { host: ip.to_string(), port: port.to_string() }
+            Peer {
+                host: ip.to_string(),
+                port: port.to_string(),
+            }
         }
-        Err(_) => Peer { host: "[unknown]".into(), port: String::new() },
+        Err(_) => Peer {
+            host: "[unknown]".into(),
+            port: String::new(),
+        },
     }
 }
 
@@ -52,7 +64,11 @@ pub fn wait_for_connection(child: &mut Child, listeners: &[(RawFd, bool)]) -> Ac
         .iter()
         .map(|&(fd, _)| PollFd::new(unsafe { BorrowedFd::borrow_raw(fd) }, PollFlags::POLLIN))
         .collect();
-    let timeout = if life > 0 { PollTimeout::from(1000u16) } else { PollTimeout::NONE };
+    let timeout = if life > 0 {
+        PollTimeout::from(1000u16)
+    } else {
+        PollTimeout::NONE
+    };
     match poll(&mut fds, timeout) {
         Ok(0) => {
             let waited = info.wait_for_connect.fetch_add(1, Relaxed) + 1;

@@ -14,8 +14,8 @@ use crate::pool::{BackendConn, Slot};
 use crate::protocol::messages;
 use crate::protocol::pgerror::PgError;
 use crate::protocol::startup::{read_first_packet, FirstPacket, StartupError, StartupPacket};
-use crate::protocol::ProtocolError;
 use crate::protocol::Conn;
+use crate::protocol::ProtocolError;
 use crate::shmem::{now, BackendStatus};
 
 use super::{cancel, send_error, Child, Peer};
@@ -28,7 +28,11 @@ const MAX_SETUP_MESSAGE: usize = 1 << 20;
 /// error already sent, client gone).
 /// The bool is true when the backend connections are new (their first ReadyForQuery is still
 /// to be relayed).
-pub fn open_session(child: &mut Child, client: &mut Conn, peer: &Peer) -> Option<(usize, StartupPacket, bool)> {
+pub fn open_session(
+    child: &mut Child,
+    client: &mut Conn,
+    peer: &Peer,
+) -> Option<(usize, StartupPacket, bool)> {
     let timeout = (child.settings.authentication_timeout > 0)
         .then(|| Duration::from_secs(child.settings.authentication_timeout as u64));
     let sp = loop {
@@ -68,7 +72,9 @@ pub fn open_session(child: &mut Child, client: &mut Conn, peer: &Peer) -> Option
         .pool_passwd
         .as_ref()
         .and_then(|p| crate::config::files::read_pool_passwd(p).ok())
-        .and_then(|entries| crate::config::files::find_user(&entries, &sp.user).map(|e| e.password.clone()));
+        .and_then(|entries| {
+            crate::config::files::find_user(&entries, &sp.user).map(|e| e.password.clone())
+        });
     if let Some(idx) = child.pool.find(child.sh, &sp, &child.snapshot) {
         if reuse(child, client, idx, &sp, stored_password.as_deref()) {
             return Some((idx, sp, false));
@@ -118,10 +124,18 @@ fn mark_connected(child: &Child, idx: usize) {
 }
 
 /// Hand a pooled slot to a new client after checking the client's password again.
-fn reuse(child: &mut Child, client: &mut Conn, idx: usize, sp: &StartupPacket, stored: Option<&str>) -> bool {
+fn reuse(
+    child: &mut Child,
+    client: &mut Conn,
+    idx: usize,
+    sp: &StartupPacket,
+    stored: Option<&str>,
+) -> bool {
     let main = child.snapshot.main_node.unwrap_or(0);
     let slot = &child.pool.slots[idx];
-    let Some(auth) = slot.auth.as_ref() else { return false };
+    let Some(auth) = slot.auth.as_ref() else {
+        return false;
+    };
     let ctx = auth_context(child, &sp.user, stored);
     if let Err(e) = crate::auth::reauth::reauthenticate(client, &ctx, auth) {
         if let Some(pe) = e.client_error() {
@@ -130,7 +144,9 @@ fn reuse(child: &mut Child, client: &mut Conn, idx: usize, sp: &StartupPacket, s
         }
         return false;
     }
-    let Some(b) = slot.backends.get(main).and_then(|b| b.as_ref()) else { return false };
+    let Some(b) = slot.backends.get(main).and_then(|b| b.as_ref()) else {
+        return false;
+    };
     let mut out = Vec::with_capacity(512);
     messages::auth_ok(&mut out);
     messages::backend_key_data(&mut out, b.pid as u32, b.key as u32);
@@ -150,7 +166,10 @@ fn reuse(child: &mut Child, client: &mut Conn, idx: usize, sp: &StartupPacket, s
 fn connect_main(child: &mut Child) -> Result<(usize, Conn), PgError> {
     loop {
         let Some(node) = child.snapshot.main_node else {
-            return Err(PgError::fatal("XX000", "all backend nodes are down, pgpool requires at least one valid node"));
+            return Err(PgError::fatal(
+                "XX000",
+                "all backend nodes are down, pgpool requires at least one valid node",
+            ));
         };
         match crate::backend::connect(child.sh, node, child.settings.connect_timeout_ms) {
             Ok(fd) => return Ok((node, Conn::new(fd))),
@@ -162,8 +181,10 @@ fn connect_main(child: &mut Child) -> Result<(usize, Conn), PgError> {
                     "failed to connect to PostgreSQL server on \"{}:{}\"", info.hostname.get(), info.port.load(Relaxed)
                 );
                 if !child.settings.failover_on_backend_error {
-                    return Err(PgError::fatal("XX000", "failed to create a backend connection")
-                        .with_detail("executing failover on backend"));
+                    return Err(
+                        PgError::fatal("XX000", "failed to create a backend connection")
+                            .with_detail("executing failover on backend"),
+                    );
                 }
                 crate::backend::degenerate(child.sh, node);
                 child.snapshot = Snapshot::take(child.sh);
@@ -183,24 +204,34 @@ fn new_connection(
 ) -> Result<(), Option<PgError>> {
     let (node, mut conn) = connect_main(child).map_err(Some)?;
     if conn.write_all(&sp.raw).is_err() {
-        return Err(Some(PgError::fatal("XX000", "unable to forward message to backend")));
+        return Err(Some(PgError::fatal(
+            "XX000",
+            "unable to forward message to backend",
+        )));
     }
     let outcome: AuthOutcome = {
         let ctx = auth_context(child, &sp.user, stored);
         let mut backs = [&mut conn];
-        crate::auth::session_auth::authenticate_new_session(client, &mut backs, 0, &ctx).map_err(|e| {
-            if let Some(pe) = e.client_error() {
-                pglog!(Severity::Error, "{}", pe.message);
-            }
-            e.client_error()
-        })?
+        crate::auth::session_auth::authenticate_new_session(client, &mut backs, 0, &ctx).map_err(
+            |e| {
+                if let Some(pe) = e.client_error() {
+                    pglog!(Severity::Error, "{}", pe.message);
+                }
+                e.client_error()
+            },
+        )?
     };
     // ParameterStatus and notices until BackendKeyData.
     let mut params = Vec::new();
     let (pid, key) = loop {
-        let m = conn.read_message(MAX_SETUP_MESSAGE, Some(Duration::from_secs(60))).map_err(|e| {
-            Some(PgError::fatal("XX000", "unable to read message from backend").with_detail(e.to_string()))
-        })?;
+        let m = conn
+            .read_message(MAX_SETUP_MESSAGE, Some(Duration::from_secs(60)))
+            .map_err(|e| {
+                Some(
+                    PgError::fatal("XX000", "unable to read message from backend")
+                        .with_detail(e.to_string()),
+                )
+            })?;
         match m.tag {
             b'S' => {
                 if let Ok((k, v)) = messages::parse_parameter_status(&m.body) {
@@ -217,12 +248,20 @@ fn new_connection(
             }
             b'K' => match messages::parse_backend_key_data(&m.body) {
                 Ok((pid, key)) => break (pid as i32, key as i32),
-                Err(_) => return Err(Some(PgError::fatal("08P01", "invalid BackendKeyData message from backend"))),
+                Err(_) => {
+                    return Err(Some(PgError::fatal(
+                        "08P01",
+                        "invalid BackendKeyData message from backend",
+                    )))
+                }
             },
             other => {
                 return Err(Some(PgError::fatal(
                     "08P01",
-                    &format!("unexpected message kind \"{}\" from backend during session start", other as char),
+                    &format!(
+                        "unexpected message kind \"{}\" from backend during session start",
+                        other as char
+                    ),
                 )))
             }
         }
@@ -248,9 +287,24 @@ fn new_connection(
     if info.status() == BackendStatus::ConnectWait {
         info.set_status(BackendStatus::Up);
     }
-    let mut backends: Vec<Option<BackendConn>> = (0..child.sh.num_backends()).map(|_| None).collect();
-    backends[node] = Some(BackendConn { conn, pid, key, params, tx: b'I', pending: 0, unsynced: false });
-    child.pool.slots[idx] = Slot { startup: Some(sp.clone()), backends, auth: Some(outcome), closetime: 0, create_time: t };
+    let mut backends: Vec<Option<BackendConn>> =
+        (0..child.sh.num_backends()).map(|_| None).collect();
+    backends[node] = Some(BackendConn {
+        conn,
+        pid,
+        key,
+        params,
+        tx: b'I',
+        pending: 0,
+        unsynced: false,
+    });
+    child.pool.slots[idx] = Slot {
+        startup: Some(sp.clone()),
+        backends,
+        auth: Some(outcome),
+        closetime: 0,
+        create_time: t,
+    };
     mark_connected(child, idx);
     Ok(())
 }

@@ -112,8 +112,11 @@ impl Child {
         if signals::CLOSE_IDLE.swap(false, SeqCst) {
             self.pool.close_idle(self.sh);
         }
-        self.pool.expire(self.sh, self.settings.connection_life_time);
-        self.info().pooled_connections.store(self.pool.pooled() as i32, Relaxed);
+        self.pool
+            .expire(self.sh, self.settings.connection_life_time);
+        self.info()
+            .pooled_connections
+            .store(self.pool.pooled() as i32, Relaxed);
     }
 
     fn accept_loop(&mut self, listeners: &[(RawFd, bool)]) -> i32 {
@@ -133,8 +136,14 @@ impl Child {
             self.serve(fd, peer);
             self.sessions_served += 1;
             self.info().client_connection_count.fetch_add(1, Relaxed);
-            if self.settings.child_max_connections > 0 && self.sessions_served >= self.settings.child_max_connections {
-                pglog!(Severity::Log, "child exiting, {} connections served", self.sessions_served);
+            if self.settings.child_max_connections > 0
+                && self.sessions_served >= self.settings.child_max_connections
+            {
+                pglog!(
+                    Severity::Log,
+                    "child exiting, {} connections served",
+                    self.sessions_served
+                );
                 return exit_code::RESTART;
             }
         }
@@ -155,7 +164,10 @@ impl Child {
             && n > self.settings.num_init_children - self.settings.reserved_connections
         {
             release_counter(self);
-            send_error(&client, &PgError::fatal("53300", "Sorry, too many clients already"));
+            send_error(
+                &client,
+                &PgError::fatal("53300", "Sorry, too many clients already"),
+            );
             return;
         }
         if self.settings.log_connections {
@@ -202,9 +214,17 @@ impl Child {
     }
 
     /// Reset and release the slot, or close it (spec/architecture.md §3.8).
-    fn finish_session(&mut self, pool_idx: usize, end: crate::session::End, sp: &crate::protocol::startup::StartupPacket) {
+    fn finish_session(
+        &mut self,
+        pool_idx: usize,
+        end: crate::session::End,
+        sp: &crate::protocol::startup::StartupPacket,
+    ) {
         use crate::session::End;
-        let keep_db = !matches!(sp.database.as_str(), "template0" | "template1" | "postgres" | "regression");
+        let keep_db = !matches!(
+            sp.database.as_str(),
+            "template0" | "template1" | "postgres" | "regression"
+        );
         let keep = self.settings.connection_cache
             && keep_db
             && matches!(end, End::Terminate)
@@ -221,7 +241,9 @@ impl Child {
         } else {
             self.pool.discard(self.sh, pool_idx);
         }
-        self.info().pooled_connections.store(self.pool.pooled() as i32, Relaxed);
+        self.info()
+            .pooled_connections
+            .store(self.pool.pooled() as i32, Relaxed);
     }
 }
 

@@ -30,7 +30,11 @@ extern "C" fn on_signal(sig: libc::c_int) {
 
 /// Install the child's handlers (no SA_RESTART: blocking calls return EINTR).
 pub fn install() {
-    let act = SigAction::new(SigHandler::Handler(on_signal), SaFlags::empty(), SigSet::empty());
+    let act = SigAction::new(
+        SigHandler::Handler(on_signal),
+        SaFlags::empty(),
+        SigSet::empty(),
+    );
     for s in [
         Signal::SIGTERM,
         Signal::SIGINT,

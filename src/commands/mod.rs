@@ -115,15 +115,21 @@ pub trait SessionConfig {
     fn streaming(&self) -> bool;
 }
 
+fn rows3(rows: Vec<crate::config::ShowRow>) -> Vec<Row3> {
+    rows.into_iter()
+        .map(|r| (r.item, r.value, r.description))
+        .collect()
+}
+
 impl SessionConfig for Config {
     fn show(&self, name: &str) -> Option<String> {
         Config::show(self, name)
     }
     fn show_group(&self, name: &str) -> Option<Vec<Row3>> {
-        Config::show_group(self, name)
+        Config::show_rows(self, name).map(rows3)
     }
     fn show_all(&self) -> Vec<Row3> {
-        Config::show_all(self)
+        rows3(Config::show_all(self))
     }
     fn set_session(&mut self, name: &str, value: &str) -> Result<(), CommandError> {
         Config::set_session(self, name, value).map_err(CommandError::from)
@@ -135,7 +141,19 @@ impl SessionConfig for Config {
         Config::reset_all_session(self)
     }
     fn pool_status_rows(&self) -> Vec<Row3> {
-        Config::pool_status_rows(self)
+        let mut rt = crate::config::PoolStatusRuntime::default();
+        if let Some(sh) = crate::shmem::try_shmem() {
+            for j in 0..sh.num_backends() {
+                let b = sh.backend(j);
+                rt.backend_status.push(b.status().as_str().to_string());
+                rt.standby_delay.push(
+                    b.standby_delay
+                        .load(std::sync::atomic::Ordering::Relaxed)
+                        .max(0) as u64,
+                );
+            }
+        }
+        rows3(Config::pool_status_rows(self, &rt))
     }
     fn int(&self, name: &str) -> i64 {
         self.get_int(name)

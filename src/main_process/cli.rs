@@ -55,10 +55,17 @@ pub struct Options {
 
 fn command() -> Command {
     let path = |short: char, long: &'static str| {
-        Arg::new(long).short(short).long(long).num_args(1).action(ArgAction::Set)
+        Arg::new(long)
+            .short(short)
+            .long(long)
+            .num_args(1)
+            .action(ArgAction::Set)
     };
     let flag = |short: char, long: &'static str| {
-        Arg::new(long).short(short).long(long).action(ArgAction::SetTrue)
+        Arg::new(long)
+            .short(short)
+            .long(long)
+            .action(ArgAction::SetTrue)
     };
     Command::new("pgpool")
         .disable_help_flag(true)
@@ -75,7 +82,12 @@ fn command() -> Command {
         .arg(flag('x', "debug-assertions"))
         .arg(flag('h', "help"))
         .arg(flag('v', "version"))
-        .arg(Arg::new("command").num_args(0..).action(ArgAction::Append).value_parser(clap::value_parser!(OsString)))
+        .arg(
+            Arg::new("command")
+                .num_args(0..)
+                .action(ArgAction::Append)
+                .value_parser(clap::value_parser!(OsString)),
+        )
 }
 
 /// The usage text pgpool prints (to stderr).
@@ -141,7 +153,9 @@ fn absolute(p: &Path) -> PathBuf {
     if p.is_absolute() {
         p.to_path_buf()
     } else {
-        std::env::current_dir().map(|d| d.join(p)).unwrap_or_else(|_| p.to_path_buf())
+        std::env::current_dir()
+            .map(|d| d.join(p))
+            .unwrap_or_else(|_| p.to_path_buf())
     }
 }
 
@@ -172,7 +186,10 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Parsed {
             return Parsed::Exit(1);
         }
     };
-    let words: Vec<&OsString> = m.get_many::<OsString>("command").map(|v| v.collect()).unwrap_or_default();
+    let words: Vec<&OsString> = m
+        .get_many::<OsString>("command")
+        .map(|v| v.collect())
+        .unwrap_or_default();
     let mode = match words.as_slice() {
         [] => Mode::Start,
         [w] if w.as_os_str() == "stop" => Mode::Stop(stop_mode),
@@ -183,7 +200,11 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Parsed {
         }
     };
     let file = |name: &str, default: &str| {
-        absolute(&m.get_one::<String>(name).map(PathBuf::from).unwrap_or_else(|| Path::new(SYSCONFDIR).join(default)))
+        absolute(
+            &m.get_one::<String>(name)
+                .map(PathBuf::from)
+                .unwrap_or_else(|| Path::new(SYSCONFDIR).join(default)),
+        )
     };
     let key_file = m
         .get_one::<String>("key-file")
@@ -218,7 +239,11 @@ mod tests {
     use super::*;
 
     fn p(args: &[&str]) -> Parsed {
-        parse(std::iter::once("pgpool").chain(args.iter().copied()).map(OsString::from))
+        parse(
+            std::iter::once("pgpool")
+                .chain(args.iter().copied())
+                .map(OsString::from),
+        )
     }
 
     #[test]
@@ -229,13 +254,21 @@ mod tests {
         assert_eq!(o.mode, Mode::Start);
         assert!(o.foreground && o.discard_status);
         assert_eq!(o.config_file, PathBuf::from("/x/pgpool.conf"));
-        let Parsed::Run(o) = p(&["-m", "fast", "stop"]) else { panic!() };
+        let Parsed::Run(o) = p(&["-m", "fast", "stop"]) else {
+            panic!()
+        };
         assert_eq!(o.mode, Mode::Stop(StopMode::Fast));
-        let Parsed::Run(o) = p(&["--mode=im", "stop"]) else { panic!() };
+        let Parsed::Run(o) = p(&["--mode=im", "stop"]) else {
+            panic!()
+        };
         assert_eq!(o.mode, Mode::Stop(StopMode::Immediate));
-        let Parsed::Run(o) = p(&["reload"]) else { panic!() };
+        let Parsed::Run(o) = p(&["reload"]) else {
+            panic!()
+        };
         assert_eq!(o.mode, Mode::Reload);
-        let Parsed::Run(o) = p(&["-nd", "--config-file=rel.conf"]) else { panic!() };
+        let Parsed::Run(o) = p(&["-nd", "--config-file=rel.conf"]) else {
+            panic!()
+        };
         assert!(o.config_file.is_absolute() && o.debug);
     }
 

@@ -13,13 +13,22 @@ use crate::shmem::{BackendStatus, Shmem};
 /// Read the pid in a pid file (atoi semantics: leading digits).
 pub fn read_pid(path: &Path) -> Option<i32> {
     let raw = fs::read(path).ok()?;
-    let digits: String = raw.iter().take_while(|b| b.is_ascii_digit()).map(|&b| b as char).collect();
+    let digits: String = raw
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .map(|&b| b as char)
+        .collect();
     digits.parse().ok().filter(|&p| p > 0)
 }
 
 /// Write the pid file: decimal pid and one NUL byte, mode 0600, fsync'd.
 pub fn write_pid(path: &Path, pid: i32) -> std::io::Result<()> {
-    let mut f = OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
     f.write_all(format!("{pid}\0").as_bytes())?;
     f.sync_all()
 }
@@ -30,7 +39,11 @@ pub fn read_status(path: &Path, configured: &[bool]) -> Option<Vec<BackendStatus
     let raw = match fs::read(path) {
         Ok(r) => r,
         Err(_) => {
-            pglog!(Severity::Log, "Backend status file {} does not exist", path.display());
+            pglog!(
+                Severity::Log,
+                "Backend status file {} does not exist",
+                path.display()
+            );
             return None;
         }
     };
@@ -41,7 +54,10 @@ pub fn read_status(path: &Path, configured: &[bool]) -> Option<Vec<BackendStatus
             .take(crate::shmem::MAX_BACKENDS)
             .map(|c| i32::from_ne_bytes([c[0], c[1], c[2], c[3]]))
             .collect();
-        let ok = configured.iter().enumerate().all(|(i, &c)| !c || (1..=3).contains(&vals[i]));
+        let ok = configured
+            .iter()
+            .enumerate()
+            .all(|(i, &c)| !c || (1..=3).contains(&vals[i]));
         if ok {
             for (i, s) in st.iter_mut().enumerate() {
                 *s = BackendStatus::from_u8(vals[i] as u8);
@@ -60,7 +76,10 @@ pub fn read_status(path: &Path, configured: &[bool]) -> Option<Vec<BackendStatus
             } else if l.starts_with("unused") {
                 BackendStatus::Unused
             } else {
-                pglog!(Severity::Warning, "invalid data in status file, ignoring...");
+                pglog!(
+                    Severity::Warning,
+                    "invalid data in status file, ignoring..."
+                );
                 continue;
             };
         }
@@ -75,7 +94,11 @@ pub fn read_status(path: &Path, configured: &[bool]) -> Option<Vec<BackendStatus
     if !st.iter().any(|s| s.is_valid()) {
         // A file with no live node is bogus: everything configured starts as waiting.
         for (i, s) in st.iter_mut().enumerate() {
-            *s = if configured[i] { BackendStatus::ConnectWait } else { BackendStatus::Unused };
+            *s = if configured[i] {
+                BackendStatus::ConnectWait
+            } else {
+                BackendStatus::Unused
+            };
         }
     }
     Some(st)
@@ -86,7 +109,10 @@ pub fn write_status(path: &Path, sh: &Shmem) {
     let n = sh.num_backends();
     let states: Vec<BackendStatus> = (0..n).map(|i| sh.backend(i).status()).collect();
     if !states.is_empty() && states.iter().all(|s| *s == BackendStatus::Down) {
-        pglog!(Severity::Warning, "All the DB nodes are in down status and skip writing status file.");
+        pglog!(
+            Severity::Warning,
+            "All the DB nodes are in down status and skip writing status file."
+        );
         return;
     }
     let mut text = String::new();
@@ -119,10 +145,20 @@ mod tests {
         let p = dir.path().join("pgpool_status");
         fs::write(&p, "up\ndown\n").expect("write");
         let st = read_status(&p, &[true, true, true]).expect("read");
-        assert_eq!(st, vec![BackendStatus::ConnectWait, BackendStatus::Down, BackendStatus::Unused]);
+        assert_eq!(
+            st,
+            vec![
+                BackendStatus::ConnectWait,
+                BackendStatus::Down,
+                BackendStatus::Unused
+            ]
+        );
         fs::write(&p, "down\ndown\n").expect("write");
         let st = read_status(&p, &[true, true]).expect("read");
-        assert_eq!(st, vec![BackendStatus::ConnectWait, BackendStatus::ConnectWait]);
+        assert_eq!(
+            st,
+            vec![BackendStatus::ConnectWait, BackendStatus::ConnectWait]
+        );
         assert!(read_status(&dir.path().join("nope"), &[true]).is_none());
     }
 

@@ -9,8 +9,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 
 use nix::sys::socket::{
-    bind, listen, setsockopt, socket, sockopt, AddressFamily, Backlog, SockFlag, SockType, SockaddrIn, SockaddrIn6,
-    UnixAddr,
+    bind, listen, setsockopt, socket, sockopt, AddressFamily, Backlog, SockFlag, SockType,
+    SockaddrIn, SockaddrIn6, UnixAddr,
 };
 
 use crate::logger::Severity;
@@ -53,8 +53,17 @@ fn resolve(entry: &str, port: u16) -> Vec<SocketAddr> {
 }
 
 fn tcp_listener(addr: SocketAddr, backlog: i32) -> nix::Result<OwnedFd> {
-    let fam = if addr.is_ipv4() { AddressFamily::Inet } else { AddressFamily::Inet6 };
-    let fd = socket(fam, SockType::Stream, SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK, None)?;
+    let fam = if addr.is_ipv4() {
+        AddressFamily::Inet
+    } else {
+        AddressFamily::Inet6
+    };
+    let fd = socket(
+        fam,
+        SockType::Stream,
+        SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK,
+        None,
+    )?;
     setsockopt(&fd, sockopt::ReuseAddr, &true)?;
     match addr {
         SocketAddr::V4(a) => bind(fd.as_raw_fd(), &SockaddrIn::from(a))?,
@@ -69,26 +78,43 @@ fn tcp_listener(addr: SocketAddr, backlog: i32) -> nix::Result<OwnedFd> {
 
 fn unix_listener(path: &PathBuf, perms: u32, group: &str) -> Result<OwnedFd, String> {
     let _ = std::fs::remove_file(path);
-    let fd = socket(AddressFamily::Unix, SockType::Stream, SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK, None)
-        .map_err(|e| e.to_string())?;
+    let fd = socket(
+        AddressFamily::Unix,
+        SockType::Stream,
+        SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK,
+        None,
+    )
+    .map_err(|e| e.to_string())?;
     let addr = UnixAddr::new(path).map_err(|e| e.to_string())?;
-    bind(fd.as_raw_fd(), &addr).map_err(|e| format!("failed to bind a socket: \"{}\": {e}", path.display()))?;
+    bind(fd.as_raw_fd(), &addr)
+        .map_err(|e| format!("failed to bind a socket: \"{}\": {e}", path.display()))?;
     if !group.is_empty() {
         let gid = group
             .parse::<u32>()
             .ok()
             .map(nix::unistd::Gid::from_raw)
-            .or_else(|| nix::unistd::Group::from_name(group).ok().flatten().map(|g| g.gid));
+            .or_else(|| {
+                nix::unistd::Group::from_name(group)
+                    .ok()
+                    .flatten()
+                    .map(|g| g.gid)
+            });
         match gid {
             Some(g) => {
                 if let Err(e) = nix::unistd::chown(path, None, Some(g)) {
-                    pglog!(Severity::Warning, "could not set group of file \"{}\": {}", path.display(), e);
+                    pglog!(
+                        Severity::Warning,
+                        "could not set group of file \"{}\": {}",
+                        path.display(),
+                        e
+                    );
                 }
             }
             None => pglog!(Severity::Warning, "group \"{}\" does not exist", group),
         }
     }
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(perms)).map_err(|e| e.to_string())?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(perms))
+        .map_err(|e| e.to_string())?;
     listen(&fd, Backlog::new(10000).unwrap_or(Backlog::MAXCONN)).map_err(|e| e.to_string())?;
     Ok(fd)
 }
@@ -109,19 +135,33 @@ pub fn create(spec: &ListenSpec) -> Result<Vec<Listener>, String> {
     for dir in &spec.socket_dirs {
         let path = PathBuf::from(dir).join(format!(".s.PGSQL.{}", spec.port));
         if path.as_os_str().len() >= 108 {
-            pglog!(Severity::Warning, "Unix-domain socket path \"{}\" is too long", path.display());
+            pglog!(
+                Severity::Warning,
+                "Unix-domain socket path \"{}\" is too long",
+                path.display()
+            );
             continue;
         }
         let fd = unix_listener(&path, spec.socket_permissions, &spec.socket_group)?;
-        out.push(Listener { fd, path: Some(path), tcp: false });
+        out.push(Listener {
+            fd,
+            path: Some(path),
+            tcp: false,
+        });
     }
     for entry in &spec.addresses {
         for addr in resolve(entry, spec.port) {
             match tcp_listener(addr, spec.backlog) {
-                Ok(fd) => out.push(Listener { fd, path: None, tcp: true }),
+                Ok(fd) => out.push(Listener {
+                    fd,
+                    path: None,
+                    tcp: true,
+                }),
                 Err(e) => pglog!(
                     Severity::Warning,
-                    "failed to create INET domain socket: could not bind {}: {}", addr, e
+                    "failed to create INET domain socket: could not bind {}: {}",
+                    addr,
+                    e
                 ),
             }
         }

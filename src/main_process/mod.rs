@@ -106,7 +106,11 @@ fn stop(cfg: &Config, mode: StopMode) -> i32 {
         pglog!(Severity::Fatal, detail = e.desc(); "could not stop process with pid: {}", pid);
         return exit_code::FATAL;
     }
-    pglog!(Severity::Log, "stop request sent to pgpool (pid: {}). waiting for termination...", pid);
+    pglog!(
+        Severity::Log,
+        "stop request sent to pgpool (pid: {}). waiting for termination...",
+        pid
+    );
     let mut polls = 0;
     while kill(pid, None).is_ok() {
         std::thread::sleep(Duration::from_secs(1));
@@ -128,7 +132,11 @@ fn reload(cfg: &Config) -> i32 {
         return 1;
     };
     if kill(Pid::from_raw(pid), Signal::SIGHUP).is_err() {
-        pglog!(Severity::Fatal, "could not reload configuration file pid: {}", pid);
+        pglog!(
+            Severity::Fatal,
+            "could not reload configuration file pid: {}",
+            pid
+        );
         return 1;
     }
     0
@@ -137,7 +145,9 @@ fn reload(cfg: &Config) -> i32 {
 /// Fork the logging collector; on SIGHUP it re-reads pgpool.conf itself.
 fn start_logger(cfg: &Config, settings: &LogSettings) -> nix::Result<Pid> {
     let cfg = cfg.clone();
-    logger::start_collector(settings, move || cfg.reload().ok().map(|(c, _)| LogSettings::from_config(&c)))
+    logger::start_collector(settings, move || {
+        cfg.reload().ok().map(|(c, _)| LogSettings::from_config(&c))
+    })
 }
 
 /// Point our stdout/stderr away from the collector's pipe so that it sees end of file.
@@ -160,7 +170,11 @@ fn daemonize() -> Result<(), String> {
     }
     nix::unistd::setsid().map_err(|e| format!("could not setsid: {e}"))?;
     let _ = std::env::set_current_dir("/");
-    let devnull = std::fs::OpenOptions::new().read(true).write(true).open("/dev/null").map_err(|e| e.to_string())?;
+    let devnull = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+        .map_err(|e| e.to_string())?;
     for fd in 0..3 {
         // SAFETY: dup2 onto the standard descriptors of this process.
         unsafe { libc::dup2(devnull.as_raw_fd(), fd) };
@@ -221,7 +235,8 @@ fn start_inner(opts: &Options, cfg: Config, settings: LogSettings) -> Result<i32
         socket_dirs: cfg.get_list("unix_socket_directories"),
         socket_permissions: cfg.get_int("unix_socket_permissions") as u32,
         socket_group: cfg.get_str("unix_socket_group").to_string(),
-        backlog: (num_children as i64 * cfg.get_int("listen_backlog_multiplier")).clamp(1, 10000) as i32,
+        backlog: (num_children as i64 * cfg.get_int("listen_backlog_multiplier")).clamp(1, 10000)
+            as i32,
     };
     let listeners = listen::create(&spec)?;
     let pipe = SelfPipe::install().map_err(|e| format!("could not create self pipe: {e}"))?;
@@ -248,7 +263,11 @@ fn start_inner(opts: &Options, cfg: Config, settings: LogSettings) -> Result<i32
         m.fork_child(slot);
     }
     files::write_status(&status_file(&m.cfg), sh);
-    pglog!(Severity::Log, "pgpool-II successfully started. version {}", crate::version_string());
+    pglog!(
+        Severity::Log,
+        "pgpool-II successfully started. version {}",
+        crate::version_string()
+    );
     Ok(m.main_loop())
 }
 
@@ -259,18 +278,32 @@ fn init_backends(cfg: &Config, opts: &Options, sh: &Shmem) {
     let path = status_file(cfg);
     let saved = if opts.discard_status {
         let _ = std::fs::remove_file(&path);
-        pglog!(Severity::Log, "Backend status file {} discarded", path.display());
+        pglog!(
+            Severity::Log,
+            "Backend status file {} discarded",
+            path.display()
+        );
         None
     } else {
         files::read_status(&path, &configured)
     };
-    let total: f64 = backends.iter().filter(|b| b.port != 0).map(|b| b.weight).sum();
-    sh.header().num_backends.store(backends.len() as i32, Relaxed);
+    let total: f64 = backends
+        .iter()
+        .filter(|b| b.port != 0)
+        .map(|b| b.weight)
+        .sum();
+    sh.header()
+        .num_backends
+        .store(backends.len() as i32, Relaxed);
     for (i, b) in backends.iter().enumerate() {
         let info = sh.backend(i);
         info.hostname.set(&b.hostname);
         info.port.store(b.port as i32, Relaxed);
-        let w = if b.port != 0 && total > 0.0 { b.weight / total } else { 0.0 };
+        let w = if b.port != 0 && total > 0.0 {
+            b.weight / total
+        } else {
+            0.0
+        };
         info.weight.store(w.to_bits(), Relaxed);
         let st = match (&saved, b.port) {
             (_, 0) => BackendStatus::Unused,
@@ -366,18 +399,29 @@ impl Main {
                 _ => continue,
             };
             if Some(pid) == self.logger_pid {
-                pglog!(Severity::Warning, "logger process with pid {} exited; restarting", pid);
-                self.logger_pid = start_logger(&self.cfg, &LogSettings::from_config(&self.cfg)).ok();
+                pglog!(
+                    Severity::Warning,
+                    "logger process with pid {} exited; restarting",
+                    pid
+                );
+                self.logger_pid =
+                    start_logger(&self.cfg, &LogSettings::from_config(&self.cfg)).ok();
                 continue;
             }
-            let Some(slot) = self.sh.child_by_pid(pid.as_raw()) else { continue };
+            let Some(slot) = self.sh.child_by_pid(pid.as_raw()) else {
+                continue;
+            };
             let info = self.sh.process(slot);
             if info.counted.swap(false, SeqCst) {
                 self.sh.header().conn_counter.fetch_sub(1, SeqCst);
             }
             match (code, signal) {
                 (Some(0), _) => {
-                    pglog!(Severity::Log, "child process with pid: {} exits with status 0", pid);
+                    pglog!(
+                        Severity::Log,
+                        "child process with pid: {} exits with status 0",
+                        pid
+                    );
                     info.pid.store(0, Relaxed);
                     if !self.dynamic() {
                         pglog!(Severity::Log, "child process with pid: {} exited with success and will not be restarted", pid);
@@ -385,17 +429,40 @@ impl Main {
                     continue;
                 }
                 (Some(c), _) if c == exit_code::FATAL => {
-                    pglog!(Severity::Log, "child process with pid: {} exits with status {}", pid, c);
+                    pglog!(
+                        Severity::Log,
+                        "child process with pid: {} exits with status {}",
+                        pid,
+                        c
+                    );
                     info.pid.store(0, Relaxed);
-                    pglog!(Severity::Fatal, "child process exited with fatal error. shutting down");
+                    pglog!(
+                        Severity::Fatal,
+                        "child process exited with fatal error. shutting down"
+                    );
                     return Some(self.shutdown(libc::SIGINT));
                 }
                 (Some(c), _) => {
-                    pglog!(Severity::Log, "child process with pid: {} exits with status {}", pid, c);
+                    pglog!(
+                        Severity::Log,
+                        "child process with pid: {} exits with status {}",
+                        pid,
+                        c
+                    );
                 }
                 (None, Some(s)) => {
-                    let sev = if matches!(s, Signal::SIGSEGV | Signal::SIGKILL) { Severity::Warning } else { Severity::Log };
-                    pglog!(sev, "child process with pid: {} exited with status {} by signal {}", pid, s as i32, s as i32);
+                    let sev = if matches!(s, Signal::SIGSEGV | Signal::SIGKILL) {
+                        Severity::Warning
+                    } else {
+                        Severity::Log
+                    };
+                    pglog!(
+                        sev,
+                        "child process with pid: {} exited with status {} by signal {}",
+                        pid,
+                        s as i32,
+                        s as i32
+                    );
                 }
                 _ => {}
             }
@@ -409,7 +476,11 @@ impl Main {
                 info.pid.store(0, Relaxed);
             } else {
                 self.fork_child(slot);
-                pglog!(Severity::Log, "fork a new child process with pid: {}", self.sh.process(slot).pid.load(Relaxed));
+                pglog!(
+                    Severity::Log,
+                    "fork a new child process with pid: {}",
+                    self.sh.process(slot).pid.load(Relaxed)
+                );
             }
         }
     }
@@ -493,7 +564,10 @@ impl Main {
             detach_from_collector();
             let deadline = Instant::now() + Duration::from_secs(5);
             while Instant::now() < deadline {
-                if matches!(waitpid(p, Some(WaitPidFlag::WNOHANG)), Ok(WaitStatus::Exited(..)) | Ok(WaitStatus::Signaled(..)) | Err(_)) {
+                if matches!(
+                    waitpid(p, Some(WaitPidFlag::WNOHANG)),
+                    Ok(WaitStatus::Exited(..)) | Ok(WaitStatus::Signaled(..)) | Err(_)
+                ) {
                     break;
                 }
                 std::thread::sleep(Duration::from_millis(20));

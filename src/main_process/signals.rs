@@ -5,7 +5,9 @@
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering::SeqCst};
 
-use nix::sys::signal::{sigaction, sigprocmask, SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal};
+use nix::sys::signal::{
+    sigaction, sigprocmask, SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal,
+};
 
 pub static GOT_SIGCHLD: AtomicBool = AtomicBool::new(false);
 pub static GOT_SIGHUP: AtomicBool = AtomicBool::new(false);
@@ -47,9 +49,14 @@ pub struct SelfPipe {
 impl SelfPipe {
     /// Create the pipe and install the main-process handlers.
     pub fn install() -> nix::Result<SelfPipe> {
-        let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_NONBLOCK | nix::fcntl::OFlag::O_CLOEXEC)?;
+        let (r, w) =
+            nix::unistd::pipe2(nix::fcntl::OFlag::O_NONBLOCK | nix::fcntl::OFlag::O_CLOEXEC)?;
         PIPE_WRITE_FD.store(w.as_raw_fd(), SeqCst);
-        let act = SigAction::new(SigHandler::Handler(on_signal), SaFlags::SA_RESTART, SigSet::empty());
+        let act = SigAction::new(
+            SigHandler::Handler(on_signal),
+            SaFlags::SA_RESTART,
+            SigSet::empty(),
+        );
         for s in [
             Signal::SIGCHLD,
             Signal::SIGHUP,
@@ -84,13 +91,22 @@ impl SelfPipe {
 /// Ignore a signal.
 pub fn ignore(sig: Signal) {
     // SAFETY: installing SIG_IGN has no handler code to be unsafe about.
-    let _ = unsafe { sigaction(sig, &SigAction::new(SigHandler::SigIgn, SaFlags::empty(), SigSet::empty())) };
+    let _ = unsafe {
+        sigaction(
+            sig,
+            &SigAction::new(SigHandler::SigIgn, SaFlags::empty(), SigSet::empty()),
+        )
+    };
 }
 
 /// Block every signal; returns the previous mask to restore with `restore_mask`.
 pub fn block_all() -> SigSet {
     let mut old = SigSet::empty();
-    let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::all()), Some(&mut old));
+    let _ = sigprocmask(
+        SigmaskHow::SIG_SETMASK,
+        Some(&SigSet::all()),
+        Some(&mut old),
+    );
     old
 }
 
@@ -112,6 +128,11 @@ pub fn reset_after_fork() {
         Signal::SIGALRM,
     ] {
         // SAFETY: restoring the default disposition.
-        let _ = unsafe { sigaction(s, &SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty())) };
+        let _ = unsafe {
+            sigaction(
+                s,
+                &SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty()),
+            )
+        };
     }
 }

@@ -26,7 +26,9 @@ impl SpareState {
     pub fn tick(&mut self, sh: &Shmem, cfg: &Config) -> Actions {
         let min_spare = cfg.get_int("min_spare_children").max(0) as usize;
         let max_spare = cfg.get_int("max_spare_children").max(0) as usize;
-        let live: Vec<usize> = (0..sh.num_children).filter(|&i| sh.process(i).pid.load(Relaxed) > 0).collect();
+        let live: Vec<usize> = (0..sh.num_children)
+            .filter(|&i| sh.process(i).pid.load(Relaxed) > 0)
+            .collect();
         let connected = sh.header().conn_counter.load(SeqCst).max(0) as usize;
         let idle = live.len().saturating_sub(connected);
         let mut actions = Actions { fork: Vec::new() };

@@ -68,7 +68,10 @@ fn idle_socket_is_healthy(c: &Conn) -> bool {
 
 impl Pool {
     pub fn new(child: usize, max_pool: usize) -> Pool {
-        Pool { child, slots: (0..max_pool.max(1)).map(|_| Slot::default()).collect() }
+        Pool {
+            child,
+            slots: (0..max_pool.max(1)).map(|_| Slot::default()).collect(),
+        }
     }
 
     /// Number of slots holding connections.
@@ -82,7 +85,10 @@ impl Pool {
         for i in 0..self.slots.len() {
             let s = &self.slots[i];
             let Some(stored) = &s.startup else { continue };
-            if s.closetime == 0 || stored.major != sp.major || stored.user != sp.user || stored.database != sp.database
+            if s.closetime == 0
+                || stored.major != sp.major
+                || stored.user != sp.user
+                || stored.database != sp.database
             {
                 continue;
             }
@@ -90,7 +96,10 @@ impl Pool {
                 continue;
             }
             let healthy = (0..s.backends.len()).all(|n| {
-                !snap.is_valid(n) || s.backends[n].as_ref().is_some_and(|b| idle_socket_is_healthy(&b.conn))
+                !snap.is_valid(n)
+                    || s.backends[n]
+                        .as_ref()
+                        .is_some_and(|b| idle_socket_is_healthy(&b.conn))
             });
             if !healthy || stored.raw != sp.raw {
                 self.discard(sh, i);
@@ -100,7 +109,9 @@ impl Pool {
             s.closetime = 0;
             for (n, b) in s.backends.iter().enumerate() {
                 if b.is_some() {
-                    sh.connection(self.child, i, n).counter.fetch_add(1, Relaxed);
+                    sh.connection(self.child, i, n)
+                        .counter
+                        .fetch_add(1, Relaxed);
                 }
             }
             return Some(i);
@@ -184,6 +195,10 @@ impl Pool {
         if life_time <= 0 {
             return None;
         }
-        self.slots.iter().filter(|s| !s.is_empty() && s.closetime > 0).map(|s| s.closetime + life_time).min()
+        self.slots
+            .iter()
+            .filter(|s| !s.is_empty() && s.closetime > 0)
+            .map(|s| s.closetime + life_time)
+            .min()
     }
 }

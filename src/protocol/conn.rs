@@ -40,7 +40,13 @@ pub struct Conn {
 
 impl Conn {
     pub fn new(fd: OwnedFd) -> Conn {
-        Conn { fd, buf: vec![0; READ_CHUNK], start: 0, end: 0, eof: false }
+        Conn {
+            fd,
+            buf: vec![0; READ_CHUNK],
+            start: 0,
+            end: 0,
+            eof: false,
+        }
     }
 
     pub fn fd(&self) -> RawFd {
@@ -110,7 +116,10 @@ impl Conn {
         if len < 4 || len > max {
             return Err(ProtocolError::BadLength { tag: b[off], len });
         }
-        Ok(Some(FrameHead { tag: b[off], total: len + 1 }))
+        Ok(Some(FrameHead {
+            tag: b[off],
+            total: len + 1,
+        }))
     }
 
     /// Wait until the socket is readable or `deadline` passes. Ok(false) = timed out.
@@ -150,13 +159,20 @@ impl Conn {
         let head = self.frame_at(0, max)?.expect("five bytes are buffered");
         self.fill_to(head.total, deadline)?;
         let b = self.buffered();
-        let msg = Message { tag: head.tag, body: b[5..head.total].to_vec() };
+        let msg = Message {
+            tag: head.tag,
+            body: b[5..head.total].to_vec(),
+        };
         self.consume(head.total);
         Ok(msg)
     }
 
     /// Read exactly `n` untagged bytes (startup packet length word and body, SSL answers).
-    pub fn read_exact(&mut self, n: usize, timeout: Option<Duration>) -> Result<Vec<u8>, ProtocolError> {
+    pub fn read_exact(
+        &mut self,
+        n: usize,
+        timeout: Option<Duration>,
+    ) -> Result<Vec<u8>, ProtocolError> {
         let deadline = timeout.map(|t| Instant::now() + t);
         self.fill_to(n, deadline)?;
         let v = self.buffered()[..n].to_vec();

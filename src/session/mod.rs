@@ -47,7 +47,22 @@ pub enum End {
 
 /// Frontend message kinds a client may send in protocol 3.
 fn valid_frontend_tag(t: u8) -> bool {
-    matches!(t, b'Q' | b'P' | b'B' | b'E' | b'D' | b'C' | b'S' | b'H' | b'F' | b'd' | b'c' | b'f' | b'X' | b'p')
+    matches!(
+        t,
+        b'Q' | b'P'
+            | b'B'
+            | b'E'
+            | b'D'
+            | b'C'
+            | b'S'
+            | b'H'
+            | b'F'
+            | b'd'
+            | b'c'
+            | b'f'
+            | b'X'
+            | b'p'
+    )
 }
 
 /// The per-session loop state. Fields are borrowed separately inside the scanning functions.
@@ -75,7 +90,13 @@ struct Relay<'a> {
 }
 
 /// Run the session until it ends. The slot's backend connections are used in place.
-pub fn run(child: &mut Child, client: &mut Conn, pool_idx: usize, fresh: bool, title_prefix: &str) -> End {
+pub fn run(
+    child: &mut Child,
+    client: &mut Conn,
+    pool_idx: usize,
+    fresh: bool,
+    title_prefix: &str,
+) -> End {
     let node = child.snapshot.main_node.unwrap_or(0);
     let mut backends = std::mem::take(&mut child.pool.slots[pool_idx].backends);
     let Some(be) = backends.get_mut(node).and_then(|b| b.as_mut()) else {
@@ -123,7 +144,13 @@ impl Relay<'_> {
         }
         loop {
             if signals::FAST_EXIT.load(SeqCst) {
-                send_error(self.client, &PgError::fatal("57P01", "terminating connection due to administrator command"));
+                send_error(
+                    self.client,
+                    &PgError::fatal(
+                        "57P01",
+                        "terminating connection due to administrator command",
+                    ),
+                );
                 return End::Shutdown;
             }
             let mut fds = Vec::with_capacity(2);
@@ -135,7 +162,11 @@ impl Relay<'_> {
                 let cfd = unsafe { std::os::fd::BorrowedFd::borrow_raw(self.client.fd()) };
                 fds.push(PollFd::new(cfd, PollFlags::POLLIN));
             }
-            let timeout = if self.client_idle_limit > 0 { PollTimeout::from(1000u16) } else { PollTimeout::NONE };
+            let timeout = if self.client_idle_limit > 0 {
+                PollTimeout::from(1000u16)
+            } else {
+                PollTimeout::NONE
+            };
             let n = match poll(&mut fds, timeout) {
                 Ok(n) => n,
                 Err(nix::errno::Errno::EINTR) => continue,
@@ -143,7 +174,11 @@ impl Relay<'_> {
             };
             if n == 0 {
                 idle_ticks += 1;
-                child.sh.connection(child.slot, pool_idx, self.node).client_idle_duration.store(idle_ticks as i32, Relaxed);
+                child
+                    .sh
+                    .connection(child.slot, pool_idx, self.node)
+                    .client_idle_duration
+                    .store(idle_ticks as i32, Relaxed);
                 if self.client_idle_limit > 0 && idle_ticks > self.client_idle_limit {
                     let msg = format!(
                         "child connection forced to terminate due to client_idle_limit:{} is reached",
@@ -156,7 +191,10 @@ impl Relay<'_> {
                 continue;
             }
             let b_ready = fds[0].revents().is_some_and(|r| !r.is_empty());
-            let c_ready = fds.get(1).and_then(|f| f.revents()).is_some_and(|r| !r.is_empty());
+            let c_ready = fds
+                .get(1)
+                .and_then(|f| f.revents())
+                .is_some_and(|r| !r.is_empty());
             drop(fds);
             if b_ready {
                 match self.be.conn.fill() {
@@ -197,7 +235,9 @@ impl Relay<'_> {
                     Err(_) => return End::ClientGone,
                 }
             }
-            if (c_ready || (self.blocked && self.pending == 0)) && !self.client.buffered().is_empty() {
+            if (c_ready || (self.blocked && self.pending == 0))
+                && !self.client.buffered().is_empty()
+            {
                 self.blocked = false;
                 if let Some(end) = self.relay_client(child) {
                     return end;
@@ -233,12 +273,19 @@ impl Relay<'_> {
                 }
             };
             if !valid_frontend_tag(head.tag) {
-                let msg = format!("unknown message type {}({:02x})", head.tag as char, head.tag);
+                let msg = format!(
+                    "unknown message type {}({:02x})",
+                    head.tag as char, head.tag
+                );
                 pglog!(Severity::Error, detail = msg; "unable to process frontend response");
                 send_error(
                     self.client,
-                    &PgError::fatal("08P01", "unable to process frontend response")
-                        .with_detail(format!("unknown message type {}({:02x})", head.tag as char, head.tag)),
+                    &PgError::fatal("08P01", "unable to process frontend response").with_detail(
+                        format!(
+                            "unknown message type {}({:02x})",
+                            head.tag as char, head.tag
+                        ),
+                    ),
                 );
                 end = Some(End::ClientGone);
                 break;
@@ -287,7 +334,10 @@ impl Relay<'_> {
                         }
                         self.pending += 1;
                         stats::count_statement(child.sh.backend(self.node), sql);
-                        child.sh.process(child.slot).set_status(ChildStatus::CommandExecute);
+                        child
+                            .sh
+                            .process(child.slot)
+                            .set_status(ChildStatus::CommandExecute);
                         if self.log_statement {
                             pglog!(Severity::Log, "statement: {}", String::from_utf8_lossy(sql));
                         }
@@ -304,7 +354,13 @@ impl Relay<'_> {
                         self.unsynced = true;
                     }
                     if head.tag == b'P' && (self.log_statement || self.log_per_node_statement) {
-                        log_parse(body, self.node, self.be.pid, self.log_statement, self.log_per_node_statement);
+                        log_parse(
+                            body,
+                            self.node,
+                            self.be.pid,
+                            self.log_statement,
+                            self.log_per_node_statement,
+                        );
                     }
                     off += head.total;
                 }
@@ -327,10 +383,19 @@ impl Relay<'_> {
                 }
             }
         }
-        if off > fwd && matches!(end, None | Some(End::Terminate)) && self.be.conn.write_all(&buf[fwd..off]).is_err() {
+        if off > fwd
+            && matches!(end, None | Some(End::Terminate))
+            && self.be.conn.write_all(&buf[fwd..off]).is_err()
+        {
             end = Some(End::BackendGone);
         }
-        let consumed = if end == Some(End::Terminate) { off + 5 } else if self.blocked { fwd } else { off };
+        let consumed = if end == Some(End::Terminate) {
+            off + 5
+        } else if self.blocked {
+            fwd
+        } else {
+            off
+        };
         self.client.consume(consumed);
         end
     }
@@ -351,7 +416,12 @@ impl Relay<'_> {
                 Ok(Some(h)) => h,
                 Ok(None) => break,
                 Err(e) => {
-                    pglog!(Severity::Error, "invalid message from backend {}: {}", self.node, e);
+                    pglog!(
+                        Severity::Error,
+                        "invalid message from backend {}: {}",
+                        self.node,
+                        e
+                    );
                     return Err(End::BackendGone);
                 }
             };
@@ -369,7 +439,9 @@ impl Relay<'_> {
                             }
                         }
                         b'S' => {
-                            if let Ok((k, v)) = crate::protocol::messages::parse_parameter_status(body) {
+                            if let Ok((k, v)) =
+                                crate::protocol::messages::parse_parameter_status(body)
+                            {
                                 match self.be.params.iter_mut().find(|(n, _)| n.as_str() == k) {
                                     Some(p) => p.1 = v.into_owned(),
                                     None => self.be.params.push((k.into_owned(), v.into_owned())),
@@ -404,7 +476,10 @@ impl Relay<'_> {
 /// A malformed frame from the client ends this session only, with an error.
 fn protocol_violation(client: &Conn, e: &ProtocolError) -> End {
     let msg = match e {
-        ProtocolError::BadLength { tag, len } => format!("invalid message length:{} for message:{}", len, *tag as char),
+        ProtocolError::BadLength { tag, len } => format!(
+            "invalid message length:{} for message:{}",
+            len, *tag as char
+        ),
         other => other.to_string(),
     };
     pglog!(Severity::Error, "{}", msg);
@@ -421,6 +496,12 @@ fn log_parse(body: &[u8], node: usize, pid: i32, stmt: bool, per_node: bool) {
         pglog!(Severity::Log, "statement: {}", query);
     }
     if per_node {
-        pglog!(Severity::Log, "DB node id: {} backend pid: {} statement: Parse: {}", node, pid, query);
+        pglog!(
+            Severity::Log,
+            "DB node id: {} backend pid: {} statement: Parse: {}",
+            node,
+            pid,
+            query
+        );
     }
 }

@@ -69,7 +69,11 @@ pub fn reset(child: &mut Child, pool_idx: usize) -> bool {
             body.extend_from_slice(q.as_bytes());
             body.push(0);
             if be.conn.write_message(b'Q', &body).is_err() || read_until_ready(be) != Ok(true) {
-                pglog!(Severity::Log, "reset query \"{}\" failed; the pooled connection is closed", q);
+                pglog!(
+                    Severity::Log,
+                    "reset query \"{}\" failed; the pooled connection is closed",
+                    q
+                );
                 return false;
             }
         }
@@ -77,4 +81,3 @@ pub fn reset(child: &mut Child, pool_idx: usize) -> bool {
     }
     true
 }
-

@@ -28,7 +28,10 @@ fn first_keyword(sql: &[u8]) -> &[u8] {
         }
     }
     let start = i.min(sql.len());
-    let end = sql[start..].iter().position(|b| !b.is_ascii_alphabetic()).map_or(sql.len(), |p| start + p);
+    let end = sql[start..]
+        .iter()
+        .position(|b| !b.is_ascii_alphabetic())
+        .map_or(sql.len(), |p| start + p);
     &sql[start..end]
 }
 
@@ -45,7 +48,14 @@ pub fn count_statement(node: &BackendInfo, sql: &[u8]) {
         &s.update
     } else if is("delete") {
         &s.delete
-    } else if is("create") || is("alter") || is("drop") || is("truncate") || is("comment") || is("grant") || is("revoke") {
+    } else if is("create")
+        || is("alter")
+        || is("drop")
+        || is("truncate")
+        || is("comment")
+        || is("grant")
+        || is("revoke")
+    {
         &s.ddl
     } else {
         &s.other

@@ -7,8 +7,8 @@
 pub mod lock;
 pub mod text;
 
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicU32, AtomicU64, AtomicU8};
 use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicU32, AtomicU64, AtomicU8};
 use std::sync::OnceLock;
 
 pub use lock::RobustMutex;
@@ -216,10 +216,20 @@ impl ConnectionInfo {
     pub fn clear(&self) {
         self.database.clear();
         self.user.clear();
-        for a in [&self.major, &self.minor, &self.pid, &self.key, &self.counter] {
+        for a in [
+            &self.major,
+            &self.minor,
+            &self.pid,
+            &self.key,
+            &self.counter,
+        ] {
             a.store(0, Relaxed);
         }
-        for a in [&self.create_time, &self.client_connection_time, &self.client_disconnection_time] {
+        for a in [
+            &self.create_time,
+            &self.client_connection_time,
+            &self.client_disconnection_time,
+        ] {
             a.store(0, Relaxed);
         }
         self.client_idle_duration.store(0, Relaxed);
@@ -319,7 +329,10 @@ impl Shmem {
     }
 
     pub fn num_backends(&self) -> usize {
-        self.header().num_backends.load(Relaxed).clamp(0, MAX_BACKENDS as i32) as usize
+        self.header()
+            .num_backends
+            .load(Relaxed)
+            .clamp(0, MAX_BACKENDS as i32) as usize
     }
 
     pub fn process(&self, child: usize) -> &ProcessInfo {
@@ -353,7 +366,9 @@ impl Shmem {
 
 /// The region, in any process after the parent created it.
 pub fn shmem() -> &'static Shmem {
-    SHMEM.get().expect("shared memory is created at start-up before any use")
+    SHMEM
+        .get()
+        .expect("shared memory is created at start-up before any use")
 }
 
 /// The region if it exists (tools and tests may run without one).
@@ -367,7 +382,9 @@ mod tests {
 
     #[test]
     fn text_fields_round_trip_and_truncate() {
-        let t: ShText<2> = ShText { words: Default::default() };
+        let t: ShText<2> = ShText {
+            words: Default::default(),
+        };
         t.set("postgres");
         assert_eq!(t.get(), "postgres");
         t.set("a-much-longer-value-than-sixteen");
