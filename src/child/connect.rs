@@ -258,7 +258,7 @@ fn new_connection(
             other => {
                 return Err(Some(PgError::fatal(
                     "08P01",
-                    &format!(
+                    format!(
                         "unexpected message kind \"{}\" from backend during session start",
                         other as char
                     ),

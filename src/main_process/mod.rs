@@ -532,14 +532,11 @@ impl Main {
         self.signal_children(Signal::try_from(sent).unwrap_or(Signal::SIGINT));
         // Wait for every child; a faster mode arriving meanwhile is passed on.
         loop {
-            loop {
-                match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
-                    Ok(WaitStatus::Exited(p, _)) | Ok(WaitStatus::Signaled(p, _, _)) => {
-                        if let Some(slot) = self.sh.child_by_pid(p.as_raw()) {
-                            self.sh.process(slot).pid.store(0, Relaxed);
-                        }
-                    }
-                    _ => break,
+            while let Ok(WaitStatus::Exited(p, _) | WaitStatus::Signaled(p, _, _)) =
+                waitpid(None, Some(WaitPidFlag::WNOHANG))
+            {
+                if let Some(slot) = self.sh.child_by_pid(p.as_raw()) {
+                    self.sh.process(slot).pid.store(0, Relaxed);
                 }
             }
             if self.live_children().is_empty() {

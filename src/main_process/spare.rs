@@ -39,7 +39,8 @@ impl SpareState {
                 "lazy" => (150, 10, 3),
                 _ => (60, 5, 3),
             };
-            if self.high_load_counter < wait_cycles || self.high_load_counter % every != 0 {
+            if self.high_load_counter < wait_cycles || !self.high_load_counter.is_multiple_of(every)
+            {
                 return actions;
             }
             let kill_count = (idle - max_spare).min(per_shot);
