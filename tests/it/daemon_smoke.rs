@@ -22,7 +22,6 @@ fn extra() -> String {
 }
 
 #[test]
-#[ignore = "the daemon does not start yet"]
 fn daemon_answers_queries_through_to_the_primary() {
     let d = Daemon::start(shared_cluster(), &extra());
     assert_eq!(d.psql("select pg_is_in_recovery()").as_deref(), Ok("f"));
@@ -35,7 +34,6 @@ fn daemon_answers_queries_through_to_the_primary() {
 }
 
 #[test]
-#[ignore = "the daemon does not start yet"]
 fn daemon_forks_its_children_and_stop_ends_them_all() {
     let mut d = Daemon::start(
         shared_cluster(),
