@@ -153,21 +153,22 @@ impl Relay<'_> {
                 );
                 return End::Shutdown;
             }
-            let mut fds = Vec::with_capacity(2);
             // SAFETY: both descriptors stay open for the whole call (owned by self).
             let bfd = unsafe { std::os::fd::BorrowedFd::borrow_raw(self.be.conn.fd()) };
-            fds.push(PollFd::new(bfd, PollFlags::POLLIN));
-            if !self.blocked {
-                // SAFETY: as above.
-                let cfd = unsafe { std::os::fd::BorrowedFd::borrow_raw(self.client.fd()) };
-                fds.push(PollFd::new(cfd, PollFlags::POLLIN));
-            }
+            // SAFETY: as above.
+            let cfd = unsafe { std::os::fd::BorrowedFd::borrow_raw(self.client.fd()) };
+            let mut fds = [
+                PollFd::new(bfd, PollFlags::POLLIN),
+                PollFd::new(cfd, PollFlags::POLLIN),
+            ];
+            // While an intercepted command waits for the backend, the client is not read.
+            let nfds = if self.blocked { 1 } else { 2 };
             let timeout = if self.client_idle_limit > 0 {
                 PollTimeout::from(1000u16)
             } else {
                 PollTimeout::NONE
             };
-            let n = match poll(&mut fds, timeout) {
+            let n = match poll(&mut fds[..nfds], timeout) {
                 Ok(n) => n,
                 Err(nix::errno::Errno::EINTR) => continue,
                 Err(_) => return End::ClientGone,
@@ -191,11 +192,7 @@ impl Relay<'_> {
                 continue;
             }
             let b_ready = fds[0].revents().is_some_and(|r| !r.is_empty());
-            let c_ready = fds
-                .get(1)
-                .and_then(|f| f.revents())
-                .is_some_and(|r| !r.is_empty());
-            drop(fds);
+            let c_ready = nfds == 2 && fds[1].revents().is_some_and(|r| !r.is_empty());
             if b_ready {
                 match self.be.conn.fill() {
                     Ok(0) => {
