@@ -95,12 +95,9 @@ impl Pool {
             if s.backends.get(main).and_then(|b| b.as_ref()).is_none() {
                 continue;
             }
-            let healthy = (0..s.backends.len()).all(|n| {
-                !snap.is_valid(n)
-                    || s.backends[n]
-                        .as_ref()
-                        .is_some_and(|b| idle_socket_is_healthy(&b.conn))
-            });
+            // Every connection the slot holds must still be healthy (raw mode holds only the
+            // main node's; the main node's was checked to exist above).
+            let healthy = s.backends.iter().flatten().all(|b| idle_socket_is_healthy(&b.conn));
             if !healthy || stored.raw != sp.raw {
                 self.discard(sh, i);
                 continue;
