@@ -97,7 +97,11 @@ impl Pool {
             }
             // Every connection the slot holds must still be healthy (raw mode holds only the
             // main node's; the main node's was checked to exist above).
-            let healthy = s.backends.iter().flatten().all(|b| idle_socket_is_healthy(&b.conn));
+            let healthy = s
+                .backends
+                .iter()
+                .flatten()
+                .all(|b| idle_socket_is_healthy(&b.conn));
             if !healthy || stored.raw != sp.raw {
                 self.discard(sh, i);
                 continue;

@@ -78,6 +78,8 @@ struct Relay<'a> {
     pending: u32,
     /// Extended-protocol messages were forwarded since the last Sync.
     unsynced: bool,
+    /// The backend is in COPY IN (or COPY BOTH) and waits for the client's data.
+    copy_in: bool,
     /// An intercepted command waits for the backend to finish what came before it.
     blocked: bool,
     /// Traffic since the last idle tick.
@@ -111,6 +113,7 @@ pub fn run(
         b_rem: 0,
         pending: u32::from(fresh),
         unsynced: false,
+        copy_in: false,
         blocked: false,
         active: false,
         log_statement: child.settings.log_statement,
@@ -153,46 +156,57 @@ impl Relay<'_> {
                 );
                 return End::Shutdown;
             }
-            // SAFETY: both descriptors stay open for the whole call (owned by self).
-            let bfd = unsafe { std::os::fd::BorrowedFd::borrow_raw(self.be.conn.fd()) };
-            // SAFETY: as above.
-            let cfd = unsafe { std::os::fd::BorrowedFd::borrow_raw(self.client.fd()) };
-            let mut fds = [
-                PollFd::new(bfd, PollFlags::POLLIN),
-                PollFd::new(cfd, PollFlags::POLLIN),
-            ];
-            // While an intercepted command waits for the backend, the client is not read.
-            let nfds = if self.blocked { 1 } else { 2 };
-            let timeout = if self.client_idle_limit > 0 {
-                PollTimeout::from(1000u16)
+            // A request is in flight and the backend needs nothing more from the client to
+            // answer it: read the backend directly, without a poll(2) per round trip. (COPY IN
+            // needs the client; client_idle_limit needs the one-second ticks.)
+            let (b_ready, c_ready) = if self.pending > 0
+                && !self.copy_in
+                && self.client_idle_limit <= 0
+            {
+                (true, false)
             } else {
-                PollTimeout::NONE
-            };
-            let n = match poll(&mut fds[..nfds], timeout) {
-                Ok(n) => n,
-                Err(nix::errno::Errno::EINTR) => continue,
-                Err(_) => return End::ClientGone,
-            };
-            if n == 0 {
-                idle_ticks += 1;
-                child
-                    .sh
-                    .connection(child.slot, pool_idx, self.node)
-                    .client_idle_duration
-                    .store(idle_ticks as i32, Relaxed);
-                if self.client_idle_limit > 0 && idle_ticks > self.client_idle_limit {
-                    let msg = format!(
-                        "child connection forced to terminate due to client_idle_limit:{} is reached",
-                        self.client_idle_limit
-                    );
-                    pglog!(Severity::Log, "{}", msg);
-                    send_error(self.client, &PgError::fatal("57000", &msg));
-                    return End::IdleLimit;
+                // SAFETY: both descriptors stay open for the whole call (owned by self).
+                let bfd = unsafe { std::os::fd::BorrowedFd::borrow_raw(self.be.conn.fd()) };
+                // SAFETY: as above.
+                let cfd = unsafe { std::os::fd::BorrowedFd::borrow_raw(self.client.fd()) };
+                let mut fds = [
+                    PollFd::new(bfd, PollFlags::POLLIN),
+                    PollFd::new(cfd, PollFlags::POLLIN),
+                ];
+                // While an intercepted command waits for the backend, the client is not read.
+                let nfds = if self.blocked { 1 } else { 2 };
+                let timeout = if self.client_idle_limit > 0 {
+                    PollTimeout::from(1000u16)
+                } else {
+                    PollTimeout::NONE
+                };
+                let n = match poll(&mut fds[..nfds], timeout) {
+                    Ok(n) => n,
+                    Err(nix::errno::Errno::EINTR) => continue,
+                    Err(_) => return End::ClientGone,
+                };
+                if n == 0 {
+                    idle_ticks += 1;
+                    child
+                        .sh
+                        .connection(child.slot, pool_idx, self.node)
+                        .client_idle_duration
+                        .store(idle_ticks as i32, Relaxed);
+                    if self.client_idle_limit > 0 && idle_ticks > self.client_idle_limit {
+                        let msg = format!(
+                            "child connection forced to terminate due to client_idle_limit:{} is reached",
+                            self.client_idle_limit
+                        );
+                        pglog!(Severity::Log, "{}", msg);
+                        send_error(self.client, &PgError::fatal("57000", &msg));
+                        return End::IdleLimit;
+                    }
+                    continue;
                 }
-                continue;
-            }
-            let b_ready = fds[0].revents().is_some_and(|r| !r.is_empty());
-            let c_ready = nfds == 2 && fds[1].revents().is_some_and(|r| !r.is_empty());
+                let b_ready = fds[0].revents().is_some_and(|r| !r.is_empty());
+                let c_ready = nfds == 2 && fds[1].revents().is_some_and(|r| !r.is_empty());
+                (b_ready, c_ready)
+            };
             if b_ready {
                 match self.be.conn.fill() {
                     Ok(0) => {
@@ -368,6 +382,7 @@ impl Relay<'_> {
                             self.unsynced = false;
                         }
                         b'B' | b'E' | b'D' | b'C' | b'H' => self.unsynced = true,
+                        b'c' | b'f' => self.copy_in = false,
                         _ => {}
                     }
                     let avail = buf.len() - off;
@@ -450,6 +465,9 @@ impl Relay<'_> {
                     off += head.total;
                 }
                 _ => {
+                    if matches!(head.tag, b'G' | b'W') {
+                        self.copy_in = true;
+                    }
                     let avail = buf.len() - off;
                     if avail >= head.total {
                         off += head.total;
