@@ -519,12 +519,6 @@ impl Main {
     /// Shut down in the mode of `sig` (SIGTERM smart, SIGINT fast, SIGQUIT immediate).
     fn shutdown(&mut self, sig: i32) -> i32 {
         pglog!(Severity::Log, "shutting down by signal {}", sig);
-        let mode = match sig {
-            libc::SIGTERM => "smart",
-            libc::SIGINT => "fast",
-            _ => "immediate",
-        };
-        pglog!(Severity::Log, "received {} shutdown request", mode);
         listen::unlink_all(&self.listeners);
         self.listeners.clear();
         pglog!(Severity::Log, "terminating all child processes");
