@@ -100,15 +100,26 @@ impl Child {
         None
     }
 
-    /// Between sessions: apply a pending reload and close-idle request, expire pooled slots.
-    fn housekeeping(&mut self) {
-        if signals::RELOAD.swap(false, SeqCst) {
-            if let Ok((cfg, _)) = self.cfg.reload() {
+    /// SIGHUP: re-read pgpool.conf (the parent logs what it finds; children reload quietly).
+    /// Returns true when a reload was applied.
+    pub fn apply_pending_reload(&mut self) -> bool {
+        if !signals::RELOAD.swap(false, SeqCst) {
+            return false;
+        }
+        match self.cfg.reload() {
+            Ok((cfg, _)) => {
                 self.settings = ChildSettings::from_config(&cfg);
                 logger::apply(&logger::LogSettings::from_config(&cfg));
                 self.cfg = cfg;
+                true
             }
+            Err(_) => false,
         }
+    }
+
+    /// Between sessions: apply a pending reload and close-idle request, expire pooled slots.
+    fn housekeeping(&mut self) {
+        self.apply_pending_reload();
         if signals::CLOSE_IDLE.swap(false, SeqCst) {
             self.pool.close_idle(self.sh);
         }

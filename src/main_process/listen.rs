@@ -151,7 +151,12 @@ pub fn create(spec: &ListenSpec) -> Result<Vec<Listener>, String> {
     }
     for entry in &spec.addresses {
         for addr in resolve(entry, spec.port) {
-            pglog!(Severity::Log, "Setting up socket for {}:{}", addr.ip(), addr.port());
+            pglog!(
+                Severity::Log,
+                "Setting up socket for {}:{}",
+                addr.ip(),
+                addr.port()
+            );
             match tcp_listener(addr, spec.backlog) {
                 Ok(fd) => out.push(Listener {
                     fd,

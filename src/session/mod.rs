@@ -156,6 +156,11 @@ impl Relay<'_> {
                 );
                 return End::Shutdown;
             }
+            // A reload reaches a running session at its next message (pgpool's behaviour);
+            // values this session changed with PGPOOL SET keep their session value.
+            if child.apply_pending_reload() {
+                self.refresh_settings(child);
+            }
             // A request is in flight and the backend needs nothing more from the client to
             // answer it: read the backend directly, without a poll(2) per round trip. (COPY IN
             // needs the client; client_idle_limit needs the one-second ticks.)
@@ -257,6 +262,26 @@ impl Relay<'_> {
             if self.active {
                 idle_ticks = 0;
                 self.active = false;
+            }
+        }
+    }
+
+    /// Take the session-level settings from the reloaded configuration, except those this
+    /// session set with PGPOOL SET.
+    fn refresh_settings(&mut self, child: &Child) {
+        match &mut self.session_cfg {
+            None => {
+                self.log_statement = child.settings.log_statement;
+                self.log_per_node_statement = child.settings.log_per_node_statement;
+                self.client_idle_limit = child.settings.client_idle_limit;
+            }
+            Some(cfg) => {
+                let mut fresh = child.cfg.clone();
+                fresh.keep_session_values(cfg);
+                *cfg = fresh;
+                self.log_statement = cfg.get_bool("log_statement");
+                self.log_per_node_statement = cfg.get_bool("log_per_node_statement");
+                self.client_idle_limit = cfg.get_int("client_idle_limit");
             }
         }
     }
