@@ -95,12 +95,14 @@ impl Pool {
             if s.backends.get(main).and_then(|b| b.as_ref()).is_none() {
                 continue;
             }
-            let healthy = (0..s.backends.len()).all(|n| {
-                !snap.is_valid(n)
-                    || s.backends[n]
-                        .as_ref()
-                        .is_some_and(|b| idle_socket_is_healthy(&b.conn))
-            });
+            // Raw mode (the only mode sessions run in) connects the main node alone: pgpool's
+            // VALID_BACKEND is false for every other node there, so a valid node without a
+            // connection in the slot is expected; only the connections held are checked.
+            let healthy = s
+                .backends
+                .iter()
+                .flatten()
+                .all(|b| idle_socket_is_healthy(&b.conn));
             if !healthy || stored.raw != sp.raw {
                 self.discard(sh, i);
                 continue;
