@@ -422,30 +422,38 @@ fn wrong_password_never_gets_the_pooled_session(method: Method, entry: bool) {
 
     let first = login_pid(&d, user, Some(pw), db).unwrap_or_else(|e| panic!("{e}\n{}", ctx()));
 
-    let err = match d.try_client(user, Some("wrong-pw"), db) {
-        Ok(_) => panic!("a wrong password got the pooled session ({})", ctx()),
-        Err(e) => describe(&e),
-    };
-    let (message, detail) = match (method, entry) {
-        (Method::ClearText, true) => (
-            "clear text authentication failed",
-            "password does not match",
-        ),
-        (Method::ClearText, false) => (
-            "clear text password authentication failed",
-            "password does not match",
-        ),
-        (Method::Md5, _) => ("md5 authentication failed", "password does not match"),
-        (Method::Scram, _) => (
-            "authentication failed",
-            "or password does not exist in backend",
-        ),
-    };
-    assert!(
-        err.starts_with(&format!("ERROR XX000: {message} / ")) && err.contains(detail),
-        "{err} is not {message:?} / {detail:?} ({})",
-        ctx()
-    );
+    // a wrong password of another length, and one of the same length
+    for wrong in ["wrong-pw", "pooled-wrong-pw"] {
+        let err = match d.try_client(user, Some(wrong), db) {
+            Ok(_) => panic!("a wrong password got the pooled session ({})", ctx()),
+            Err(e) => describe(&e),
+        };
+        let (message, detail) = match (method, entry) {
+            (Method::ClearText, true) => (
+                "clear text authentication failed",
+                "password does not match",
+            ),
+            // pgpool compares the length with the recorded password's first
+            (Method::ClearText, false) if wrong.len() != pw.len() => (
+                "clear text password authentication failed",
+                "password size does not match",
+            ),
+            (Method::ClearText, false) => (
+                "clear text password authentication failed",
+                "password does not match",
+            ),
+            (Method::Md5, _) => ("md5 authentication failed", "password does not match"),
+            (Method::Scram, _) => (
+                "authentication failed",
+                "or password does not exist in backend",
+            ),
+        };
+        assert!(
+            err.starts_with(&format!("ERROR XX000: {message} / ")) && err.ends_with(detail),
+            "{err} is not {message:?} / {detail:?} ({})",
+            ctx()
+        );
+    }
 
     raw_wrong_password_gets_nothing(&d, method, user, db);
 
