@@ -124,11 +124,13 @@ fn assert_refused(d: &Daemon, user: &str, password: Option<&str>, db: &str, want
     let psql = d.psql_as(user, password, db, "select current_user");
     match psql {
         Ok(out) => panic!("psql logged in as {user} with a wrong password: {out}"),
-        Err(e) => assert!(
-            e.contains(want[1]),
-            "psql error for {user}: {e} lacks {:?}",
-            want[1]
-        ),
+        Err(e) => {
+            let last = want.last().expect("something to look for");
+            assert!(
+                e.contains(last),
+                "psql error for {user}: {e} lacks {last:?}"
+            )
+        }
     }
 }
 
@@ -174,16 +176,17 @@ fn clear_text_backend_takes_the_right_password_with_every_usable_pool_passwd_for
                 ],
             );
         } else {
-            // no entry: the client's password goes to the backend, whose refusal is relayed
+            // no entry: the client's password goes to the backend, which refuses it
             assert_refused(
                 &d,
                 user,
                 Some("wrong-pw"),
                 "postgres",
-                &[
-                    "FATAL 28P01",
-                    &format!("password authentication failed for user \"{user}\""),
-                ],
+                // pgpool's exact shape is checked by the ignored test below; the daemon
+                // relays the backend's own FATAL 28P01 so far
+                &[&format!(
+                    "password authentication failed for user \"{user}\""
+                )],
             );
         }
     }
@@ -328,16 +331,17 @@ fn clear_text_frontend_auth_lets_md5_and_scram_roles_in_without_an_entry() {
         ("auth_act_scram", "act-scram-pw"),
     ] {
         assert_logs_in(&d, user, Some(pw), "postgres");
-        // the client's clear text is only checked by the backend; its refusal is relayed
+        // the client's clear text is only checked by the backend
         assert_refused(
             &d,
             user,
             Some("wrong-pw"),
             "postgres",
-            &[
-                "FATAL 28P01",
-                &format!("password authentication failed for user \"{user}\""),
-            ],
+            // pgpool's exact shape is checked by the ignored test below; the daemon
+            // relays the backend's own FATAL 28P01 so far
+            &[&format!(
+                "password authentication failed for user \"{user}\""
+            )],
         );
     }
     assert!(
@@ -574,4 +578,39 @@ fn trust_reuses_a_pooled_connection_without_a_password() {
         .unwrap_or_else(|| panic!("no row: {reply:?}"));
     assert_eq!(pid, first.to_string());
     w.terminate();
+}
+
+/// A backend refusing the password pgpool sent on the client's behalf (no pool_passwd entry)
+/// ends in pgpool's own ERROR, not the backend's ErrorResponse (spec/auth.md §9.4 step 4,
+/// §9.5 step 6, §9.6 step 5, §15; the same with pgpool-II 4.3.5).
+#[test]
+#[ignore = "daemon bug: src/auth/session_auth.rs relays the backend's FATAL 28P01 instead"]
+fn backend_refusing_a_relayed_password_gives_pgpools_error() {
+    let c = shared_cluster();
+    c.create_role("auth_relay_clear", "relay-pw", AuthMethod::Password);
+    c.create_role("auth_relay_md5", "relay-pw", AuthMethod::Md5);
+    c.create_role("auth_relay_scram", "relay-pw", AuthMethod::ScramSha256);
+    let d = Daemon::start(c, "allow_clear_text_frontend_auth = on");
+    for user in ["auth_relay_clear", "auth_relay_md5"] {
+        assert_refused(
+            &d,
+            user,
+            Some("wrong-pw"),
+            "postgres",
+            &[
+                "ERROR XX000: authentication failed / ",
+                &format!("password authentication failed for user \"{user}\""),
+            ],
+        );
+    }
+    assert_refused(
+        &d,
+        "auth_relay_scram",
+        Some("wrong-pw"),
+        "postgres",
+        &[
+            "ERROR XX000: backend authentication failed / ",
+            "backend response with kind 'E' when expecting 'R'",
+        ],
+    );
 }
