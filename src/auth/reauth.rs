@@ -21,7 +21,8 @@ use super::passwords::{constant_time_eq, StoredPassword};
 /// What is sent to the client:
 /// * `Trust`: nothing.
 /// * `ClearText`: AuthenticationCleartextPassword; the answer must match the pool_passwd entry
-///   (if any) and the password the backends accepted.
+///   (if any) and the password the backends accepted (a different length is reported as
+///   "password size does not match", as pgpool does).
 /// * `Md5`: AuthenticationMD5Password with a fresh salt, checked against the pool_passwd entry
 ///   or, without one, the clear text the backends accepted.
 /// * `Scram`: the SCRAM server exchange up to AuthenticationSASLFinal, same password sources.
@@ -48,7 +49,10 @@ pub fn reauthenticate(
             if let Some(e) = &entry {
                 verify_clear_text(&given, e, ctx)?;
             }
-            if constant_time_eq(given.as_bytes(), recorded.as_bytes()) {
+            // pgpool compares the lengths first, with its own detail (pool_auth.c, reauth)
+            if given.len() != recorded.len() {
+                Err(AuthError::refused(FAILED, "password size does not match"))
+            } else if constant_time_eq(given.as_bytes(), recorded.as_bytes()) {
                 Ok(())
             } else {
                 Err(AuthError::refused(FAILED, "password does not match"))

@@ -5,5 +5,7 @@
 
 mod support;
 
+mod auth;
 mod cluster_smoke;
+mod commands;
 mod daemon_smoke;

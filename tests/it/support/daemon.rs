@@ -59,6 +59,20 @@ impl Daemon {
 
     /// Like `start`, but a daemon that fails to start is an `Err` carrying its log.
     pub fn try_start(cluster: &Cluster, extra_conf: &str) -> Result<Daemon, String> {
+        Daemon::try_start_with_args(cluster, extra_conf, &[])
+    }
+
+    /// Like `start`, with extra command-line arguments after `-n -f … -F …` (e.g. `["-k", key]`).
+    pub fn start_with_args(cluster: &Cluster, extra_conf: &str, args: &[&str]) -> Daemon {
+        Daemon::try_start_with_args(cluster, extra_conf, args).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Like `try_start`, with extra command-line arguments.
+    pub fn try_start_with_args(
+        cluster: &Cluster,
+        extra_conf: &str,
+        args: &[&str],
+    ) -> Result<Daemon, String> {
         let ports = PortBlock::reserve(2);
         let dir = tempfile::Builder::new()
             .prefix("pgrs-daemon-")
@@ -80,6 +94,7 @@ impl Daemon {
             .arg(daemon.conf_path())
             .arg("-F")
             .arg(daemon.pcp_conf_path())
+            .args(args)
             .current_dir(&daemon.dir)
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("dup pgpool.log"))

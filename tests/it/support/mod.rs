@@ -16,6 +16,7 @@ pub mod daemon;
 mod os_user;
 mod ports;
 mod watchdog;
+pub mod wire;
 
 use std::process::Command;
 use std::time::{Duration, Instant};
