@@ -54,17 +54,23 @@ fn forward_backend_error(node: usize, body: &[u8], client: &Conn) -> AuthError {
     AuthError::BackendRejected { node, message }
 }
 
+/// A backend refused the password pgpool sent (spec/auth.md §9.4 step 4, §9.5 step 6): the
+/// client gets pgpool's ERROR "authentication failed" with the backend's message as DETAIL, as
+/// pgpool-II does — not the backend's own ErrorResponse.
+fn password_refused(node: usize, body: &[u8]) -> AuthError {
+    let message = messages::parse_error_fields(body)
+        .map(|f| f.message.into_owned())
+        .unwrap_or_default();
+    crate::pglog!(Severity::Log, detail = &message; "backend {} rejected the authentication", node);
+    AuthError::refused("authentication failed", message)
+}
+
 /// Read the reply to a password we sent to backend `node`; it must be AuthenticationOk.
-fn expect_auth_ok(
-    node: usize,
-    b: &mut Conn,
-    client: &Conn,
-    ctx: &AuthContext,
-) -> Result<(), AuthError> {
+fn expect_auth_ok(node: usize, b: &mut Conn, ctx: &AuthContext) -> Result<(), AuthError> {
     let m = read_backend(node, b, ctx)?;
     match m.tag {
         b'R' => {}
-        b'E' => return Err(forward_backend_error(node, &m.body, client)),
+        b'E' => return Err(password_refused(node, &m.body)),
         _ => {
             return Err(AuthError::refused(
                 "authentication failed",
@@ -178,8 +184,11 @@ fn read_first_requests(
 /// * to the client: whatever challenge the method needs (AuthenticationCleartextPassword,
 ///   AuthenticationMD5Password with pgpool's own salt, or the SCRAM messages up to
 ///   AuthenticationSASLFinal), then AuthenticationOk — after the main node accepted (clear
-///   text, md5) or after all nodes accepted (SCRAM), immediately for trust. A backend's
-///   ErrorResponse is forwarded unchanged instead (then `AuthError::BackendRejected`).
+///   text, md5) or after all nodes accepted (SCRAM), immediately for trust. A backend that
+///   answers the startup packet with an ErrorResponse has it forwarded unchanged
+///   (`AuthError::BackendRejected`); one that refuses the password gives pgpool's own ERROR
+///   ("authentication failed" with the backend's message as DETAIL, or "backend
+///   authentication failed" during SCRAM), which the caller sends.
 /// * to each backend, in node order: the answer to its request (PasswordMessage, or
 ///   SASLInitialResponse and SASLResponse).
 ///
@@ -243,7 +252,7 @@ fn clear_text(
         send_backend(node, b, |o| {
             messages::password_message(o, password.as_bytes())
         })?;
-        expect_auth_ok(node, b, client, ctx)?;
+        expect_auth_ok(node, b, ctx)?;
         if node == main {
             send_client(client, messages::auth_ok)?;
         }
@@ -321,7 +330,7 @@ fn md5(
         send_backend(node, b, |o| {
             messages::password_message(o, answer.as_bytes())
         })?;
-        expect_auth_ok(node, b, client, ctx)?;
+        expect_auth_ok(node, b, ctx)?;
         if node == main {
             send_client(client, messages::auth_ok)?;
         }
@@ -354,7 +363,7 @@ fn scram(
         scram_exchange(client, ctx, &password)?;
     }
     for (node, b) in backends.iter_mut().enumerate() {
-        scram_with_backend(node, b, client, ctx, &first[node].body, &password)?;
+        scram_with_backend(node, b, ctx, &first[node].body, &password)?;
     }
     send_client(client, messages::auth_ok)?;
     Ok(AuthOutcome {
@@ -381,22 +390,26 @@ fn backend_scram_error(node: usize, e: super::scram::ScramError) -> AuthError {
 fn read_sasl_step(
     node: usize,
     b: &mut Conn,
-    client: &Conn,
     ctx: &AuthContext,
     want: i32,
 ) -> Result<Vec<u8>, AuthError> {
     let m = read_backend(node, b, ctx)?;
     match m.tag {
         b'R' => {}
-        b'E' => return Err(forward_backend_error(node, &m.body, client)),
         other => {
+            if other == b'E' {
+                let message = messages::parse_error_fields(&m.body)
+                    .map(|f| f.message.into_owned())
+                    .unwrap_or_default();
+                crate::pglog!(Severity::Log, detail = &message; "backend {} rejected the authentication", node);
+            }
             return Err(AuthError::refused(
                 "backend authentication failed",
                 format!(
                     "backend response with kind '{}' when expecting 'R'",
                     other as char
                 ),
-            ))
+            ));
         }
     }
     let code =
@@ -428,7 +441,6 @@ fn read_sasl_step(
 fn scram_with_backend(
     node: usize,
     b: &mut Conn,
-    client: &Conn,
     ctx: &AuthContext,
     first_body: &[u8],
     password: &str,
@@ -450,14 +462,14 @@ fn scram_with_backend(
     send_backend(node, b, |o| {
         messages::sasl_initial_response(o, SCRAM_SHA_256, &initial)
     })?;
-    let server_first = read_sasl_step(node, b, client, ctx, auth_code::SASL_CONTINUE)?;
+    let server_first = read_sasl_step(node, b, ctx, auth_code::SASL_CONTINUE)?;
     let client_final = sc
         .server_first(&server_first)
         .map_err(|e| backend_scram_error(node, e))?
         .to_vec();
     send_backend(node, b, |o| messages::sasl_response(o, &client_final))?;
-    let server_final = read_sasl_step(node, b, client, ctx, auth_code::SASL_FINAL)?;
+    let server_final = read_sasl_step(node, b, ctx, auth_code::SASL_FINAL)?;
     sc.server_final(&server_final)
         .map_err(|e| backend_scram_error(node, e))?;
-    expect_auth_ok(node, b, client, ctx)
+    expect_auth_ok(node, b, ctx)
 }

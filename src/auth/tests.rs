@@ -306,17 +306,17 @@ fn clear_text_without_entry_is_forwarded_to_every_backend() {
 }
 
 #[test]
-fn clear_text_rejected_by_backend_forwards_its_error() {
+fn clear_text_rejected_by_backend_gives_pgpools_error_with_its_message() {
     let r = run(&[Method::Password], "wrong", ctx(None, None, false));
-    assert!(matches!(
-        r.result,
-        Err(AuthError::BackendRejected { node: 0, .. })
-    ));
-    assert!(!r.client.got_ok());
+    let (m, d) = refused_detail(&r.result);
+    assert_eq!(m, "authentication failed");
     assert_eq!(
-        r.client.error.as_deref(),
+        d.as_deref(),
         Some("password authentication failed for user \"alice\"")
     );
+    assert!(!r.client.got_ok());
+    // The client sees pgpool's error, not the backend's own ErrorResponse.
+    assert_eq!(r.client.error.as_deref(), Some("authentication failed"));
 }
 
 #[test]
@@ -396,7 +396,7 @@ fn md5_without_entry_needs_allow_clear_text_frontend_auth() {
 
     // The unverified clear text is checked by the backend.
     let r = run(&[Method::Md5], "wrong", ctx(None, None, true));
-    assert!(matches!(r.result, Err(AuthError::BackendRejected { .. })));
+    assert_eq!(refused_detail(&r.result).0, "authentication failed");
     assert!(!r.client.got_ok());
 }
 
@@ -462,16 +462,20 @@ fn scram_needs_a_plain_text_password() {
 }
 
 #[test]
-fn scram_backend_rejecting_the_entry_is_forwarded() {
+fn scram_backend_rejecting_the_entry_gives_pgpools_error() {
     // pool_passwd holds a stale password: the client proves it, the backend refuses it.
     let r = run(&[Method::Scram], "stale", ctx(Some("stale"), None, false));
-    assert!(matches!(r.result, Err(AuthError::BackendRejected { .. })));
+    let (m, d) = refused_detail(&r.result);
+    assert_eq!(m, "backend authentication failed");
+    assert_eq!(
+        d.as_deref(),
+        Some("backend response with kind 'E' when expecting 'R'")
+    );
     assert!(!r.client.got_ok());
-    assert!(r
-        .client
-        .error
-        .unwrap()
-        .starts_with("password authentication failed"));
+    assert_eq!(
+        r.client.error.as_deref(),
+        Some("backend authentication failed")
+    );
 }
 
 #[test]

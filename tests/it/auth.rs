@@ -182,8 +182,7 @@ fn clear_text_backend_takes_the_right_password_with_every_usable_pool_passwd_for
                 user,
                 Some("wrong-pw"),
                 "postgres",
-                // pgpool's exact shape is checked by the ignored test below; the daemon
-                // relays the backend's own FATAL 28P01 so far
+                // pgpool's exact error shape: backend_refusing_a_relayed_password_gives_pgpools_error
                 &[&format!(
                     "password authentication failed for user \"{user}\""
                 )],
@@ -337,8 +336,7 @@ fn clear_text_frontend_auth_lets_md5_and_scram_roles_in_without_an_entry() {
             user,
             Some("wrong-pw"),
             "postgres",
-            // pgpool's exact shape is checked by the ignored test below; the daemon
-            // relays the backend's own FATAL 28P01 so far
+            // pgpool's exact error shape: backend_refusing_a_relayed_password_gives_pgpools_error
             &[&format!(
                 "password authentication failed for user \"{user}\""
             )],
@@ -584,7 +582,6 @@ fn trust_reuses_a_pooled_connection_without_a_password() {
 /// ends in pgpool's own ERROR, not the backend's ErrorResponse (spec/auth.md §9.4 step 4,
 /// §9.5 step 6, §9.6 step 5, §15; the same with pgpool-II 4.3.5).
 #[test]
-#[ignore = "daemon bug: src/auth/session_auth.rs relays the backend's FATAL 28P01 instead"]
 fn backend_refusing_a_relayed_password_gives_pgpools_error() {
     let c = shared_cluster();
     c.create_role("auth_relay_clear", "relay-pw", AuthMethod::Password);
