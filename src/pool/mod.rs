@@ -95,11 +95,11 @@ impl Pool {
             if s.backends.get(main).and_then(|b| b.as_ref()).is_none() {
                 continue;
             }
-            let healthy = (0..s.backends.len()).all(|n| {
-                !snap.is_valid(n)
-                    || s.backends[n]
-                        .as_ref()
-                        .is_some_and(|b| idle_socket_is_healthy(&b.conn))
+            // Only the connections the slot holds are checked: a session connects just the
+            // main node in raw mode, so a valid node without a connection is not a defect.
+            let healthy = s.backends.iter().enumerate().all(|(n, b)| match b {
+                Some(b) => !snap.is_valid(n) || idle_socket_is_healthy(&b.conn),
+                None => n != main,
             });
             if !healthy || stored.raw != sp.raw {
                 self.discard(sh, i);
