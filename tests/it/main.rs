@@ -7,3 +7,5 @@ mod support;
 
 mod cluster_smoke;
 mod daemon_smoke;
+mod pooling;
+mod protocol;
