@@ -315,7 +315,11 @@ fn pooled_backend_terminated_from_outside_is_replaced_on_reuse() {
 #[test]
 fn connection_life_time_closes_idle_pooled_connections() {
     let cluster = pool_cluster();
-    let d = Daemon::start(cluster, "num_init_children = 1\nconnection_life_time = 1\n");
+    // child_life_time = 0: no 1-s accept ticks, the pool's own timer must wake the child
+    let d = Daemon::start(
+        cluster,
+        "num_init_children = 1\nconnection_life_time = 1\nchild_life_time = 0\n",
+    );
     let first = session_pid(&d, SUPERUSER, DB, None);
     // no further client: the child itself has to notice the expiry
     wait_backend_gone(cluster, first, &d);
