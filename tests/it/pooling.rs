@@ -499,3 +499,85 @@ fn backend_terminated_mid_session_fails_that_client_and_the_next_session_works()
     assert_ne!(backend_pid(&mut next), pid);
     assert_eq!(simple_value(&mut next, "select 5"), "5");
 }
+
+/// The backend pid the daemon announced in BackendKeyData.
+fn announced_pid(login: &[crate::support::wire::Message]) -> i32 {
+    let key = login
+        .iter()
+        .find(|m| m.tag == b'K')
+        .unwrap_or_else(|| panic!("no BackendKeyData: {login:?}"));
+    i32::from_be_bytes(key.body[..4].try_into().expect("4 bytes"))
+}
+
+#[test]
+fn databases_postgres_and_template1_are_never_pooled() {
+    let cluster = pool_cluster();
+    let d = Daemon::start(cluster, "num_init_children = 1\n");
+    for db in ["postgres", "template1"] {
+        let first = session_pid(&d, SUPERUSER, db, None);
+        let second = session_pid(&d, SUPERUSER, db, None);
+        assert_ne!(first, second, "a {db} backend was pooled");
+        wait_backend_gone(cluster, first, &d);
+    }
+}
+
+#[test]
+fn a_client_that_vanishes_without_terminate_does_not_leave_its_backend_pooled() {
+    let cluster = pool_cluster();
+    let d = Daemon::start(cluster, "num_init_children = 1\n");
+    let (mut w, login) = Wire::login(d.port(), SUPERUSER, DB, &[]);
+    let first = announced_pid(&login);
+    w.send(&crate::support::wire::query("select 1"));
+    w.read_until_ready();
+    drop(w); // EOF, no Terminate
+    wait_backend_gone(cluster, first, &d);
+    assert_ne!(session_pid(&d, SUPERUSER, DB, None), first);
+}
+
+#[test]
+fn reused_session_gets_the_backend_key_and_parameter_values_of_a_fresh_one() {
+    use crate::support::wire::{query, terminate};
+    let cluster = pool_cluster();
+    let d = Daemon::start(cluster, "num_init_children = 1\n");
+    let params = |login: &[crate::support::wire::Message]| -> HashMap<String, String> {
+        login
+            .iter()
+            .filter(|m| m.tag == b'S')
+            .map(|m| {
+                let s = m.strings();
+                (s[0].clone(), s.get(1).cloned().unwrap_or_default())
+            })
+            .collect()
+    };
+    let app = [("application_name", "pgrs-reuse")];
+    let (mut w, login) = Wire::login(d.port(), SUPERUSER, DB, &app);
+    let fresh = params(&login);
+    let pid = announced_pid(&login);
+    w.send(&query(
+        "SET application_name = 'pgrs-changed'; SET DateStyle = 'German'",
+    ));
+    w.read_until_ready();
+    w.send(&terminate());
+    drop(w);
+
+    let (mut w, login) = Wire::login(d.port(), SUPERUSER, DB, &app);
+    assert_eq!(announced_pid(&login), pid, "not reused\n{}", log_tail(&d));
+    let reused = params(&login);
+    assert_eq!(
+        reused.get("application_name").map(String::as_str),
+        Some("pgrs-reuse")
+    );
+    assert_eq!(
+        reused, fresh,
+        "the reused session saw other parameter values"
+    );
+    // and the backend agrees with what the client was told
+    w.send(&query("SHOW DateStyle"));
+    let msgs = w.read_until_ready();
+    let row = msgs.iter().find(|m| m.tag == b'D').expect("a row");
+    assert_eq!(
+        row.data_row()[0].as_deref(),
+        fresh.get("DateStyle").map(String::as_str)
+    );
+    w.send(&terminate());
+}
