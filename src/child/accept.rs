@@ -64,12 +64,19 @@ pub fn wait_for_connection(child: &mut Child, listeners: &[(RawFd, bool)]) -> Ac
         .iter()
         .map(|&(fd, _)| PollFd::new(unsafe { BorrowedFd::borrow_raw(fd) }, PollFlags::POLLIN))
         .collect();
-    let timeout = if life > 0 {
-        PollTimeout::from(1000u16)
-    } else {
-        PollTimeout::NONE
+    // Wake up in time to close a pooled slot whose connection_life_time runs out while no
+    // client comes (the caller's housekeeping expires it), as pgpool's SIGALRM timer does.
+    let expiry_ms = child
+        .pool
+        .next_expiry(child.settings.connection_life_time)
+        .map(|at| ((at - crate::shmem::now()).max(0) * 1000).min(i64::from(u16::MAX)) as u16);
+    let timeout = match (life > 0, expiry_ms) {
+        (true, _) => PollTimeout::from(1000u16), // the 1-s ticks also serve the pool timer
+        (false, Some(ms)) => PollTimeout::from(ms),
+        (false, None) => PollTimeout::NONE,
     };
     match poll(&mut fds, timeout) {
+        Ok(0) if life == 0 => return Accepted::Retry,
         Ok(0) => {
             let waited = info.wait_for_connect.fetch_add(1, Relaxed) + 1;
             if info.connected.load(Relaxed) && i64::from(waited) > life {

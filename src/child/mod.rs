@@ -144,6 +144,9 @@ impl Child {
             };
             self.info().set_status(ChildStatus::Connecting);
             self.info().exit_if_idle.store(false, SeqCst);
+            // a pooled slot may have expired while this child waited
+            self.pool
+                .expire(self.sh, self.settings.connection_life_time);
             self.serve(fd, peer);
             self.sessions_served += 1;
             self.info().client_connection_count.fetch_add(1, Relaxed);

@@ -206,10 +206,8 @@ pub fn wait_fd(fd: RawFd, flags: PollFlags, deadline: Option<Instant>) -> io::Re
         let timeout = match deadline {
             None => PollTimeout::NONE,
             Some(d) => {
+                // a deadline already passed still looks once: "is it ready now?"
                 let left = d.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    return Ok(false);
-                }
                 PollTimeout::try_from(left.as_millis().min(i32::MAX as u128) as i32)
                     .unwrap_or(PollTimeout::MAX)
             }

@@ -9,3 +9,5 @@ mod auth;
 mod cluster_smoke;
 mod commands;
 mod daemon_smoke;
+mod pooling;
+mod protocol;

@@ -297,19 +297,12 @@ impl Daemon {
 
     /// Run the binary under test with this daemon's `-f`/`-F` plus `args` (e.g. `["reload"]`,
     /// `["-m", "fast", "stop"]`), bounded by 20 s (killed after that).
+    ///
+    /// Note: `stop` waits until the daemon's pid is gone, and this process is the daemon's parent,
+    /// so `["-m", "fast", "stop"]` here runs the full 20 s (the exited daemon stays a zombie until
+    /// `Daemon::stop` reaps it); use `Daemon::stop` to stop it.
     pub fn pgpool(&self, args: &[&str]) -> Output {
-        let mut child = Command::new(pgpool_bin())
-            .arg("-f")
-            .arg(self.conf_path())
-            .arg("-F")
-            .arg(self.pcp_conf_path())
-            .args(args)
-            .current_dir(&self.dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run the pgpool binary");
+        let mut child = self.spawn_pgpool(args, Stdio::piped);
         let _ = wait_until(STOP_TIMEOUT, "pgpool command", || {
             !matches!(child.try_wait(), Ok(None))
         });
@@ -317,15 +310,33 @@ impl Daemon {
         child.wait_with_output().expect("collect pgpool output")
     }
 
+    fn spawn_pgpool(&self, args: &[&str], output: fn() -> Stdio) -> Child {
+        Command::new(pgpool_bin())
+            .arg("-f")
+            .arg(self.conf_path())
+            .arg("-F")
+            .arg(self.pcp_conf_path())
+            .args(args)
+            .current_dir(&self.dir)
+            .stdin(Stdio::null())
+            .stdout(output())
+            .stderr(output())
+            .spawn()
+            .expect("run the pgpool binary")
+    }
+
     /// Stop the daemon: `pgpool -m fast stop`, wait (bounded) for it to exit, SIGKILL its process
     /// group if needed. Returns the main process's exit status (`None` if already stopped).
     pub fn stop(&mut self) -> Option<ExitStatus> {
         let mut child = self.child.take()?;
         let pid = child.id() as i32;
+        let mut stop_cmd = None;
         if zombie_or_gone(pid) {
             // exited by itself; still make sure nothing it forked lingers
         } else {
-            let _ = self.pgpool(&["-m", "fast", "stop"]);
+            // Run `pgpool stop` in the background: it polls until the pid is gone, which happens
+            // only once we reap the daemon below.
+            stop_cmd = Some(self.spawn_pgpool(&["-m", "fast", "stop"], Stdio::null));
             let _ = wait_until(STOP_TIMEOUT, "the daemon to exit", || zombie_or_gone(pid));
         }
         // The unreaped main process keeps its pid (= the process group id) from being reused, so
@@ -333,6 +344,14 @@ impl Daemon {
         // SAFETY: kill(2) with a negative pid signals that process group; no memory involved.
         unsafe { libc::kill(-pid, libc::SIGKILL) };
         let status = child.wait().ok();
+        if let Some(mut cmd) = stop_cmd {
+            // it notices the reaped pid within its 1-s poll
+            let _ = wait_until(Duration::from_secs(5), "pgpool stop to return", || {
+                !matches!(cmd.try_wait(), Ok(None))
+            });
+            let _ = cmd.kill();
+            let _ = cmd.wait();
+        }
         if let Some(mut watchdog) = self.watchdog.take() {
             watchdog.finish();
         }

@@ -1,7 +1,8 @@
 //! Test support shared by every integration test: real PostgreSQL clusters (`cluster`) and our
 //! daemon started against them (`daemon`), plus the plumbing both need — loopback ports reserved
 //! across test processes (`ports`), the unprivileged OS user servers run as (`os_user`), a
-//! watchdog that cleans up even when the test process is killed (`watchdog`), and running psql.
+//! watchdog that cleans up even when the test process is killed (`watchdog`), running psql, and
+//! the wire protocol by hand (`wire`).
 //!
 //! Cleanup contract: everything a helper starts is stopped and every directory it makes is removed
 //! when its guard is dropped (also while a test panics). If the test process dies without
@@ -13,6 +14,8 @@ pub mod cluster;
 #[allow(dead_code)]
 // the daemon tests are `#[ignore]`d until the daemon starts; see daemon_smoke.rs
 pub mod daemon;
+#[allow(dead_code)] // each test module uses a different part of it
+pub mod frames;
 mod os_user;
 mod ports;
 mod watchdog;
