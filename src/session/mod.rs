@@ -190,6 +190,10 @@ impl Relay<'_> {
                     Err(nix::errno::Errno::EINTR) => continue,
                     Err(_) => return End::ClientGone,
                 };
+                if n == 0 && self.pending > 0 {
+                    // A query is running: the client is waiting, not idle.
+                    continue;
+                }
                 if n == 0 {
                     idle_ticks += 1;
                     child
