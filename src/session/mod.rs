@@ -80,6 +80,9 @@ struct Relay<'a> {
     unsynced: bool,
     /// The backend is in COPY IN (or COPY BOTH) and waits for the client's data.
     copy_in: bool,
+    /// Syncs forwarded since the last Execute (ignored by the server if that Execute starts a
+    /// COPY IN).
+    syncs_after_execute: u32,
     /// An intercepted command waits for the backend to finish what came before it.
     blocked: bool,
     /// Traffic since the last idle tick.
@@ -114,6 +117,7 @@ pub fn run(
         pending: u32::from(fresh),
         unsynced: false,
         copy_in: false,
+        syncs_after_execute: 0,
         blocked: false,
         active: false,
         log_statement: child.settings.log_statement,
@@ -406,11 +410,19 @@ impl Relay<'_> {
                 }
                 _ => {
                     match head.tag {
+                        // A Sync sent during COPY IN is ignored by the server: no
+                        // ReadyForQuery answers it.
+                        b'S' if self.copy_in => {}
                         b'S' => {
                             self.pending += 1;
+                            self.syncs_after_execute += 1;
                             self.unsynced = false;
                         }
-                        b'B' | b'E' | b'D' | b'C' | b'H' => self.unsynced = true,
+                        b'E' => {
+                            self.syncs_after_execute = 0;
+                            self.unsynced = true;
+                        }
+                        b'B' | b'D' | b'C' | b'H' => self.unsynced = true,
                         b'c' | b'f' => self.copy_in = false,
                         _ => {}
                     }
@@ -489,13 +501,21 @@ impl Relay<'_> {
                                 }
                             }
                         }
-                        _ => stats::count_error(child.sh.backend(self.node), body),
+                        _ => {
+                            // An error ends COPY IN on the server side.
+                            self.copy_in = false;
+                            stats::count_error(child.sh.backend(self.node), body)
+                        }
                     }
                     off += head.total;
                 }
                 _ => {
                     if matches!(head.tag, b'G' | b'W') {
+                        // Syncs the client sent after the Execute that started this COPY
+                        // reach the server in COPY IN mode and go unanswered.
                         self.copy_in = true;
+                        self.pending = self.pending.saturating_sub(self.syncs_after_execute);
+                        self.syncs_after_execute = 0;
                     }
                     let avail = buf.len() - off;
                     if avail >= head.total {
