@@ -325,22 +325,24 @@ fn clear_text_frontend_auth_lets_md5_and_scram_roles_in_without_an_entry() {
     c.create_role("auth_act_md5", "act-md5-pw", AuthMethod::Md5);
     c.create_role("auth_act_scram", "act-scram-pw", AuthMethod::ScramSha256);
     let d = Daemon::start(c, "allow_clear_text_frontend_auth = on");
-    for (user, pw) in [
-        ("auth_act_md5", "act-md5-pw"),
-        ("auth_act_scram", "act-scram-pw"),
+    for (user, pw, error, detail) in [
+        (
+            "auth_act_md5",
+            "act-md5-pw",
+            "ERROR XX000: authentication failed",
+            "password authentication failed for user \"auth_act_md5\"",
+        ),
+        (
+            "auth_act_scram",
+            "act-scram-pw",
+            "ERROR XX000: backend authentication failed",
+            "backend response with kind 'E' when expecting 'R'",
+        ),
     ] {
         assert_logs_in(&d, user, Some(pw), "postgres");
-        // the client's clear text is only checked by the backend
-        assert_refused(
-            &d,
-            user,
-            Some("wrong-pw"),
-            "postgres",
-            // pgpool's exact error shape: backend_refusing_a_relayed_password_gives_pgpools_error
-            &[&format!(
-                "password authentication failed for user \"{user}\""
-            )],
-        );
+        // the client's clear text is only checked by the backend, whose refusal becomes
+        // pgpool's own error (as backend_refusing_a_relayed_password_gives_pgpools_error shows)
+        assert_refused(&d, user, Some("wrong-pw"), "postgres", &[error, detail]);
     }
     assert!(
         d.log()
