@@ -61,6 +61,7 @@ pub fn run(slot: usize, cfg: Config, listeners: &[(RawFd, bool)]) -> i32 {
     signals::install();
     crate::process_title::set("wait for connection request");
     let sh = shmem();
+    pglog!(Severity::Debug1, "initializing backend status");
     let settings = ChildSettings::from_config(&cfg);
     for pool in 0..sh.max_pool {
         for node in 0..crate::shmem::MAX_BACKENDS {

@@ -43,6 +43,8 @@ pub fn run(opts: &Options) -> i32 {
         settings.min_messages = Severity::Debug1;
     }
     logger::apply(&settings);
+    // pgpool's first debug line (pool_init_config); with `-d` it shows that debug output is on
+    pglog!(Severity::Debug1, "initializing pool configuration");
     for d in diags {
         log_diagnostic(&d);
     }
