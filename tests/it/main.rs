@@ -5,5 +5,7 @@
 
 mod support;
 
+mod cli;
 mod cluster_smoke;
 mod daemon_smoke;
+mod lifecycle;

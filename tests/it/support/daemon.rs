@@ -59,28 +59,58 @@ impl Daemon {
 
     /// Like `start`, but a daemon that fails to start is an `Err` carrying its log.
     pub fn try_start(cluster: &Cluster, extra_conf: &str) -> Result<Daemon, String> {
+        let mut daemon = Daemon::prepare(cluster, extra_conf);
+        daemon.launch_foreground(&[])?;
+        Ok(daemon)
+    }
+
+    /// `launch` with `-n -f <pgpool.conf> -F <pcp.conf>` followed by `extra` options.
+    pub fn launch_foreground(&mut self, extra: &[&str]) -> Result<(), String> {
+        let (conf, pcp) = (self.conf_path(), self.pcp_conf_path());
+        let mut args: Vec<&std::ffi::OsStr> = vec![
+            "-n".as_ref(),
+            "-f".as_ref(),
+            conf.as_os_str(),
+            "-F".as_ref(),
+            pcp.as_os_str(),
+        ];
+        args.extend(extra.iter().map(std::ffi::OsStr::new));
+        self.launch(&args)
+    }
+
+    /// The daemon directory with its files written (pgpool.conf with `extra_conf`, pcp.conf,
+    /// pool_passwd), nothing started yet: for `launch` with other options, or for running the
+    /// binary by hand. Dropping it removes the directory (and stops what `launch` started).
+    pub fn prepare(cluster: &Cluster, extra_conf: &str) -> Daemon {
         let ports = PortBlock::reserve(2);
         let dir = tempfile::Builder::new()
             .prefix("pgrs-daemon-")
             .tempdir_in("/tmp")
             .expect("create a daemon directory under /tmp")
             .keep();
-        let mut daemon = Daemon {
+        let daemon = Daemon {
             dir,
             ports,
             child: None,
             watchdog: None,
         };
         daemon.write_files(cluster, extra_conf);
+        daemon
+    }
 
-        let log = File::create(daemon.log_path()).expect("create pgpool.log");
+    /// Run the binary with exactly `args` (which must keep it in the foreground: `-n`), from the
+    /// daemon directory (so relative paths resolve there), stdout + stderr to `pgpool.log`, in
+    /// its own process group; wait (bounded) until it accepts TCP connections. `Err` carries the
+    /// log if it exits or does not get ready within 30 s.
+    pub fn launch<S: AsRef<std::ffi::OsStr>>(&mut self, args: &[S]) -> Result<(), String> {
+        assert!(
+            self.child.is_none(),
+            "launch: the daemon is already running"
+        );
+        let log = File::create(self.log_path()).expect("create pgpool.log");
         let child = Command::new(pgpool_bin())
-            .arg("-n")
-            .arg("-f")
-            .arg(daemon.conf_path())
-            .arg("-F")
-            .arg(daemon.pcp_conf_path())
-            .current_dir(&daemon.dir)
+            .args(args)
+            .current_dir(&self.dir)
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("dup pgpool.log"))
             .stderr(log)
@@ -88,37 +118,37 @@ impl Daemon {
             .spawn()
             .map_err(|e| format!("cannot run {}: {e}", pgpool_bin().display()))?;
         let pid = child.id().to_string();
-        daemon.child = Some(child);
-        daemon.watchdog = Some(Watchdog::spawn(
+        self.child = Some(child);
+        self.watchdog = Some(Watchdog::spawn(
             CLEANUP_SCRIPT,
-            &[pid.as_str(), daemon.dir.to_str().expect("utf-8 path")],
+            &[pid.as_str(), self.dir.to_str().expect("utf-8 path")],
         ));
 
         let mut exited = None;
+        let port = self.port();
+        let child = self.child.as_mut().expect("spawned");
         let ready = wait_until(
             START_TIMEOUT,
             "the daemon to accept TCP connections",
             || {
-                if let Ok(Some(status)) = daemon.child.as_mut().expect("spawned").try_wait() {
+                if let Ok(Some(status)) = child.try_wait() {
                     exited = Some(status);
                     return true;
                 }
-                let addr = std::net::SocketAddr::new(
-                    HOST.parse().expect("HOST is an IP address"),
-                    daemon.port(),
-                );
+                let addr =
+                    std::net::SocketAddr::new(HOST.parse().expect("HOST is an IP address"), port);
                 std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok()
             },
         );
         let failure = match (ready, exited) {
-            (Ok(()), None) => return Ok(daemon),
+            (Ok(()), None) => return Ok(()),
             (_, Some(status)) => format!("the daemon exited during start-up ({status})"),
             (Err(e), None) => e,
         };
         Err(format!(
             "{failure}\n--- {} ---\n{}",
-            daemon.log_path().display(),
-            tail(&daemon.log(), 40)
+            self.log_path().display(),
+            tail(&self.log(), 40)
         ))
     }
 
