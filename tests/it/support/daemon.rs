@@ -40,6 +40,8 @@ pub struct Daemon {
     dir: PathBuf,
     ports: PortBlock,
     child: Option<Child>,
+    /// The main process's exit status when `pgpool()` reaped it (see `reap_if_exited`)
+    reaped: std::sync::Mutex<Option<ExitStatus>>,
     watchdog: Option<Watchdog>,
 }
 
@@ -92,6 +94,7 @@ impl Daemon {
             dir,
             ports,
             child: None,
+            reaped: std::sync::Mutex::new(None),
             watchdog: None,
         };
         daemon.write_files(cluster, extra_conf);
@@ -326,10 +329,29 @@ impl Daemon {
             .spawn()
             .expect("run the pgpool binary");
         let _ = wait_until(STOP_TIMEOUT, "pgpool command", || {
+            self.reap_if_exited();
             !matches!(child.try_wait(), Ok(None))
         });
         let _ = child.kill();
         child.wait_with_output().expect("collect pgpool output")
+    }
+
+    /// Reap the main process if it has exited. `pgpool stop` polls `kill(pid, 0)` until the pid
+    /// is gone, and an unreaped child of ours stays a zombie that `kill` still finds; a real
+    /// pgpool's parent (a shell, systemd) reaps it. Not through `Child::try_wait` because that
+    /// needs `&mut self` and `pgpool()` runs while tests hold `&self` (also from other threads).
+    fn reap_if_exited(&self) {
+        use std::os::unix::process::ExitStatusExt;
+        let Some(pid) = self.pid() else { return };
+        let mut reaped = self.reaped.lock().unwrap_or_else(|p| p.into_inner());
+        if reaped.is_some() {
+            return;
+        }
+        let mut raw = 0;
+        // SAFETY: waitpid(2) on our own child with a valid out-pointer; WNOHANG never blocks.
+        if unsafe { libc::waitpid(pid as i32, &mut raw, libc::WNOHANG) } == pid as i32 {
+            *reaped = Some(ExitStatus::from_raw(raw));
+        }
     }
 
     /// Stop the daemon: `pgpool -m fast stop`, wait (bounded) for it to exit, SIGKILL its process
@@ -344,10 +366,15 @@ impl Daemon {
             let _ = wait_until(STOP_TIMEOUT, "the daemon to exit", || zombie_or_gone(pid));
         }
         // The unreaped main process keeps its pid (= the process group id) from being reused, so
-        // killing the group is safe until we reap it below.
+        // killing the group is safe until we reap it below. (If `pgpool()` reaped it already,
+        // the group lives on while any of its processes does; a pid reused as a new group's id
+        // within these milliseconds is not a practical concern.)
         // SAFETY: kill(2) with a negative pid signals that process group; no memory involved.
         unsafe { libc::kill(-pid, libc::SIGKILL) };
-        let status = child.wait().ok();
+        let status = child
+            .wait()
+            .ok()
+            .or(*self.reaped.lock().unwrap_or_else(|p| p.into_inner()));
         if let Some(mut watchdog) = self.watchdog.take() {
             watchdog.finish();
         }
