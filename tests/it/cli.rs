@@ -90,10 +90,15 @@ fn version_option_prints_the_version_on_stderr_and_exits_0() {
     for flag in ["-v", "--version"] {
         let out = pgpool(&[flag]);
         assert_eq!(code(&out), Some(0), "{flag}: {}", stderr(&out));
-        let err = stderr(&out);
+        assert_eq!(
+            stderr(&out),
+            format!("pgpool-II version {}\n", pgpool_rs::version_string()),
+            "{flag}"
+        );
         assert!(
-            err.starts_with("pgpool-II version ") && err.lines().count() == 1,
-            "{flag}: {err:?}"
+            pgpool_rs::version_string().ends_with(" (chirikoboshi)"),
+            "{}",
+            pgpool_rs::version_string()
         );
         assert!(stdout(&out).is_empty(), "{flag}: stdout {:?}", stdout(&out));
     }
@@ -185,6 +190,30 @@ fn reload_without_a_pid_file_exits_1() {
     assert_eq!(code(&out), Some(1), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("FATAL:  could not read pid file"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn stop_and_reload_with_a_dead_pid_in_the_pid_file_fail() {
+    let d = Daemon::prepare(shared_cluster(), "");
+    let dead = dead_pid();
+    std::fs::write(pid_file(&d), format!("{dead}\0")).expect("write pid file");
+    let out = d.pgpool(&["-m", "fast", "stop"]);
+    assert_eq!(code(&out), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("FATAL:  could not stop process with pid: {dead}"))
+            && stderr(&out).contains("DETAIL:  No such process"),
+        "{}",
+        stderr(&out)
+    );
+    let out = d.pgpool(&["reload"]);
+    assert_eq!(code(&out), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!(
+            "FATAL:  could not reload configuration file pid: {dead}"
+        )),
         "{}",
         stderr(&out)
     );
@@ -341,11 +370,30 @@ fn without_foreground_option_the_daemon_detaches_and_stop_ends_it() {
 }
 
 #[test]
+fn without_discard_status_option_pgpool_status_is_restored() {
+    let mut d = Daemon::prepare(shared_cluster(), "");
+    let status = d.dir().join("pgpool_status");
+    std::fs::write(&status, "up\ndown\n").expect("write pgpool_status");
+    launch(&mut d, &[]);
+    assert_serves(&d);
+    assert!(!d.log().contains("discarded"), "{}", tail(&d.log(), 20));
+    assert_eq!(
+        std::fs::read_to_string(&status).expect("pgpool_status"),
+        "up\ndown\n"
+    );
+}
+
+#[test]
 fn discard_status_option_discards_the_pgpool_status_file() {
     let mut d = Daemon::prepare(shared_cluster(), "");
     let status = d.dir().join("pgpool_status");
-    std::fs::write(&status, "up\nup\n").expect("write pgpool_status");
+    std::fs::write(&status, "up\ndown\n").expect("write pgpool_status");
     launch(&mut d, &["-D"]);
+    // a fresh status file: node 1's recorded `down` is forgotten
+    wait_until(WAIT, "pgpool_status to be rewritten", || {
+        std::fs::read_to_string(&status).is_ok_and(|t| t == "up\nup\n")
+    })
+    .unwrap_or_else(|e| panic!("{e}: {:?}", std::fs::read_to_string(&status)));
     assert!(
         d.log().contains(&format!(
             "LOG:  Backend status file {} discarded",

@@ -134,14 +134,15 @@ fn smart_shutdown_waits_for_a_busy_session_to_end() {
 }
 
 /// Fast and immediate: the open session is cut, the client sees an error, pgpool exits quickly.
-fn cutting_shutdown(mode: &str) {
+/// `arg` is what `-m` gets: pgpool looks only at its first character.
+fn cutting_shutdown(mode: &str, arg: &str) {
     let mut d = Daemon::start(shared_cluster(), "");
     let pid = d.pid().expect("running");
     let children = wait_children(&d, 4);
     let mut client = d.client("postgres", "postgres");
     client.batch_execute("begin").expect("open a transaction");
     let t0 = Instant::now();
-    let stop = d.pgpool(&["-m", mode, "stop"]);
+    let stop = d.pgpool(&["-m", arg, "stop"]);
     let took = t0.elapsed();
     assert!(
         took < Duration::from_secs(10),
@@ -161,12 +162,12 @@ fn cutting_shutdown(mode: &str) {
 
 #[test]
 fn fast_shutdown_cuts_sessions_and_exits_quickly() {
-    cutting_shutdown("fast");
+    cutting_shutdown("fast", "f");
 }
 
 #[test]
 fn immediate_shutdown_cuts_sessions_and_exits_quickly() {
-    cutting_shutdown("immediate");
+    cutting_shutdown("immediate", "imm");
 }
 
 // ---- process model --------------------------------------------------------------------------
