@@ -357,14 +357,15 @@ impl Daemon {
     /// Stop the daemon: `pgpool -m fast stop`, wait (bounded) for it to exit, SIGKILL its process
     /// group if needed. Returns the main process's exit status (`None` if already stopped).
     pub fn stop(&mut self) -> Option<ExitStatus> {
-        let mut child = self.child.take()?;
-        let pid = child.id() as i32;
+        let pid = self.pid()? as i32;
         if zombie_or_gone(pid) {
             // exited by itself; still make sure nothing it forked lingers
         } else {
+            // (with `self.child` still set, so that `pgpool()` reaps the main process)
             let _ = self.pgpool(&["-m", "fast", "stop"]);
             let _ = wait_until(STOP_TIMEOUT, "the daemon to exit", || zombie_or_gone(pid));
         }
+        let mut child = self.child.take().expect("pid() said there is a child");
         // The unreaped main process keeps its pid (= the process group id) from being reused, so
         // killing the group is safe until we reap it below. (If `pgpool()` reaped it already,
         // the group lives on while any of its processes does; a pid reused as a new group's id
