@@ -7,7 +7,7 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use crate::support::cluster::{process_alive, shared_cluster};
-use crate::support::daemon::{children_of, pgpool_bin, Daemon};
+use crate::support::daemon::{children_of, pgpool_bin, process_title, Daemon};
 use crate::support::{output_within, tail, wait_until};
 
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(20);
@@ -351,7 +351,12 @@ fn without_foreground_option_the_daemon_detaches_and_stop_ends_it() {
     .unwrap_or_else(|e| panic!("{e}: {:?}", d.psql("select 1")));
     assert_serves(&d);
     let children = children_of(pid);
-    assert_eq!(children.len(), 4, "num_init_children = 4: {children:?}");
+    let clients: Vec<u32> = children
+        .iter()
+        .copied()
+        .filter(|&c| process_title(c) == "pgpool: wait for connection request")
+        .collect();
+    assert_eq!(clients.len(), 4, "num_init_children = 4: {children:?}");
 
     let out = d.pgpool(&["stop"]);
     assert_eq!(code(&out), Some(0), "{}", stderr(&out));
@@ -376,7 +381,17 @@ fn without_discard_status_option_pgpool_status_is_restored() {
     std::fs::write(&status, "up\ndown\n").expect("write pgpool_status");
     launch(&mut d, &[]);
     assert_serves(&d);
-    assert!(!d.log().contains("discarded"), "{}", tail(&d.log(), 20));
+    let log = d.log();
+    assert!(
+        !log.contains("pgpool_status discarded"),
+        "{}",
+        tail(&log, 20)
+    );
+    assert!(
+        log.contains("LOG:  reading status file: 1 th backend is set to down status"),
+        "{}",
+        tail(&log, 20)
+    );
     assert_eq!(
         std::fs::read_to_string(&status).expect("pgpool_status"),
         "up\ndown\n"
@@ -682,9 +697,8 @@ fn sighup_applies_a_reloadable_change() {
 #[test]
 fn start_only_change_on_reload_logs_that_a_restart_is_needed() {
     let mut d = Daemon::start(shared_cluster(), "num_init_children = 3");
-    let pid = d.pid().expect("running");
-    wait_until(WAIT, "3 children", || children_of(pid).len() == 3)
-        .unwrap_or_else(|e| panic!("{e}: {:?}", children_of(pid)));
+    wait_until(WAIT, "3 children", || d.client_children().len() == 3)
+        .unwrap_or_else(|e| panic!("{e}: {:?}", d.client_children()));
     append_conf(&d, "num_init_children = 5");
     let out = d.pgpool(&["reload"]);
     assert_eq!(code(&out), Some(0), "{}", stderr(&out));
@@ -697,7 +711,7 @@ fn start_only_change_on_reload_logs_that_a_restart_is_needed() {
         tail(&d.log(), 20)
     );
     assert_eq!(pgpool_show(&d, "num_init_children"), "3");
-    assert_eq!(children_of(pid).len(), 3);
+    assert_eq!(d.client_children().len(), 3);
     assert!(d.is_running());
 }
 

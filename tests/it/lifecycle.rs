@@ -9,30 +9,24 @@ use std::process::Output;
 use std::time::{Duration, Instant};
 
 use crate::support::cluster::{process_alive, shared_cluster};
-use crate::support::daemon::{children_of, Daemon};
+use crate::support::daemon::{children_of, process_title as title, Daemon};
 use crate::support::{tail, wait_until, HOST};
 
 const WAIT: Duration = Duration::from_secs(20);
 
-/// `pgpool: <title>` of `pid`, from /proc/<pid>/cmdline (up to the first NUL).
-fn title(pid: u32) -> String {
-    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-    let end = raw.iter().position(|&b| b == 0).unwrap_or(raw.len());
-    String::from_utf8_lossy(&raw[..end]).into_owned()
-}
-
-fn titles(pid: u32) -> Vec<(u32, String)> {
-    children_of(pid)
+/// The client children of `d` with their titles.
+fn titles(d: &Daemon) -> Vec<(u32, String)> {
+    d.client_children()
         .into_iter()
         .map(|c| (c, title(c)))
         .collect()
 }
 
-/// Wait until the daemon's main process has `n` children; returns them.
+/// Wait until the daemon's main process has `n` client children; returns them.
 fn wait_children(d: &Daemon, n: usize) -> Vec<u32> {
     let mut seen = Vec::new();
-    wait_until(WAIT, &format!("{n} children"), || {
-        seen = d.children_pids();
+    wait_until(WAIT, &format!("{n} client children"), || {
+        seen = d.client_children();
         seen.len() == n
     })
     .unwrap_or_else(|e| panic!("{e}: {seen:?}\n{}", tail(&d.log(), 20)));
@@ -109,7 +103,7 @@ fn smart_shutdown_waits_for_a_busy_session_to_end() {
         wait_until(WAIT, "the idle children to exit", || {
             children.iter().filter(|&&c| process_alive(c)).count() == 1
         })
-        .unwrap_or_else(|e| panic!("{e}: {:?}", titles(pid)));
+        .unwrap_or_else(|e| panic!("{e}: {:?}", titles(&d)));
         client
             .batch_execute("insert into smart_t values (2)")
             .expect("the session still works during a smart shutdown");
@@ -178,16 +172,16 @@ fn children_carry_pgpool_process_titles() {
     let pid = d.pid().expect("running");
     wait_children(&d, 3);
     wait_until(WAIT, "every child waiting for connections", || {
-        titles(pid)
+        titles(&d)
             .iter()
             .all(|(_, t)| t == "pgpool: wait for connection request")
     })
-    .unwrap_or_else(|e| panic!("{e}: {:?}", titles(pid)));
+    .unwrap_or_else(|e| panic!("{e}: {:?}", titles(&d)));
 
     let mut client = d.client("postgres", "postgres");
     client.simple_query("select 1").expect("query");
     let busy = |suffix: &str| {
-        titles(pid).into_iter().find(|(_, t)| {
+        titles(&d).into_iter().find(|(_, t)| {
             t.strip_prefix("pgpool: postgres postgres 127.0.0.1(")
                 .and_then(|rest| rest.strip_suffix(suffix))
                 .and_then(|rest| rest.strip_suffix(')'))
@@ -197,17 +191,17 @@ fn children_carry_pgpool_process_titles() {
     wait_until(WAIT, "a child titled `... idle`", || {
         busy(" idle").is_some()
     })
-    .unwrap_or_else(|e| panic!("{e}: {:?}", titles(pid)));
+    .unwrap_or_else(|e| panic!("{e}: {:?}", titles(&d)));
     client.batch_execute("begin").expect("begin");
     wait_until(WAIT, "a child titled `... idle in transaction`", || {
         busy(" idle in transaction").is_some()
     })
-    .unwrap_or_else(|e| panic!("{e}: {:?}", titles(pid)));
-    let waiting = titles(pid)
+    .unwrap_or_else(|e| panic!("{e}: {:?}", titles(&d)));
+    let waiting = titles(&d)
         .iter()
         .filter(|(_, t)| t == "pgpool: wait for connection request")
         .count();
-    assert_eq!(waiting, 2, "{:?}", titles(pid));
+    assert_eq!(waiting, 2, "{:?}", titles(&d));
     // the main process keeps its command line
     assert!(
         title(pid).ends_with("pgpool") || title(pid).contains("/pgpool"),
@@ -219,14 +213,13 @@ fn children_carry_pgpool_process_titles() {
 #[test]
 fn a_killed_child_is_respawned() {
     let d = Daemon::start(shared_cluster(), "");
-    let pid = d.pid().expect("running");
     let before = wait_children(&d, 4);
     let victim = before[1];
     // SAFETY: kill(2) to one of the daemon's children.
     assert_eq!(unsafe { libc::kill(victim as i32, libc::SIGKILL) }, 0);
     let mut now = Vec::new();
     wait_until(WAIT, "the killed child to be replaced", || {
-        now = children_of(pid);
+        now = d.client_children();
         now.len() == 4 && !now.contains(&victim)
     })
     .unwrap_or_else(|e| panic!("{e}: {now:?}\n{}", tail(&d.log(), 20)));
@@ -252,7 +245,6 @@ fn dynamic_mode_starts_min_spare_children_and_forks_more_under_load() {
          min_spare_children = 2\n\
          max_spare_children = 3",
     );
-    let pid = d.pid().expect("running");
     wait_children(&d, 2);
     let mut clients: Vec<postgres::Client> = Vec::new();
     for _ in 0..2 {
@@ -262,7 +254,7 @@ fn dynamic_mode_starts_min_spare_children_and_forks_more_under_load() {
     }
     let mut n = 0;
     wait_until(WAIT, "more children under load", || {
-        n = children_of(pid).len();
+        n = d.client_children().len();
         n >= 4
     })
     .unwrap_or_else(|e| panic!("{e}: {n} children\n{}", tail(&d.log(), 20)));
@@ -273,7 +265,7 @@ fn dynamic_mode_starts_min_spare_children_and_forks_more_under_load() {
         c.simple_query("select 1").expect("query");
         clients.push(c);
     }
-    assert!(children_of(pid).len() <= 6);
+    assert!(d.client_children().len() <= 6);
 }
 
 // ---- listeners ------------------------------------------------------------------------------
@@ -365,7 +357,7 @@ fn log_line_prefix_escapes_are_expanded() {
         .lines()
         .find(|l| l.ends_with("LOG:  statement: select 'prefix-marker'"))
         .unwrap_or_else(|| panic!("statement not logged:\n{}", tail(&log, 20)));
-    let children = d.children_pids();
+    let children = d.client_children();
     let prefix = line
         .strip_suffix("LOG:  statement: select 'prefix-marker'")
         .expect("suffix checked");

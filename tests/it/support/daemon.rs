@@ -181,6 +181,10 @@ impl Daemon {
             port = self.port(),
             pcp_port = self.pcp_port(),
         );
+        if std::env::var_os("PGRS_PGPOOL_BIN").is_some() {
+            // pgpool-II 4.3 names the (single) client socket directory `socket_dir`
+            conf.push_str(&format!("socket_dir = '{d}'\n"));
+        }
         for node in 0..cluster.nodes() {
             conf.push_str(&format!(
                 "backend_hostname{node} = '{HOST}'\n\
@@ -257,6 +261,28 @@ impl Daemon {
     /// Pids of the processes whose parent is the daemon's main process, sorted.
     pub fn children_pids(&self) -> Vec<u32> {
         self.pid().map(children_of).unwrap_or_default()
+    }
+
+    /// Pids of the main process's client-serving children, sorted: its children except those
+    /// whose process title names another role (PCP, health check, worker, watchdog, logger).
+    pub fn client_children(&self) -> Vec<u32> {
+        const OTHER_ROLES: [&str; 8] = [
+            "pgpool: PCP",
+            "pgpool: health check",
+            "pgpool: worker",
+            "pgpool: watchdog",
+            "pgpool: lifecheck",
+            "pgpool: heartbeat",
+            "pgpool: logger",
+            "pgpool: follow",
+        ];
+        self.children_pids()
+            .into_iter()
+            .filter(|&pid| {
+                let title = process_title(pid);
+                !OTHER_ROLES.iter().any(|role| title.starts_with(role))
+            })
+            .collect()
     }
 
     /// Whether the main process is still running (not exited, not a zombie).
@@ -411,6 +437,13 @@ fn stat_fields(pid: u32) -> Option<Vec<String>> {
 
 fn zombie_or_gone(pid: i32) -> bool {
     stat_fields(pid as u32).is_none_or(|f| f.first().map(String::as_str) == Some("Z"))
+}
+
+/// The process title of `pid` (`/proc/<pid>/cmdline` up to its first NUL; empty if gone).
+pub fn process_title(pid: u32) -> String {
+    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let end = raw.iter().position(|&b| b == 0).unwrap_or(raw.len());
+    String::from_utf8_lossy(&raw[..end]).into_owned()
 }
 
 /// Pids of the live processes whose parent is `parent`, sorted.
