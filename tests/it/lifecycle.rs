@@ -98,7 +98,7 @@ fn smart_shutdown_waits_for_a_busy_session_to_end() {
 
     let stop = std::thread::scope(|s| {
         let stopper = s.spawn(|| d.pgpool(&["-m", "smart", "stop"]));
-        wait_log(&d, "received smart shutdown request");
+        wait_log(&d, "LOG:  shutting down by signal 15");
         // idle children go at once; the busy one keeps serving its session
         wait_until(WAIT, "the idle children to exit", || {
             children.iter().filter(|&&c| process_alive(c)).count() == 1
@@ -128,8 +128,9 @@ fn smart_shutdown_waits_for_a_busy_session_to_end() {
 }
 
 /// Fast and immediate: the open session is cut, the client sees an error, pgpool exits quickly.
-/// `arg` is what `-m` gets: pgpool looks only at its first character.
-fn cutting_shutdown(mode: &str, arg: &str) {
+/// `arg` is what `-m` gets: pgpool looks only at its first character; `signal` is the one
+/// `pgpool stop` sends for the mode.
+fn cutting_shutdown(mode: &str, arg: &str, signal: i32) {
     let mut d = Daemon::start(shared_cluster(), "");
     let pid = d.pid().expect("running");
     let children = wait_children(&d, 4);
@@ -150,18 +151,18 @@ fn cutting_shutdown(mode: &str, arg: &str) {
         err.is_closed() || err.as_db_error().is_some() || err.to_string().contains("closed"),
         "{mode}: unexpected client error {err:?}"
     );
-    wait_log(&d, &format!("received {mode} shutdown request"));
+    wait_log(&d, &format!("LOG:  shutting down by signal {signal}"));
     assert_clean_shutdown(&mut d, pid, &children, &stop);
 }
 
 #[test]
 fn fast_shutdown_cuts_sessions_and_exits_quickly() {
-    cutting_shutdown("fast", "f");
+    cutting_shutdown("fast", "f", libc::SIGINT);
 }
 
 #[test]
 fn immediate_shutdown_cuts_sessions_and_exits_quickly() {
-    cutting_shutdown("immediate", "imm");
+    cutting_shutdown("immediate", "imm", libc::SIGQUIT);
 }
 
 // ---- process model --------------------------------------------------------------------------
