@@ -377,6 +377,44 @@ fn log_line_prefix_escapes_are_expanded() {
     );
 }
 
+/// `YYYY-MM-DD HH:MM:SS` (`%t`) or with `.mmm` (`%m`)
+fn is_timestamp(s: &str, millis: bool) -> bool {
+    let shape = if millis {
+        "dddd-dd-dd dd:dd:dd.ddd"
+    } else {
+        "dddd-dd-dd dd:dd:dd"
+    };
+    s.len() == shape.len()
+        && s.chars()
+            .zip(shape.chars())
+            .all(|(c, p)| if p == 'd' { c.is_ascii_digit() } else { c == p })
+}
+
+#[test]
+fn log_line_prefix_time_line_number_and_padding_escapes() {
+    let d = Daemon::start(shared_cluster(), "log_line_prefix = '%m|%t|%l|%-6a|%8p| '");
+    let pid = d.pid().expect("running");
+    let log = d.log();
+    let mut numbers = Vec::new();
+    for line in log.lines() {
+        let f: Vec<&str> = line.splitn(6, '|').collect();
+        assert_eq!(f.len(), 6, "{line:?}");
+        assert!(is_timestamp(f[0], true), "%m in {line:?}");
+        assert!(is_timestamp(f[1], false), "%t in {line:?}");
+        assert_eq!(&f[0][..16], &f[1][..16], "%m and %t disagree in {line:?}");
+        if f[4] == format!("{pid:>8}") {
+            assert_eq!(f[3], "main  ", "%-6a in {line:?}");
+            numbers.push(
+                f[2].parse::<u64>()
+                    .unwrap_or_else(|_| panic!("%l in {line:?}")),
+            );
+        }
+    }
+    assert!(numbers.len() >= 2, "main-process lines:\n{log}");
+    let expected: Vec<u64> = (1..=numbers.len() as u64).collect();
+    assert_eq!(numbers, expected, "%l of the main process's lines:\n{log}");
+}
+
 #[test]
 fn logging_collector_writes_the_log_file_in_log_directory_and_rotates_by_size() {
     let mut d = Daemon::prepare(shared_cluster(), "");
