@@ -101,15 +101,24 @@ impl Child {
         None
     }
 
+    /// Apply a pending SIGHUP: re-read pgpool.conf (reload context) and everything derived from
+    /// it. Returns whether a reload was pending. Called between sessions and, inside a session,
+    /// after each batch of client messages (pgpool checks at every protocol-loop iteration).
+    pub fn apply_pending_reload(&mut self) -> bool {
+        if !signals::RELOAD.swap(false, SeqCst) {
+            return false;
+        }
+        if let Ok((cfg, _)) = self.cfg.reload() {
+            self.settings = ChildSettings::from_config(&cfg);
+            logger::apply(&logger::LogSettings::from_config(&cfg));
+            self.cfg = cfg;
+        }
+        true
+    }
+
     /// Between sessions: apply a pending reload and close-idle request, expire pooled slots.
     fn housekeeping(&mut self) {
-        if signals::RELOAD.swap(false, SeqCst) {
-            if let Ok((cfg, _)) = self.cfg.reload() {
-                self.settings = ChildSettings::from_config(&cfg);
-                logger::apply(&logger::LogSettings::from_config(&cfg));
-                self.cfg = cfg;
-            }
-        }
+        self.apply_pending_reload();
         if signals::CLOSE_IDLE.swap(false, SeqCst) {
             self.pool.close_idle(self.sh);
         }

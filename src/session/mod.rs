@@ -247,7 +247,24 @@ impl Relay<'_> {
                 idle_ticks = 0;
                 self.active = false;
             }
+            if child.apply_pending_reload() {
+                self.reloaded(child);
+            }
         }
+    }
+
+    /// A reload reached this open session (after the message that woke the child, as in
+    /// pgpool): the file's values now apply here too, over PGPOOL SET values of the same
+    /// parameters; parameters the file does not set keep their session values.
+    fn reloaded(&mut self, child: &Child) {
+        if let Some(cfg) = self.session_cfg.take() {
+            // reload context: start-only parameters and invalid values keep what they were
+            self.session_cfg = Some(cfg.reload().map(|(c, _)| c).unwrap_or(cfg));
+        }
+        let cfg = self.session_cfg.as_ref().unwrap_or(&child.cfg);
+        self.log_statement = cfg.get_bool("log_statement");
+        self.log_per_node_statement = cfg.get_bool("log_per_node_statement");
+        self.client_idle_limit = cfg.get_int("client_idle_limit");
     }
 
     /// Forward complete or streaming client frames to the backend; answer intercepted commands.
