@@ -820,8 +820,6 @@ fn syntax_error_on_reload_warns_and_nothing_is_applied() {
 /// protocol-loop iteration"): the message that wakes the child is still handled with the old
 /// settings, the following ones with the new. Verified with `PGRS_PGPOOL_BIN=/usr/sbin/pgpool`.
 #[test]
-#[ignore = "daemon bug: children apply a reload only between sessions (child::housekeeping), \
-            never inside an open session as pgpool does; see the t-cli report"]
 fn an_open_session_picks_up_a_reload_at_its_next_messages() {
     let d = Daemon::start(
         shared_cluster(),
@@ -847,4 +845,45 @@ fn an_open_session_picks_up_a_reload_at_its_next_messages() {
         "the open session took {i} messages to pick the reload up"
     );
     assert!(!d.log().contains("open-session-before"));
+}
+
+fn show_in(client: &mut postgres::Client, name: &str) -> String {
+    client
+        .simple_query(&format!("PGPOOL SHOW {name}"))
+        .unwrap_or_else(|e| panic!("PGPOOL SHOW {name}: {e}"))
+        .iter()
+        .find_map(|m| match m {
+            postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("PGPOOL SHOW {name}: no row"))
+}
+
+/// As pgpool-II 4.3.5 does (verified with `PGRS_PGPOOL_BIN`): the file's value replaces a
+/// PGPOOL SET of the same parameter in an open session once the reload reaches it; a parameter
+/// the file does not set keeps its session value.
+#[test]
+fn a_reload_in_an_open_session_replaces_its_pgpool_set_values_from_the_file() {
+    let d = Daemon::start(
+        shared_cluster(),
+        &format!("client_idle_limit = 0\n{}", extra_43()),
+    );
+    let mut open = d.client("postgres", "postgres");
+    open.simple_query("PGPOOL SET client_idle_limit = 100")
+        .expect("PGPOOL SET");
+    open.simple_query("PGPOOL SET log_per_node_statement = on")
+        .expect("PGPOOL SET");
+    assert_eq!(show_in(&mut open, "client_idle_limit"), "100s");
+    append_conf(&d, "client_idle_limit = 50");
+    sighup(&d);
+    wait_reloads(&d, 1);
+    wait_show(&d, "client_idle_limit", "50s");
+    let mut seen = Vec::new();
+    wait_until(WAIT, "the open session to see the file's value", || {
+        seen.push(show_in(&mut open, "client_idle_limit"));
+        seen.last().is_some_and(|v| v == "50s")
+    })
+    .unwrap_or_else(|e| panic!("{e}: {seen:?}"));
+    assert!(seen.len() <= 2, "took {} messages: {seen:?}", seen.len());
+    assert_eq!(show_in(&mut open, "log_per_node_statement"), "on");
 }
