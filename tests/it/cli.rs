@@ -1,6 +1,8 @@
 //! The `pgpool` binary's command line (spec/cli.md §1): every option and mode, the messages and
 //! exit codes, the pid file, daemonizing; loading pgpool.conf through the binary (config.md
-//! §1–§5: FATAL at start); and reloading it (`pgpool reload`, SIGHUP: WARNING, old value kept).
+//! §1–§5: FATAL at start); and reloading it (`pgpool reload`, SIGHUP: WARNING, old value kept;
+//! new sessions and, after their next message, open ones follow). Tests that compare with
+//! pgpool-II 4.3.5 say so; run them with `PGRS_PGPOOL_BIN=/usr/sbin/pgpool`.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -620,16 +622,6 @@ fn wait_show(d: &Daemon, name: &str, want: &str) {
     .unwrap_or_else(|e| panic!("{e} (last: {seen:?})\n{}", tail(&d.log(), 20)));
 }
 
-/// What pgpool-II 4.3 (`PGRS_PGPOOL_BIN`) needs besides the generated configuration: its name
-/// for the socket directory.
-fn extra_43() -> &'static str {
-    if std::env::var_os("PGRS_PGPOOL_BIN").is_some() {
-        "socket_dir = '/tmp'"
-    } else {
-        ""
-    }
-}
-
 fn sighup(d: &Daemon) {
     // SAFETY: kill(2) to the daemon's main process.
     let rc = unsafe { libc::kill(d.pid().expect("running") as i32, libc::SIGHUP) };
@@ -821,10 +813,7 @@ fn syntax_error_on_reload_warns_and_nothing_is_applied() {
 /// settings, the following ones with the new. Verified with `PGRS_PGPOOL_BIN=/usr/sbin/pgpool`.
 #[test]
 fn an_open_session_picks_up_a_reload_at_its_next_messages() {
-    let d = Daemon::start(
-        shared_cluster(),
-        &format!("log_statement = off\n{}", extra_43()),
-    );
+    let d = Daemon::start(shared_cluster(), "log_statement = off");
     let mut open = d.client("postgres", "postgres");
     open.simple_query("select 'open-session-before'")
         .expect("query");
@@ -864,10 +853,7 @@ fn show_in(client: &mut postgres::Client, name: &str) -> String {
 /// the file does not set keeps its session value.
 #[test]
 fn a_reload_in_an_open_session_replaces_its_pgpool_set_values_from_the_file() {
-    let d = Daemon::start(
-        shared_cluster(),
-        &format!("client_idle_limit = 0\n{}", extra_43()),
-    );
+    let d = Daemon::start(shared_cluster(), "client_idle_limit = 0");
     let mut open = d.client("postgres", "postgres");
     open.simple_query("PGPOOL SET client_idle_limit = 100")
         .expect("PGPOOL SET");
