@@ -376,6 +376,62 @@ fn without_foreground_option_the_daemon_detaches_and_stop_ends_it() {
     }
 }
 
+/// spec/cli.md §1.3 step 4: the detached daemon has stdin/stdout/stderr on /dev/null and no
+/// other descriptor it inherited (here an open file on descriptor 7 and the caller's stderr).
+#[test]
+fn daemonizing_points_stdio_at_dev_null_and_closes_inherited_descriptors() {
+    let d = Daemon::prepare(shared_cluster(), "");
+    let leaked = d.dir().join("inherited-fd");
+    let (out, finished) = output_within(
+        Command::new("sh")
+            .arg("-c")
+            .arg(r#"exec 7>"$1"; exec "$2" -f "$3" -F "$4""#)
+            .arg("sh")
+            .arg(&leaked)
+            .arg(pgpool_bin())
+            .arg(d.conf_path())
+            .arg(d.pcp_conf_path())
+            .current_dir(d.dir()),
+        COMMAND_TIMEOUT,
+    );
+    assert!(finished && code(&out) == Some(0), "{}", stderr(&out));
+    let mut pid = None;
+    wait_until(WAIT, "the pid file", || {
+        pid = std::fs::read_to_string(pid_file(&d))
+            .ok()
+            .and_then(|t| t.trim_end_matches('\0').parse::<u32>().ok());
+        pid.is_some()
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    let pid = pid.expect("waited for it");
+    let _guard = Daemonized(pid);
+    wait_until(WAIT, "the daemon to serve", || d.psql("select 1").is_ok())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let fds: Vec<(String, String)> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .expect("list the daemon's descriptors")
+        .filter_map(|e| {
+            let e = e.ok()?;
+            let target = std::fs::read_link(e.path()).ok()?;
+            Some((
+                e.file_name().to_string_lossy().into_owned(),
+                target.to_string_lossy().into_owned(),
+            ))
+        })
+        .collect();
+    for fd in ["0", "1", "2"] {
+        assert!(
+            fds.iter().any(|(n, t)| n == fd && t == "/dev/null"),
+            "fd {fd} is not /dev/null: {fds:?}"
+        );
+    }
+    assert!(
+        !fds.iter().any(|(_, t)| t.contains("inherited-fd")),
+        "the daemon kept an inherited descriptor: {fds:?}"
+    );
+    let out = d.pgpool(&["-m", "fast", "stop"]);
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+}
+
 #[test]
 fn without_discard_status_option_pgpool_status_is_restored() {
     let mut d = Daemon::prepare(shared_cluster(), "");
