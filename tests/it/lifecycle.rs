@@ -238,6 +238,26 @@ fn a_killed_child_is_respawned() {
 }
 
 #[test]
+fn a_child_is_replaced_after_child_max_connections_sessions() {
+    let d = Daemon::start(
+        shared_cluster(),
+        "num_init_children = 1\nchild_max_connections = 2",
+    );
+    let first = wait_children(&d, 1)[0];
+    for i in 0..2 {
+        assert_eq!(d.psql(&format!("select {i}")), Ok(i.to_string()));
+    }
+    let mut now = Vec::new();
+    wait_until(WAIT, "the worn-out child to be replaced", || {
+        now = d.client_children();
+        now.len() == 1 && now[0] != first
+    })
+    .unwrap_or_else(|e| panic!("{e}: first {first}, now {now:?}\n{}", tail(&d.log(), 20)));
+    assert!(!process_alive(first));
+    assert_eq!(d.psql("select 3").as_deref(), Ok("3"));
+}
+
+#[test]
 fn dynamic_mode_starts_min_spare_children_and_forks_more_under_load() {
     let d = Daemon::start(
         shared_cluster(),
@@ -478,5 +498,18 @@ fn logging_collector_writes_the_log_file_in_log_directory_and_rotates_by_size() 
     assert!(
         text.contains("statement: select 'rotation-marker-0-"),
         "{text}"
+    );
+    // the logger goes with the rest at shutdown, after writing the last line
+    let pid = d.pid().expect("running");
+    let processes = children_of(pid);
+    let status = d.stop().expect("was running");
+    assert_eq!(status.code(), Some(0), "{status}");
+    for p in processes {
+        assert!(!process_alive(p), "process {p} survived the shutdown");
+    }
+    assert!(
+        all_text().contains("LOG:  Pgpool-II system is shutdown"),
+        "{}",
+        tail(&all_text(), 10)
     );
 }
