@@ -699,7 +699,7 @@ fn reload_command_applies_a_reloadable_change_to_new_sessions() {
     d.psql("select 'before-reload-marker'").expect("query");
     assert!(!d.log().contains("before-reload-marker"));
 
-    append_conf(&d, "log_statement = on");
+    append_conf(&d, "log_statement = on\nlog_per_node_statement = on");
     let out = d.pgpool(&["reload"]);
     assert_eq!(code(&out), Some(0), "{}", stderr(&out));
     assert!(
@@ -716,9 +716,19 @@ fn reload_command_applies_a_reloadable_change_to_new_sessions() {
     }
     let log = d.log();
     for i in 0..8 {
+        let sql = format!("select 'after-reload-marker-{i}'");
         assert!(
-            log.contains(&format!("statement: select 'after-reload-marker-{i}'")),
-            "statement {i} not logged:\n{}",
+            log.lines()
+                .any(|l| l.ends_with(&format!("LOG:  statement: {sql}"))),
+            "log_statement: {i} not logged:\n{}",
+            tail(&log, 30)
+        );
+        // raw mode: the statement goes to node 0
+        assert!(
+            log.lines()
+                .any(|l| l.contains("LOG:  DB node id: 0 backend pid: ")
+                    && l.ends_with(&format!(" statement: {sql}"))),
+            "log_per_node_statement: {i} not logged:\n{}",
             tail(&log, 30)
         );
     }
