@@ -143,6 +143,9 @@ impl Daemon {
                 std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok()
             },
         );
+        if let Some(status) = exited {
+            *self.reaped.get_mut().unwrap_or_else(|p| p.into_inner()) = Some(status);
+        }
         let failure = match (ready, exited) {
             (Ok(()), None) => return Ok(()),
             (_, Some(status)) => format!("the daemon exited during start-up ({status})"),
@@ -287,7 +290,16 @@ impl Daemon {
 
     /// Whether the main process is still running (not exited, not a zombie).
     pub fn is_running(&mut self) -> bool {
-        matches!(self.child.as_mut().map(|c| c.try_wait()), Some(Ok(None)))
+        match self.child.as_mut().map(|c| c.try_wait()) {
+            Some(Ok(None)) => true,
+            Some(Ok(Some(status))) => {
+                // reaped here: `reap_if_exited` must not waitpid a pid that may be reused
+                let reaped = self.reaped.get_mut().unwrap_or_else(|p| p.into_inner());
+                reaped.get_or_insert(status);
+                false
+            }
+            _ => false,
+        }
     }
 
     /// libpq connection string through the daemon (TCP).
