@@ -105,7 +105,8 @@ impl Child {
     /// it. Returns whether a reload was pending. Called between sessions and, inside a session,
     /// after each batch of client messages (pgpool checks at every protocol-loop iteration).
     pub fn apply_pending_reload(&mut self) -> bool {
-        if !signals::RELOAD.swap(false, SeqCst) {
+        // a plain load first: this runs on every session-loop iteration
+        if !signals::RELOAD.load(Relaxed) || !signals::RELOAD.swap(false, SeqCst) {
             return false;
         }
         if let Ok((cfg, _)) = self.cfg.reload() {
