@@ -61,6 +61,7 @@ pub fn run(slot: usize, cfg: Config, listeners: &[(RawFd, bool)]) -> i32 {
     signals::install();
     crate::process_title::set("wait for connection request");
     let sh = shmem();
+    pglog!(Severity::Debug1, "initializing backend status");
     let settings = ChildSettings::from_config(&cfg);
     for pool in 0..sh.max_pool {
         for node in 0..crate::shmem::MAX_BACKENDS {
@@ -100,21 +101,20 @@ impl Child {
         None
     }
 
-    /// SIGHUP: re-read pgpool.conf (the parent logs what it finds; children reload quietly).
-    /// Returns true when a reload was applied.
+    /// Apply a pending SIGHUP: re-read pgpool.conf (reload context) and everything derived from
+    /// it. Returns whether a reload was pending. Called between sessions and, inside a session,
+    /// after each batch of client messages (pgpool checks at every protocol-loop iteration).
     pub fn apply_pending_reload(&mut self) -> bool {
-        if !signals::RELOAD.swap(false, SeqCst) {
+        // a plain load first: this runs on every session-loop iteration
+        if !signals::RELOAD.load(Relaxed) || !signals::RELOAD.swap(false, SeqCst) {
             return false;
         }
-        match self.cfg.reload() {
-            Ok((cfg, _)) => {
-                self.settings = ChildSettings::from_config(&cfg);
-                logger::apply(&logger::LogSettings::from_config(&cfg));
-                self.cfg = cfg;
-                true
-            }
-            Err(_) => false,
+        if let Ok((cfg, _)) = self.cfg.reload() {
+            self.settings = ChildSettings::from_config(&cfg);
+            logger::apply(&logger::LogSettings::from_config(&cfg));
+            self.cfg = cfg;
         }
+        true
     }
 
     /// Between sessions: apply a pending reload and close-idle request, expire pooled slots.

@@ -457,16 +457,6 @@ impl Config {
         Ok(())
     }
 
-    /// Keep the values `session` changed with PGPOOL SET (session-context parameters that
-    /// differ from its reset values) on top of this configuration — a reload during a session.
-    pub fn keep_session_values(&mut self, session: &Config) {
-        for (i, p) in PARAMS.iter().enumerate() {
-            if p.context == Context::Session && session.values[i] != session.reset[i] {
-                self.values[i] = session.values[i].clone();
-            }
-        }
-    }
-
     /// `PGPOOL RESET ALL` (also what a child does when a session ends).
     pub fn reset_all_session(&mut self) {
         for (i, p) in PARAMS.iter().enumerate() {

@@ -61,6 +61,9 @@ pub fn read_status(path: &Path, configured: &[bool]) -> Option<Vec<BackendStatus
         if ok {
             for (i, s) in st.iter_mut().enumerate() {
                 *s = BackendStatus::from_u8(vals[i] as u8);
+                if configured[i] && *s == BackendStatus::Down {
+                    log_down(i);
+                }
             }
         }
         ok
@@ -72,6 +75,7 @@ pub fn read_status(path: &Path, configured: &[bool]) -> Option<Vec<BackendStatus
             st[i] = if l.starts_with("up") {
                 BackendStatus::ConnectWait
             } else if l.starts_with("down") {
+                log_down(i);
                 BackendStatus::Down
             } else if l.starts_with("unused") {
                 BackendStatus::Unused
@@ -102,6 +106,15 @@ pub fn read_status(path: &Path, configured: &[bool]) -> Option<Vec<BackendStatus
         }
     }
     Some(st)
+}
+
+/// pgpool's LOG for each node the status file records as down (the "th" is pgpool's).
+fn log_down(node: usize) {
+    pglog!(
+        Severity::Log,
+        "reading status file: {} th backend is set to down status",
+        node
+    );
 }
 
 /// Rewrite `pgpool_status` from shared memory, unless every node is down.

@@ -29,6 +29,7 @@ use signals::SelfPipe;
 
 /// Run the mode the command line chose; returns the process exit code.
 pub fn run(opts: &Options) -> i32 {
+    note_inherited_descriptors();
     logger::init(&LogSettings::default());
     logger::set_process("main", "MAIN");
     let (cfg, diags) = match Config::load_diags(&opts.config_file) {
@@ -43,6 +44,8 @@ pub fn run(opts: &Options) -> i32 {
         settings.min_messages = Severity::Debug1;
     }
     logger::apply(&settings);
+    // pgpool's first debug line (pool_init_config); with `-d` it shows that debug output is on
+    pglog!(Severity::Debug1, "initializing pool configuration");
     for d in diags {
         log_diagnostic(&d);
     }
@@ -179,7 +182,43 @@ fn daemonize() -> Result<(), String> {
         // SAFETY: dup2 onto the standard descriptors of this process.
         unsafe { libc::dup2(devnull.as_raw_fd(), fd) };
     }
+    drop(devnull);
+    close_inherited_descriptors();
     Ok(())
+}
+
+/// The descriptors above stderr this process was started with (a shell's redirection, a
+/// service manager's pipe), listed before we open anything of our own.
+static INHERITED_FDS: std::sync::OnceLock<Vec<i32>> = std::sync::OnceLock::new();
+
+fn note_inherited_descriptors() {
+    let fds = std::fs::read_dir("/proc/self/fd")
+        .map(|dir| {
+            dir.filter_map(|e| {
+                let e = e.ok()?;
+                // not the descriptor of this very listing (its number is free again afterwards)
+                let target = std::fs::read_link(e.path()).ok()?;
+                if target.starts_with("/proc") && target.ends_with("fd") {
+                    return None;
+                }
+                e.file_name().to_str()?.parse().ok()
+            })
+            .filter(|&fd| fd > 2)
+            .collect::<Vec<i32>>()
+        })
+        .unwrap_or_default();
+    let _ = INHERITED_FDS.set(fds);
+}
+
+/// Close what we inherited, as pgpool closes every other descriptor when it detaches, so that
+/// the daemon holds none of its caller's files or pipes. Descriptors we opened ourselves
+/// before detaching (the syslog connection) stay.
+fn close_inherited_descriptors() {
+    for &fd in INHERITED_FDS.get().map(Vec::as_slice).unwrap_or_default() {
+        // SAFETY: no Rust object owns these descriptors: they came through exec, and we only
+        // close them once, in the detached daemon.
+        unsafe { libc::close(fd) };
+    }
 }
 
 /// Everything the parent keeps while running.

@@ -160,11 +160,6 @@ impl Relay<'_> {
                 );
                 return End::Shutdown;
             }
-            // A reload reaches a running session at its next message (pgpool's behaviour);
-            // values this session changed with PGPOOL SET keep their session value.
-            if child.apply_pending_reload() {
-                self.refresh_settings(child);
-            }
             // A request is in flight and the backend needs nothing more from the client to
             // answer it: read the backend directly, without a poll(2) per round trip. (COPY IN
             // needs the client; client_idle_limit needs the one-second ticks.)
@@ -271,27 +266,24 @@ impl Relay<'_> {
                 idle_ticks = 0;
                 self.active = false;
             }
+            if child.apply_pending_reload() {
+                self.reloaded(child);
+            }
         }
     }
 
-    /// Take the session-level settings from the reloaded configuration, except those this
-    /// session set with PGPOOL SET.
-    fn refresh_settings(&mut self, child: &Child) {
-        match &mut self.session_cfg {
-            None => {
-                self.log_statement = child.settings.log_statement;
-                self.log_per_node_statement = child.settings.log_per_node_statement;
-                self.client_idle_limit = child.settings.client_idle_limit;
-            }
-            Some(cfg) => {
-                let mut fresh = child.cfg.clone();
-                fresh.keep_session_values(cfg);
-                *cfg = fresh;
-                self.log_statement = cfg.get_bool("log_statement");
-                self.log_per_node_statement = cfg.get_bool("log_per_node_statement");
-                self.client_idle_limit = cfg.get_int("client_idle_limit");
-            }
+    /// A reload reached this open session (after the message that woke the child, as in
+    /// pgpool): the file's values now apply here too, over PGPOOL SET values of the same
+    /// parameters; parameters the file does not set keep their session values.
+    fn reloaded(&mut self, child: &Child) {
+        if let Some(cfg) = self.session_cfg.take() {
+            // reload context: start-only parameters and invalid values keep what they were
+            self.session_cfg = Some(cfg.reload().map(|(c, _)| c).unwrap_or(cfg));
         }
+        let cfg = self.session_cfg.as_ref().unwrap_or(&child.cfg);
+        self.log_statement = cfg.get_bool("log_statement");
+        self.log_per_node_statement = cfg.get_bool("log_per_node_statement");
+        self.client_idle_limit = cfg.get_int("client_idle_limit");
     }
 
     /// Forward complete or streaming client frames to the backend; answer intercepted commands.

@@ -6,8 +6,10 @@
 mod support;
 
 mod auth;
+mod cli;
 mod cluster_smoke;
 mod commands;
 mod daemon_smoke;
+mod lifecycle;
 mod pooling;
 mod protocol;

@@ -40,6 +40,8 @@ pub struct Daemon {
     dir: PathBuf,
     ports: PortBlock,
     child: Option<Child>,
+    /// The main process's exit status when `pgpool()` reaped it (see `reap_if_exited`)
+    reaped: std::sync::Mutex<Option<ExitStatus>>,
     watchdog: Option<Watchdog>,
 }
 
@@ -59,43 +61,68 @@ impl Daemon {
 
     /// Like `start`, but a daemon that fails to start is an `Err` carrying its log.
     pub fn try_start(cluster: &Cluster, extra_conf: &str) -> Result<Daemon, String> {
-        Daemon::try_start_with_args(cluster, extra_conf, &[])
+        let mut daemon = Daemon::prepare(cluster, extra_conf);
+        daemon.launch_foreground(&[])?;
+        Ok(daemon)
     }
 
     /// Like `start`, with extra command-line arguments after `-n -f … -F …` (e.g. `["-k", key]`).
     pub fn start_with_args(cluster: &Cluster, extra_conf: &str, args: &[&str]) -> Daemon {
-        Daemon::try_start_with_args(cluster, extra_conf, args).unwrap_or_else(|e| panic!("{e}"))
+        let mut daemon = Daemon::prepare(cluster, extra_conf);
+        daemon
+            .launch_foreground(args)
+            .unwrap_or_else(|e| panic!("{e}"));
+        daemon
     }
 
-    /// Like `try_start`, with extra command-line arguments.
-    pub fn try_start_with_args(
-        cluster: &Cluster,
-        extra_conf: &str,
-        args: &[&str],
-    ) -> Result<Daemon, String> {
+    /// `launch` with `-n -f <pgpool.conf> -F <pcp.conf>` followed by `extra` options.
+    pub fn launch_foreground(&mut self, extra: &[&str]) -> Result<(), String> {
+        let (conf, pcp) = (self.conf_path(), self.pcp_conf_path());
+        let mut args: Vec<&std::ffi::OsStr> = vec![
+            "-n".as_ref(),
+            "-f".as_ref(),
+            conf.as_os_str(),
+            "-F".as_ref(),
+            pcp.as_os_str(),
+        ];
+        args.extend(extra.iter().map(std::ffi::OsStr::new));
+        self.launch(&args)
+    }
+
+    /// The daemon directory with its files written (pgpool.conf with `extra_conf`, pcp.conf,
+    /// pool_passwd), nothing started yet: for `launch` with other options, or for running the
+    /// binary by hand. Dropping it removes the directory (and stops what `launch` started).
+    pub fn prepare(cluster: &Cluster, extra_conf: &str) -> Daemon {
         let ports = PortBlock::reserve(2);
         let dir = tempfile::Builder::new()
             .prefix("pgrs-daemon-")
             .tempdir_in("/tmp")
             .expect("create a daemon directory under /tmp")
             .keep();
-        let mut daemon = Daemon {
+        let daemon = Daemon {
             dir,
             ports,
             child: None,
+            reaped: std::sync::Mutex::new(None),
             watchdog: None,
         };
         daemon.write_files(cluster, extra_conf);
+        daemon
+    }
 
-        let log = File::create(daemon.log_path()).expect("create pgpool.log");
+    /// Run the binary with exactly `args` (which must keep it in the foreground: `-n`), from the
+    /// daemon directory (so relative paths resolve there), stdout + stderr to `pgpool.log`, in
+    /// its own process group; wait (bounded) until it accepts TCP connections. `Err` carries the
+    /// log if it exits or does not get ready within 30 s.
+    pub fn launch<S: AsRef<std::ffi::OsStr>>(&mut self, args: &[S]) -> Result<(), String> {
+        assert!(
+            self.child.is_none(),
+            "launch: the daemon is already running"
+        );
+        let log = File::create(self.log_path()).expect("create pgpool.log");
         let child = Command::new(pgpool_bin())
-            .arg("-n")
-            .arg("-f")
-            .arg(daemon.conf_path())
-            .arg("-F")
-            .arg(daemon.pcp_conf_path())
             .args(args)
-            .current_dir(&daemon.dir)
+            .current_dir(&self.dir)
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("dup pgpool.log"))
             .stderr(log)
@@ -103,37 +130,40 @@ impl Daemon {
             .spawn()
             .map_err(|e| format!("cannot run {}: {e}", pgpool_bin().display()))?;
         let pid = child.id().to_string();
-        daemon.child = Some(child);
-        daemon.watchdog = Some(Watchdog::spawn(
+        self.child = Some(child);
+        self.watchdog = Some(Watchdog::spawn(
             CLEANUP_SCRIPT,
-            &[pid.as_str(), daemon.dir.to_str().expect("utf-8 path")],
+            &[pid.as_str(), self.dir.to_str().expect("utf-8 path")],
         ));
 
         let mut exited = None;
+        let port = self.port();
+        let child = self.child.as_mut().expect("spawned");
         let ready = wait_until(
             START_TIMEOUT,
             "the daemon to accept TCP connections",
             || {
-                if let Ok(Some(status)) = daemon.child.as_mut().expect("spawned").try_wait() {
+                if let Ok(Some(status)) = child.try_wait() {
                     exited = Some(status);
                     return true;
                 }
-                let addr = std::net::SocketAddr::new(
-                    HOST.parse().expect("HOST is an IP address"),
-                    daemon.port(),
-                );
+                let addr =
+                    std::net::SocketAddr::new(HOST.parse().expect("HOST is an IP address"), port);
                 std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok()
             },
         );
+        if let Some(status) = exited {
+            *self.reaped.get_mut().unwrap_or_else(|p| p.into_inner()) = Some(status);
+        }
         let failure = match (ready, exited) {
-            (Ok(()), None) => return Ok(daemon),
+            (Ok(()), None) => return Ok(()),
             (_, Some(status)) => format!("the daemon exited during start-up ({status})"),
             (Err(e), None) => e,
         };
         Err(format!(
             "{failure}\n--- {} ---\n{}",
-            daemon.log_path().display(),
-            tail(&daemon.log(), 40)
+            self.log_path().display(),
+            tail(&self.log(), 40)
         ))
     }
 
@@ -163,6 +193,10 @@ impl Daemon {
             port = self.port(),
             pcp_port = self.pcp_port(),
         );
+        if std::env::var_os("PGRS_PGPOOL_BIN").is_some() {
+            // pgpool-II 4.3 names the (single) client socket directory `socket_dir`
+            conf.push_str(&format!("socket_dir = '{d}'\n"));
+        }
         for node in 0..cluster.nodes() {
             conf.push_str(&format!(
                 "backend_hostname{node} = '{HOST}'\n\
@@ -241,9 +275,40 @@ impl Daemon {
         self.pid().map(children_of).unwrap_or_default()
     }
 
+    /// Pids of the main process's client-serving children, sorted: its children except those
+    /// whose process title names another role (PCP, health check, worker, watchdog, logger).
+    pub fn client_children(&self) -> Vec<u32> {
+        const OTHER_ROLES: [&str; 8] = [
+            "pgpool: PCP",
+            "pgpool: health check",
+            "pgpool: worker",
+            "pgpool: watchdog",
+            "pgpool: lifecheck",
+            "pgpool: heartbeat",
+            "pgpool: logger",
+            "pgpool: follow",
+        ];
+        self.children_pids()
+            .into_iter()
+            .filter(|&pid| {
+                let title = process_title(pid);
+                !OTHER_ROLES.iter().any(|role| title.starts_with(role))
+            })
+            .collect()
+    }
+
     /// Whether the main process is still running (not exited, not a zombie).
     pub fn is_running(&mut self) -> bool {
-        matches!(self.child.as_mut().map(|c| c.try_wait()), Some(Ok(None)))
+        match self.child.as_mut().map(|c| c.try_wait()) {
+            Some(Ok(None)) => true,
+            Some(Ok(Some(status))) => {
+                // reaped here: `reap_if_exited` must not waitpid a pid that may be reused
+                let reaped = self.reaped.get_mut().unwrap_or_else(|p| p.into_inner());
+                reaped.get_or_insert(status);
+                false
+            }
+            _ => false,
+        }
     }
 
     /// libpq connection string through the daemon (TCP).
@@ -297,21 +362,8 @@ impl Daemon {
 
     /// Run the binary under test with this daemon's `-f`/`-F` plus `args` (e.g. `["reload"]`,
     /// `["-m", "fast", "stop"]`), bounded by 20 s (killed after that).
-    ///
-    /// Note: `stop` waits until the daemon's pid is gone, and this process is the daemon's parent,
-    /// so `["-m", "fast", "stop"]` here runs the full 20 s (the exited daemon stays a zombie until
-    /// `Daemon::stop` reaps it); use `Daemon::stop` to stop it.
     pub fn pgpool(&self, args: &[&str]) -> Output {
-        let mut child = self.spawn_pgpool(args, Stdio::piped);
-        let _ = wait_until(STOP_TIMEOUT, "pgpool command", || {
-            !matches!(child.try_wait(), Ok(None))
-        });
-        let _ = child.kill();
-        child.wait_with_output().expect("collect pgpool output")
-    }
-
-    fn spawn_pgpool(&self, args: &[&str], output: fn() -> Stdio) -> Child {
-        Command::new(pgpool_bin())
+        let mut child = Command::new(pgpool_bin())
             .arg("-f")
             .arg(self.conf_path())
             .arg("-F")
@@ -319,39 +371,58 @@ impl Daemon {
             .args(args)
             .current_dir(&self.dir)
             .stdin(Stdio::null())
-            .stdout(output())
-            .stderr(output())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
             .spawn()
-            .expect("run the pgpool binary")
+            .expect("run the pgpool binary");
+        let _ = wait_until(STOP_TIMEOUT, "pgpool command", || {
+            self.reap_if_exited();
+            !matches!(child.try_wait(), Ok(None))
+        });
+        let _ = child.kill();
+        child.wait_with_output().expect("collect pgpool output")
+    }
+
+    /// Reap the main process if it has exited. `pgpool stop` polls `kill(pid, 0)` until the pid
+    /// is gone, and an unreaped child of ours stays a zombie that `kill` still finds; a real
+    /// pgpool's parent (a shell, systemd) reaps it. Not through `Child::try_wait` because that
+    /// needs `&mut self` and `pgpool()` runs while tests hold `&self` (also from other threads).
+    fn reap_if_exited(&self) {
+        use std::os::unix::process::ExitStatusExt;
+        let Some(pid) = self.pid() else { return };
+        let mut reaped = self.reaped.lock().unwrap_or_else(|p| p.into_inner());
+        if reaped.is_some() {
+            return;
+        }
+        let mut raw = 0;
+        // SAFETY: waitpid(2) on our own child with a valid out-pointer; WNOHANG never blocks.
+        if unsafe { libc::waitpid(pid as i32, &mut raw, libc::WNOHANG) } == pid as i32 {
+            *reaped = Some(ExitStatus::from_raw(raw));
+        }
     }
 
     /// Stop the daemon: `pgpool -m fast stop`, wait (bounded) for it to exit, SIGKILL its process
     /// group if needed. Returns the main process's exit status (`None` if already stopped).
     pub fn stop(&mut self) -> Option<ExitStatus> {
-        let mut child = self.child.take()?;
-        let pid = child.id() as i32;
-        let mut stop_cmd = None;
+        let pid = self.pid()? as i32;
         if zombie_or_gone(pid) {
             // exited by itself; still make sure nothing it forked lingers
         } else {
-            // Run `pgpool stop` in the background: it polls until the pid is gone, which happens
-            // only once we reap the daemon below.
-            stop_cmd = Some(self.spawn_pgpool(&["-m", "fast", "stop"], Stdio::null));
+            // (with `self.child` still set, so that `pgpool()` reaps the main process)
+            let _ = self.pgpool(&["-m", "fast", "stop"]);
             let _ = wait_until(STOP_TIMEOUT, "the daemon to exit", || zombie_or_gone(pid));
         }
+        let mut child = self.child.take().expect("pid() said there is a child");
         // The unreaped main process keeps its pid (= the process group id) from being reused, so
-        // killing the group is safe until we reap it below.
+        // killing the group is safe until we reap it below. (If `pgpool()` reaped it already,
+        // the group lives on while any of its processes does; a pid reused as a new group's id
+        // within these milliseconds is not a practical concern.)
         // SAFETY: kill(2) with a negative pid signals that process group; no memory involved.
         unsafe { libc::kill(-pid, libc::SIGKILL) };
-        let status = child.wait().ok();
-        if let Some(mut cmd) = stop_cmd {
-            // it notices the reaped pid within its 1-s poll
-            let _ = wait_until(Duration::from_secs(5), "pgpool stop to return", || {
-                !matches!(cmd.try_wait(), Ok(None))
-            });
-            let _ = cmd.kill();
-            let _ = cmd.wait();
-        }
+        let status = child
+            .wait()
+            .ok()
+            .or(*self.reaped.lock().unwrap_or_else(|p| p.into_inner()));
         if let Some(mut watchdog) = self.watchdog.take() {
             watchdog.finish();
         }
@@ -387,6 +458,13 @@ fn stat_fields(pid: u32) -> Option<Vec<String>> {
 
 fn zombie_or_gone(pid: i32) -> bool {
     stat_fields(pid as u32).is_none_or(|f| f.first().map(String::as_str) == Some("Z"))
+}
+
+/// The process title of `pid` (`/proc/<pid>/cmdline` up to its first NUL; empty if gone).
+pub fn process_title(pid: u32) -> String {
+    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let end = raw.iter().position(|&b| b == 0).unwrap_or(raw.len());
+    String::from_utf8_lossy(&raw[..end]).into_owned()
 }
 
 /// Pids of the live processes whose parent is `parent`, sorted.

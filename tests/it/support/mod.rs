@@ -105,3 +105,40 @@ pub fn tail(text: &str, n: usize) -> String {
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
 }
+
+/// Run `cmd` to completion with stdin from /dev/null and stdout/stderr captured through
+/// temporary files (not pipes: a daemon that inherits them cannot hold the caller up), killed
+/// after `timeout`. Returns the output and whether it finished in time.
+pub fn output_within(cmd: &mut Command, timeout: Duration) -> (std::process::Output, bool) {
+    let out = tempfile::tempfile().expect("temporary file for stdout");
+    let err = tempfile::tempfile().expect("temporary file for stderr");
+    let mut child = cmd
+        .stdin(std::process::Stdio::null())
+        .stdout(out.try_clone().expect("dup stdout file"))
+        .stderr(err.try_clone().expect("dup stderr file"))
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let finished = wait_until(timeout, "the command to exit", || {
+        !matches!(child.try_wait(), Ok(None))
+    })
+    .is_ok();
+    if !finished {
+        let _ = child.kill();
+    }
+    let status = child.wait().expect("reap the command");
+    let read = |mut f: std::fs::File| {
+        use std::io::{Read, Seek};
+        let mut v = Vec::new();
+        f.seek(std::io::SeekFrom::Start(0)).expect("rewind");
+        f.read_to_end(&mut v).expect("read captured output");
+        v
+    };
+    (
+        std::process::Output {
+            status,
+            stdout: read(out),
+            stderr: read(err),
+        },
+        finished,
+    )
+}

@@ -1,0 +1,941 @@
+//! The `pgpool` binary's command line (spec/cli.md §1): every option and mode, the messages and
+//! exit codes, the pid file, daemonizing; loading pgpool.conf through the binary (config.md
+//! §1–§5: FATAL at start); and reloading it (`pgpool reload`, SIGHUP: WARNING, old value kept;
+//! new sessions and, after their next message, open ones follow). Tests that compare with
+//! pgpool-II 4.3.5 say so; run them with `PGRS_PGPOOL_BIN=/usr/sbin/pgpool`.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use crate::support::cluster::{process_alive, shared_cluster};
+use crate::support::daemon::{children_of, pgpool_bin, process_title, Daemon};
+use crate::support::{output_within, tail, wait_until};
+
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(20);
+const WAIT: Duration = Duration::from_secs(20);
+
+/// Run the binary with `args` only (no -f/-F), from `/tmp`, bounded.
+fn pgpool(args: &[&str]) -> Output {
+    let (out, finished) = output_within(
+        Command::new(pgpool_bin()).args(args).current_dir("/tmp"),
+        COMMAND_TIMEOUT,
+    );
+    assert!(
+        finished,
+        "pgpool {args:?} did not exit within {COMMAND_TIMEOUT:?}"
+    );
+    out
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn code(out: &Output) -> Option<i32> {
+    out.status.code()
+}
+
+/// A prepared daemon directory whose pgpool.conf is `prefix` followed by the generated lines
+/// (backends, ports, sockets, pid file, logdir) — later values win.
+fn prepare_with_prefix(prefix: &str, extra_conf: &str) -> Daemon {
+    let d = Daemon::prepare(shared_cluster(), extra_conf);
+    let generated = std::fs::read_to_string(d.conf_path()).expect("read the generated pgpool.conf");
+    std::fs::write(d.conf_path(), format!("{prefix}\n{generated}")).expect("write pgpool.conf");
+    d
+}
+
+/// Launch `d` in the foreground with the usual -f/-F plus `args`; panics with the log on failure.
+fn launch(d: &mut Daemon, args: &[&str]) {
+    d.launch_foreground(args).unwrap_or_else(|e| panic!("{e}"));
+}
+
+fn assert_serves(d: &Daemon) {
+    assert_eq!(
+        d.psql("select 40 + 2").as_deref(),
+        Ok("42"),
+        "log:\n{}",
+        tail(&d.log(), 30)
+    );
+}
+
+fn append_conf(d: &Daemon, text: &str) {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(d.conf_path())
+        .expect("open pgpool.conf");
+    writeln!(f, "{text}").expect("append to pgpool.conf");
+}
+
+fn pid_file(d: &Daemon) -> std::path::PathBuf {
+    d.dir().join("pgpool.pid")
+}
+
+/// A pid that certainly belongs to no process: one of ours that has exited and been reaped.
+fn dead_pid() -> u32 {
+    let mut child = Command::new("true").spawn().expect("run true");
+    let pid = child.id();
+    child.wait().expect("reap true");
+    assert!(!process_alive(pid));
+    pid
+}
+
+// ---- options -------------------------------------------------------------------------------
+
+#[test]
+fn version_option_prints_the_version_on_stderr_and_exits_0() {
+    for flag in ["-v", "--version"] {
+        let out = pgpool(&[flag]);
+        assert_eq!(code(&out), Some(0), "{flag}: {}", stderr(&out));
+        assert_eq!(
+            stderr(&out),
+            format!("pgpool-II version {}\n", pgpool_rs::version_string()),
+            "{flag}"
+        );
+        assert!(
+            pgpool_rs::version_string().ends_with(" (chirikoboshi)"),
+            "{}",
+            pgpool_rs::version_string()
+        );
+        assert!(stdout(&out).is_empty(), "{flag}: stdout {:?}", stdout(&out));
+    }
+}
+
+#[test]
+fn help_option_prints_usage_on_stderr_and_exits_0() {
+    for flag in ["-h", "--help"] {
+        let out = pgpool(&[flag]);
+        assert_eq!(code(&out), Some(0), "{flag}");
+        let err = stderr(&out);
+        assert!(err.starts_with("pgpool-II version "), "{flag}: {err}");
+        for line in [
+            "  A generic connection pool/replication/load balance server for PostgreSQL",
+            "Usage:",
+            "         [ -m SHUTDOWN-MODE ] stop",
+            "  -n, --dont-detach   Don't run in daemon mode, does not detach control tty",
+            "  immediate   the same mode as fast",
+        ] {
+            assert!(
+                err.lines().any(|l| l == line),
+                "{flag}: no {line:?} in\n{err}"
+            );
+        }
+        assert!(stdout(&out).is_empty());
+    }
+}
+
+fn assert_usage_exit_1(args: &[&str]) {
+    let out = pgpool(args);
+    assert_eq!(code(&out), Some(1), "{args:?}: {}", stderr(&out));
+    assert!(
+        stderr(&out).contains("\nUsage:\n"),
+        "{args:?}: no usage on stderr:\n{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn unknown_option_prints_usage_and_exits_1() {
+    // -c is in pgpool's usage text but is not an option
+    for args in [&["-c"][..], &["--bogus"], &["-q"], &["-f"]] {
+        assert_usage_exit_1(args);
+    }
+}
+
+#[test]
+fn unknown_word_or_two_words_print_usage_and_exit_1() {
+    for args in [
+        &["status"][..],
+        &["logrotate"],
+        &["stop", "reload"],
+        &["stop", "stop"],
+    ] {
+        assert_usage_exit_1(args);
+    }
+}
+
+#[test]
+fn bad_stop_mode_prints_usage_and_exits_1() {
+    for args in [
+        &["-m", "x", "stop"][..],
+        &["-m", "", "stop"],
+        &["--mode=quick", "stop"],
+    ] {
+        assert_usage_exit_1(args);
+    }
+}
+
+#[test]
+fn stop_without_a_pid_file_is_fatal_could_not_read_pid_file_exit_3() {
+    let d = Daemon::prepare(shared_cluster(), "");
+    assert!(!pid_file(&d).exists());
+    for mode in ["smart", "fast", "immediate"] {
+        let out = d.pgpool(&["-m", mode, "stop"]);
+        assert_eq!(code(&out), Some(3), "{mode}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("FATAL:  could not read pid file"),
+            "{mode}: {}",
+            stderr(&out)
+        );
+    }
+}
+
+#[test]
+fn reload_without_a_pid_file_exits_1() {
+    let d = Daemon::prepare(shared_cluster(), "");
+    let out = d.pgpool(&["reload"]);
+    assert_eq!(code(&out), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("FATAL:  could not read pid file"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn stop_and_reload_with_a_dead_pid_in_the_pid_file_fail() {
+    let d = Daemon::prepare(shared_cluster(), "");
+    let dead = dead_pid();
+    std::fs::write(pid_file(&d), format!("{dead}\0")).expect("write pid file");
+    let out = d.pgpool(&["-m", "fast", "stop"]);
+    assert_eq!(code(&out), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("FATAL:  could not stop process with pid: {dead}"))
+            && stderr(&out).contains("DETAIL:  No such process"),
+        "{}",
+        stderr(&out)
+    );
+    let out = d.pgpool(&["reload"]);
+    assert_eq!(code(&out), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!(
+            "FATAL:  could not reload configuration file pid: {dead}"
+        )),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn start_with_a_live_pid_file_refuses_and_exits_1() {
+    let d = Daemon::prepare(shared_cluster(), "");
+    // this test process is certainly alive
+    let me = std::process::id();
+    std::fs::write(pid_file(&d), format!("{me}\0")).expect("write pid file");
+    let out = d.pgpool(&["-n"]);
+    assert_eq!(code(&out), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!(
+            "pid file found. is another pgpool({me}) is running?"
+        )),
+        "{}",
+        stderr(&out)
+    );
+    // the other pgpool's pid file is left alone
+    assert_eq!(
+        std::fs::read(pid_file(&d)).expect("pid file kept"),
+        format!("{me}\0").into_bytes()
+    );
+    assert!(
+        std::net::TcpStream::connect((d.host(), d.port())).is_err(),
+        "something listens on the port"
+    );
+}
+
+#[test]
+fn start_with_a_stale_pid_file_logs_a_notice_and_starts() {
+    let mut d = Daemon::prepare(shared_cluster(), "");
+    let dead = dead_pid();
+    std::fs::write(pid_file(&d), format!("{dead}\0")).expect("write pid file");
+    launch(&mut d, &[]);
+    assert!(
+        d.log().contains(
+            "NOTICE: pid file found but it seems bogus. Trying to start pgpool anyway..."
+        ),
+        "{}",
+        tail(&d.log(), 20)
+    );
+    let me = d.pid().expect("running");
+    assert_eq!(
+        std::fs::read(pid_file(&d)).expect("pid file"),
+        format!("{me}\0").into_bytes(),
+        "the pid file holds the new daemon's pid"
+    );
+    assert_serves(&d);
+}
+
+#[test]
+fn foreground_option_keeps_the_daemon_attached_and_writes_the_pid_file() {
+    let d = Daemon::start(shared_cluster(), "");
+    let pid = d.pid().expect("running");
+    // `-n`: the process we started is the server itself (no fork-and-exit)
+    assert_eq!(
+        std::fs::read(pid_file(&d)).expect("pid file"),
+        format!("{pid}\0").into_bytes()
+    );
+    assert_serves(&d);
+    assert!(d.log().contains("pgpool-II successfully started. version "));
+}
+
+/// The process group of a daemonized server, SIGKILLed on drop if still there.
+struct Daemonized(u32);
+
+impl Drop for Daemonized {
+    fn drop(&mut self) {
+        if process_alive(self.0) {
+            // SAFETY: kill(2) on the server's own process group (it called setsid).
+            unsafe { libc::kill(-(self.0 as i32), libc::SIGKILL) };
+        }
+    }
+}
+
+/// `/proc/<pid>/stat` fields after the command name (state, ppid, pgrp, session, ...).
+fn stat_fields(pid: u32) -> Vec<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    stat.rfind(')')
+        .map(|i| {
+            stat[i + 1..]
+                .split_whitespace()
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn without_foreground_option_the_daemon_detaches_and_stop_ends_it() {
+    let d = Daemon::prepare(shared_cluster(), "");
+    let (out, finished) = output_within(
+        Command::new(pgpool_bin())
+            .arg("-f")
+            .arg(d.conf_path())
+            .arg("-F")
+            .arg(d.pcp_conf_path())
+            .current_dir(d.dir()),
+        COMMAND_TIMEOUT,
+    );
+    assert!(finished, "`pgpool` without -n did not return");
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    // the pid file appears with the daemon's pid, NUL-terminated
+    let mut raw = Vec::new();
+    wait_until(WAIT, "the pid file", || {
+        raw = std::fs::read(pid_file(&d)).unwrap_or_default();
+        raw.ends_with(b"\0")
+    })
+    .unwrap_or_else(|e| panic!("{e}: {raw:?}"));
+    let pid: u32 = std::str::from_utf8(&raw[..raw.len() - 1])
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("pid file content {raw:?} is not \"<pid>\\0\""));
+    let _guard = Daemonized(pid);
+    assert!(process_alive(pid), "daemon {pid} is not running");
+    let stat = stat_fields(pid);
+    assert_eq!(
+        stat.get(3).map(String::as_str),
+        Some(pid.to_string().as_str()),
+        "the daemon is not a session leader (setsid): {stat:?}"
+    );
+    assert_eq!(
+        std::fs::read_link(format!("/proc/{pid}/cwd"))
+            .ok()
+            .as_deref(),
+        Some(Path::new("/")),
+        "the daemon did not chdir to /"
+    );
+    wait_until(WAIT, "the daemon to serve queries", || {
+        d.psql("select 1").is_ok()
+    })
+    .unwrap_or_else(|e| panic!("{e}: {:?}", d.psql("select 1")));
+    assert_serves(&d);
+    let children = children_of(pid);
+    let clients: Vec<u32> = children
+        .iter()
+        .copied()
+        .filter(|&c| process_title(c) == "pgpool: wait for connection request")
+        .collect();
+    assert_eq!(clients.len(), 4, "num_init_children = 4: {children:?}");
+
+    let out = d.pgpool(&["stop"]);
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!(
+            "stop request sent to pgpool (pid: {pid}). waiting for termination..."
+        )) && stderr(&out).trim_end().ends_with("done."),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!process_alive(pid), "daemon still running after stop");
+    assert!(!pid_file(&d).exists(), "pid file left behind");
+    for c in children {
+        assert!(!process_alive(c), "child {c} survived stop");
+    }
+}
+
+/// spec/cli.md §1.3 step 4: the detached daemon has stdin/stdout/stderr on /dev/null and no
+/// other descriptor it inherited (here an open file on descriptor 7 and the caller's stderr).
+#[test]
+fn daemonizing_points_stdio_at_dev_null_and_closes_inherited_descriptors() {
+    let d = Daemon::prepare(shared_cluster(), "");
+    let leaked = d.dir().join("inherited-fd");
+    let (out, finished) = output_within(
+        Command::new("sh")
+            .arg("-c")
+            .arg(r#"exec 7>"$1"; exec "$2" -f "$3" -F "$4""#)
+            .arg("sh")
+            .arg(&leaked)
+            .arg(pgpool_bin())
+            .arg(d.conf_path())
+            .arg(d.pcp_conf_path())
+            .current_dir(d.dir()),
+        COMMAND_TIMEOUT,
+    );
+    assert!(finished && code(&out) == Some(0), "{}", stderr(&out));
+    let mut pid = None;
+    wait_until(WAIT, "the pid file", || {
+        pid = std::fs::read_to_string(pid_file(&d))
+            .ok()
+            .and_then(|t| t.trim_end_matches('\0').parse::<u32>().ok());
+        pid.is_some()
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    let pid = pid.expect("waited for it");
+    let _guard = Daemonized(pid);
+    wait_until(WAIT, "the daemon to serve", || d.psql("select 1").is_ok())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let fds: Vec<(String, String)> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .expect("list the daemon's descriptors")
+        .filter_map(|e| {
+            let e = e.ok()?;
+            let target = std::fs::read_link(e.path()).ok()?;
+            Some((
+                e.file_name().to_string_lossy().into_owned(),
+                target.to_string_lossy().into_owned(),
+            ))
+        })
+        .collect();
+    for fd in ["0", "1", "2"] {
+        assert!(
+            fds.iter().any(|(n, t)| n == fd && t == "/dev/null"),
+            "fd {fd} is not /dev/null: {fds:?}"
+        );
+    }
+    assert!(
+        !fds.iter().any(|(_, t)| t.contains("inherited-fd")),
+        "the daemon kept an inherited descriptor: {fds:?}"
+    );
+    let out = d.pgpool(&["-m", "fast", "stop"]);
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+}
+
+#[test]
+fn without_discard_status_option_pgpool_status_is_restored() {
+    let mut d = Daemon::prepare(shared_cluster(), "");
+    let status = d.dir().join("pgpool_status");
+    std::fs::write(&status, "up\ndown\n").expect("write pgpool_status");
+    launch(&mut d, &[]);
+    assert_serves(&d);
+    let log = d.log();
+    assert!(
+        !log.contains("pgpool_status discarded"),
+        "{}",
+        tail(&log, 20)
+    );
+    assert!(
+        log.contains("LOG:  reading status file: 1 th backend is set to down status"),
+        "{}",
+        tail(&log, 20)
+    );
+    assert_eq!(
+        std::fs::read_to_string(&status).expect("pgpool_status"),
+        "up\ndown\n"
+    );
+}
+
+#[test]
+fn discard_status_option_discards_the_pgpool_status_file() {
+    let mut d = Daemon::prepare(shared_cluster(), "");
+    let status = d.dir().join("pgpool_status");
+    std::fs::write(&status, "up\ndown\n").expect("write pgpool_status");
+    launch(&mut d, &["-D"]);
+    // a fresh status file: node 1's recorded `down` is forgotten
+    wait_until(WAIT, "pgpool_status to be rewritten", || {
+        std::fs::read_to_string(&status).is_ok_and(|t| t == "up\nup\n")
+    })
+    .unwrap_or_else(|e| panic!("{e}: {:?}", std::fs::read_to_string(&status)));
+    assert!(
+        d.log().contains(&format!(
+            "LOG:  Backend status file {} discarded",
+            status.display()
+        )),
+        "{}",
+        tail(&d.log(), 20)
+    );
+    assert_serves(&d);
+}
+
+#[test]
+fn debug_option_turns_debug_messages_on() {
+    let mut plain = Daemon::prepare(shared_cluster(), "");
+    launch(&mut plain, &[]);
+    assert_serves(&plain);
+    assert!(
+        !plain.log().contains("DEBUG:"),
+        "debug lines without -d:\n{}",
+        tail(&plain.log(), 20)
+    );
+    drop(plain);
+
+    let mut d = Daemon::prepare(shared_cluster(), "");
+    launch(&mut d, &["-d"]);
+    assert_serves(&d);
+    let log = d.log();
+    assert!(
+        log.lines()
+            .any(|l| l.contains(": main pid ") && l.contains("DEBUG:  ")),
+        "no debug line from the main process with -d:\n{}",
+        tail(&log, 20)
+    );
+    assert!(
+        log.lines()
+            .any(|l| l.contains(": child pid ") && l.contains("DEBUG:  ")),
+        "no debug line from a child with -d:\n{}",
+        tail(&log, 20)
+    );
+}
+
+#[test]
+fn relative_config_file_paths_resolve_against_the_current_directory() {
+    let mut d = Daemon::prepare(shared_cluster(), "");
+    // launch runs in the daemon directory; the paths are relative to it
+    d.launch(&["-n", "-f", "pgpool.conf", "-F", "./pcp.conf"])
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_serves(&d);
+    // and through the long options, from the parent directory, for `reload` and `stop`
+    let parent = d
+        .dir()
+        .parent()
+        .expect("daemon dir has a parent")
+        .to_path_buf();
+    let name = d.dir().file_name().expect("daemon dir name").to_owned();
+    let conf = Path::new(&name).join("pgpool.conf");
+    let (out, _) = output_within(
+        Command::new(pgpool_bin())
+            .arg(format!("--config-file={}", conf.display()))
+            .arg("reload")
+            .current_dir(&parent),
+        COMMAND_TIMEOUT,
+    );
+    assert_eq!(code(&out), Some(0), "reload: {}", stderr(&out));
+    wait_until(WAIT, "the reload to be logged", || {
+        d.log().contains("reload config files.")
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", tail(&d.log(), 20)));
+}
+
+#[test]
+fn key_hba_pcp_clear_oidmaps_and_assertion_options_are_accepted() {
+    let mut d = Daemon::prepare(shared_cluster(), "");
+    let key = d.dir().join("pgpoolkey");
+    std::fs::write(&key, "secret-key\n").expect("write key file");
+    let hba = d.dir().join("pool_hba.conf");
+    std::fs::write(&hba, "host all all 127.0.0.1/32 trust\n").expect("write pool_hba.conf");
+    let (key, hba) = (key.to_str().unwrap(), hba.to_str().unwrap());
+    launch(&mut d, &["-k", key, "-a", hba, "-C", "-x"]);
+    assert_serves(&d);
+    drop(d);
+
+    let mut d = Daemon::prepare(shared_cluster(), "");
+    let (conf, pcp) = (d.conf_path(), d.pcp_conf_path());
+    let key = d.dir().join("pgpoolkey");
+    std::fs::write(&key, "secret-key\n").expect("write key file");
+    let hba = d.dir().join("pool_hba.conf");
+    std::fs::write(&hba, "host all all 127.0.0.1/32 trust\n").expect("write pool_hba.conf");
+    d.launch(&[
+        "--dont-detach".to_string(),
+        format!("--config-file={}", conf.display()),
+        format!("--pcp-file={}", pcp.display()),
+        format!("--key-file={}", key.display()),
+        format!("--hba-file={}", hba.display()),
+        "--clear-oidmaps".to_string(),
+        "--debug-assertions".to_string(),
+    ])
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_serves(&d);
+}
+
+// ---- configuration files through the binary ------------------------------------------------
+
+#[test]
+fn debian_4_3_5_sample_config_loads_and_the_daemon_starts() {
+    let sample = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/pgpool.conf.sample-4.3.5"
+    ))
+    .expect("read the 4.3.5 sample");
+    let mut d = prepare_with_prefix(&sample, "");
+    launch(&mut d, &[]);
+    assert_serves(&d);
+    assert!(!d.log().contains("FATAL"), "{}", tail(&d.log(), 20));
+}
+
+#[test]
+fn our_sample_config_loads_and_the_daemon_starts() {
+    let sample = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/conf/pgpool.conf.sample"
+    ))
+    .expect("read conf/pgpool.conf.sample");
+    let mut d = prepare_with_prefix(&sample, "");
+    launch(&mut d, &[]);
+    assert_serves(&d);
+    assert!(!d.log().contains("FATAL"), "{}", tail(&d.log(), 20));
+}
+
+#[test]
+fn invalid_value_at_start_is_fatal_with_pgpools_wording_exit_3() {
+    let d = Daemon::prepare(shared_cluster(), "num_init_children = 0");
+    let out = d.pgpool(&["-n"]);
+    assert_eq!(code(&out), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(
+            "FATAL:  0 is outside the valid range for parameter \"num_init_children\" (1 .. 2147483647)"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!pid_file(&d).exists(), "pid file written by a failed start");
+
+    let d = Daemon::prepare(shared_cluster(), "log_min_messages = loud");
+    let out = d.pgpool(&["-n"]);
+    assert_eq!(code(&out), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("FATAL:  invalid value for parameter \"log_min_messages\": \"loud\""),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn syntax_error_at_start_is_fatal_with_the_line_number_exit_3() {
+    let d = Daemon::prepare(shared_cluster(), "");
+    let lines = std::fs::read_to_string(d.conf_path())
+        .expect("read pgpool.conf")
+        .lines()
+        .count();
+    // an unquoted IP address: `127.0` then `.0` where a key is expected
+    append_conf(&d, "listen_addresses = 127.0.0.1");
+    let out = d.pgpool(&["-n"]);
+    assert_eq!(code(&out), Some(3), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "FATAL:  syntax error in configuration file \"{}\"",
+            d.conf_path().display()
+        )) && err.contains(&format!(
+            "DETAIL:  parse error at line {} '.0' token = 3",
+            lines + 1
+        )),
+        "{err}"
+    );
+}
+
+#[test]
+fn unknown_parameter_logs_info_and_the_daemon_starts() {
+    let mut d = Daemon::prepare(
+        shared_cluster(),
+        "log_min_messages = info\nno_such_parameter = 1",
+    );
+    launch(&mut d, &[]);
+    assert_serves(&d);
+    assert!(
+        d.log()
+            .contains("INFO:  unrecognized configuration parameter \"no_such_parameter\""),
+        "{}",
+        tail(&d.log(), 20)
+    );
+}
+
+// ---- reload ---------------------------------------------------------------------------------
+
+fn pgpool_show(d: &Daemon, name: &str) -> String {
+    d.psql(&format!("PGPOOL SHOW {name}"))
+        .unwrap_or_else(|e| panic!("PGPOOL SHOW {name}: {e}\n{}", tail(&d.log(), 20)))
+}
+
+/// Ask (with fresh sessions) until `name` shows `want`: children apply a reload between
+/// sessions, so one that was idle when the signal came may serve one more session first.
+fn wait_show(d: &Daemon, name: &str, want: &str) {
+    let mut seen = String::new();
+    wait_until(WAIT, &format!("PGPOOL SHOW {name} = {want}"), || {
+        seen = pgpool_show(d, name);
+        seen == want
+    })
+    .unwrap_or_else(|e| panic!("{e} (last: {seen:?})\n{}", tail(&d.log(), 20)));
+}
+
+fn sighup(d: &Daemon) {
+    // SAFETY: kill(2) to the daemon's main process.
+    let rc = unsafe { libc::kill(d.pid().expect("running") as i32, libc::SIGHUP) };
+    assert_eq!(rc, 0, "SIGHUP to the daemon");
+}
+
+fn count_reloads(d: &Daemon) -> usize {
+    d.log().matches("reload config files.").count()
+}
+
+fn wait_reloads(d: &Daemon, n: usize) {
+    wait_until(WAIT, "the main process to reload", || count_reloads(d) >= n)
+        .unwrap_or_else(|e| panic!("{e}\n{}", tail(&d.log(), 20)));
+}
+
+#[test]
+fn reload_command_applies_a_reloadable_change_to_new_sessions() {
+    let d = Daemon::start(shared_cluster(), "log_statement = off");
+    d.psql("select 'before-reload-marker'").expect("query");
+    assert!(!d.log().contains("before-reload-marker"));
+
+    append_conf(&d, "log_statement = on\nlog_per_node_statement = on");
+    let out = d.pgpool(&["reload"]);
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).is_empty(),
+        "reload is silent: {}",
+        stderr(&out)
+    );
+    wait_reloads(&d, 1);
+    wait_show(&d, "log_statement", "on");
+    // every child has it: a burst of sessions all log their statement
+    for i in 0..8 {
+        d.psql(&format!("select 'after-reload-marker-{i}'"))
+            .expect("query");
+    }
+    let log = d.log();
+    for i in 0..8 {
+        let sql = format!("select 'after-reload-marker-{i}'");
+        assert!(
+            log.lines()
+                .any(|l| l.ends_with(&format!("LOG:  statement: {sql}"))),
+            "log_statement: {i} not logged:\n{}",
+            tail(&log, 30)
+        );
+        // raw mode: the statement goes to node 0
+        assert!(
+            log.lines()
+                .any(|l| l.contains("LOG:  DB node id: 0 backend pid: ")
+                    && l.ends_with(&format!(" statement: {sql}"))),
+            "log_per_node_statement: {i} not logged:\n{}",
+            tail(&log, 30)
+        );
+    }
+}
+
+#[test]
+fn sighup_applies_a_reloadable_change() {
+    let d = Daemon::start(shared_cluster(), "client_idle_limit = 0");
+    assert_eq!(pgpool_show(&d, "client_idle_limit"), "0");
+    append_conf(&d, "client_idle_limit = 1");
+    sighup(&d);
+    wait_reloads(&d, 1);
+    wait_show(&d, "client_idle_limit", "1s");
+    // and it is in force: an idle session is cut after about 1 s
+    let t0 = std::time::Instant::now();
+    let after_idle = idle_session_end(&d);
+    let idle = t0.elapsed();
+    assert!(
+        idle >= Duration::from_secs(1) && idle < Duration::from_secs(8),
+        "cut after {idle:?}"
+    );
+    assert!(
+        after_idle.contains("client_idle_limit"),
+        "the client got {after_idle:?}"
+    );
+}
+
+/// Open a session with a raw startup packet (user and database `postgres`), read up to its
+/// first ReadyForQuery, then stay idle and return everything the server sends until it closes
+/// the connection (bounded by a 15 s read timeout).
+fn idle_session_end(d: &Daemon) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect((d.host(), d.port())).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(15)))
+        .expect("read timeout");
+    let body = b"\0\x03\0\0user\0postgres\0database\0postgres\0\0";
+    let mut packet = ((body.len() + 4) as u32).to_be_bytes().to_vec();
+    packet.extend_from_slice(body);
+    s.write_all(&packet).expect("send the startup packet");
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    // messages up to and including ReadyForQuery ('Z', length 5, status)
+    while !got
+        .windows(6)
+        .any(|w| w[0] == b'Z' && w[1..5] == [0, 0, 0, 5])
+    {
+        let n = s.read(&mut buf).expect("read the start-up answer");
+        assert!(
+            n > 0,
+            "closed during start-up: {:?}",
+            String::from_utf8_lossy(&got)
+        );
+        got.extend_from_slice(&buf[..n]);
+    }
+    let mut rest = Vec::new();
+    s.read_to_end(&mut rest)
+        .expect("the server closes the idle session");
+    String::from_utf8_lossy(&rest).into_owned()
+}
+
+#[test]
+fn start_only_change_on_reload_logs_that_a_restart_is_needed() {
+    let mut d = Daemon::start(shared_cluster(), "num_init_children = 3");
+    wait_until(WAIT, "3 children", || d.client_children().len() == 3)
+        .unwrap_or_else(|e| panic!("{e}: {:?}", d.client_children()));
+    append_conf(&d, "num_init_children = 5");
+    let out = d.pgpool(&["reload"]);
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    wait_reloads(&d, 1);
+    assert!(
+        d.log().contains(
+            "parameter \"num_init_children\" cannot be changed without restarting the server"
+        ),
+        "{}",
+        tail(&d.log(), 20)
+    );
+    assert_eq!(pgpool_show(&d, "num_init_children"), "3");
+    assert_eq!(d.client_children().len(), 3);
+    assert!(d.is_running());
+}
+
+#[test]
+fn invalid_value_on_reload_warns_and_the_old_value_stays() {
+    let mut d = Daemon::start(shared_cluster(), "client_idle_limit = 30");
+    assert_eq!(pgpool_show(&d, "client_idle_limit"), "30s");
+    append_conf(&d, "client_idle_limit = -5\nlog_min_messages = loud");
+    // `pgpool reload` parses the file first, like every mode, and refuses (as pgpool does) ...
+    let out = d.pgpool(&["reload"]);
+    assert_eq!(code(&out), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(
+            "FATAL:  -5 is outside the valid range for parameter \"client_idle_limit\" (0 .. 2147483647)"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(count_reloads(&d), 0, "the daemon was signalled anyway");
+    // ... so the running server meets the file through SIGHUP
+    sighup(&d);
+    wait_reloads(&d, 1);
+    let log = d.log();
+    assert!(
+        log.contains(
+            "WARNING:  -5 is outside the valid range for parameter \"client_idle_limit\" (0 .. 2147483647)"
+        ) && log.contains("WARNING:  invalid value for parameter \"log_min_messages\": \"loud\""),
+        "{}",
+        tail(&log, 20)
+    );
+    assert!(
+        d.is_running(),
+        "an invalid value on reload stopped the daemon"
+    );
+    for _ in 0..6 {
+        assert_eq!(pgpool_show(&d, "client_idle_limit"), "30s");
+        assert_eq!(pgpool_show(&d, "log_min_messages"), "warning");
+    }
+}
+
+#[test]
+fn syntax_error_on_reload_warns_and_nothing_is_applied() {
+    let mut d = Daemon::start(shared_cluster(), "client_idle_limit = 30");
+    append_conf(&d, "client_idle_limit = 40\nlisten_addresses = 127.0.0.1");
+    let out = d.pgpool(&["reload"]);
+    assert_eq!(code(&out), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("FATAL:  syntax error in configuration file"),
+        "{}",
+        stderr(&out)
+    );
+    sighup(&d);
+    wait_reloads(&d, 1);
+    wait_until(WAIT, "the syntax error warning", || {
+        d.log().contains(&format!(
+            "WARNING:  syntax error in configuration file \"{}\"",
+            d.conf_path().display()
+        ))
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", tail(&d.log(), 20)));
+    assert!(d.is_running());
+    for _ in 0..6 {
+        assert_eq!(pgpool_show(&d, "client_idle_limit"), "30s");
+    }
+}
+
+/// pgpool-II 4.3.5 applies a reload inside an open session too, at the next protocol-loop
+/// iteration (spec/architecture.md §12.3, SIGHUP: "reloaded at the next accept or the next
+/// protocol-loop iteration"): the message that wakes the child is still handled with the old
+/// settings, the following ones with the new. Verified with `PGRS_PGPOOL_BIN=/usr/sbin/pgpool`.
+#[test]
+fn an_open_session_picks_up_a_reload_at_its_next_messages() {
+    let d = Daemon::start(shared_cluster(), "log_statement = off");
+    let mut open = d.client("postgres", "postgres");
+    open.simple_query("select 'open-session-before'")
+        .expect("query");
+    append_conf(&d, "log_statement = on");
+    sighup(&d);
+    wait_reloads(&d, 1);
+    wait_show(&d, "log_statement", "on");
+    let mut i = 0;
+    wait_until(WAIT, "the open session to log its statements", || {
+        i += 1;
+        open.simple_query(&format!("select 'open-session-after-{i}'"))
+            .expect("query in the open session");
+        d.log().contains("statement: select 'open-session-after-")
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", tail(&d.log(), 20)));
+    assert!(
+        i <= 2,
+        "the open session took {i} messages to pick the reload up"
+    );
+    assert!(!d.log().contains("open-session-before"));
+}
+
+fn show_in(client: &mut postgres::Client, name: &str) -> String {
+    client
+        .simple_query(&format!("PGPOOL SHOW {name}"))
+        .unwrap_or_else(|e| panic!("PGPOOL SHOW {name}: {e}"))
+        .iter()
+        .find_map(|m| match m {
+            postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("PGPOOL SHOW {name}: no row"))
+}
+
+/// As pgpool-II 4.3.5 does (verified with `PGRS_PGPOOL_BIN`): the file's value replaces a
+/// PGPOOL SET of the same parameter in an open session once the reload reaches it; a parameter
+/// the file does not set keeps its session value.
+#[test]
+fn a_reload_in_an_open_session_replaces_its_pgpool_set_values_from_the_file() {
+    let d = Daemon::start(shared_cluster(), "client_idle_limit = 0");
+    let mut open = d.client("postgres", "postgres");
+    open.simple_query("PGPOOL SET client_idle_limit = 100")
+        .expect("PGPOOL SET");
+    open.simple_query("PGPOOL SET log_per_node_statement = on")
+        .expect("PGPOOL SET");
+    assert_eq!(show_in(&mut open, "client_idle_limit"), "100s");
+    append_conf(&d, "client_idle_limit = 50");
+    sighup(&d);
+    wait_reloads(&d, 1);
+    wait_show(&d, "client_idle_limit", "50s");
+    let mut seen = Vec::new();
+    wait_until(WAIT, "the open session to see the file's value", || {
+        seen.push(show_in(&mut open, "client_idle_limit"));
+        seen.last().is_some_and(|v| v == "50s")
+    })
+    .unwrap_or_else(|e| panic!("{e}: {seen:?}"));
+    assert!(seen.len() <= 2, "took {} messages: {seen:?}", seen.len());
+    assert_eq!(show_in(&mut open, "log_per_node_statement"), "on");
+}
