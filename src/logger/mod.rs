@@ -37,7 +37,9 @@ pub use collector::{
 };
 pub use format::{format_record, render_prefix, PrefixContext, Record};
 pub use process::{set_application_name, set_process, set_session};
-pub use settings::{CollectorSettings, Destinations, ErrorVerbosity, LogSettings, SyslogFacility};
+pub use settings::{
+    force_debug1, CollectorSettings, Destinations, ErrorVerbosity, LogSettings, SyslogFacility,
+};
 pub use subscriber::PgLogLayer;
 
 /// pgpool's message severities, in increasing order.

@@ -3,6 +3,7 @@
 //! parsers of the enum/list values those parameters take.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 use super::Severity;
 use crate::config::Config;
@@ -162,12 +163,25 @@ impl Default for LogSettings {
     }
 }
 
+/// `pgpool -d`: every process logs at least at DEBUG1, whatever the file says, reload included.
+static FORCE_DEBUG1: AtomicBool = AtomicBool::new(false);
+
+/// Called once by the main process for `-d`, before any fork (children inherit it).
+pub fn force_debug1() {
+    FORCE_DEBUG1.store(true, Relaxed);
+}
+
 impl LogSettings {
     /// Read the logging parameters from a loaded configuration. Values the config module
     /// already validated are taken as they are; anything unparsable here (which would be a
     /// config-module bug) falls back to the default for that one parameter.
     pub fn from_config(cfg: &Config) -> LogSettings {
         let d = LogSettings::default();
+        let mut min_messages =
+            super::severity_from_name(cfg.get_enum("log_min_messages")).unwrap_or(d.min_messages);
+        if FORCE_DEBUG1.load(Relaxed) && min_messages > Severity::Debug1 {
+            min_messages = Severity::Debug1;
+        }
         let collector = if cfg.get_bool("logging_collector") {
             let cd = CollectorSettings::default();
             Some(CollectorSettings {
@@ -185,8 +199,7 @@ impl LogSettings {
             destinations: Destinations::parse(cfg.get_str("log_destination"))
                 .unwrap_or(d.destinations),
             line_prefix: cfg.get_str("log_line_prefix").to_string(),
-            min_messages: super::severity_from_name(cfg.get_enum("log_min_messages"))
-                .unwrap_or(d.min_messages),
+            min_messages,
             error_verbosity: ErrorVerbosity::from_name(cfg.get_enum("log_error_verbosity"))
                 .unwrap_or(d.error_verbosity),
             syslog_facility: SyslogFacility::from_name(cfg.get_enum("syslog_facility"))

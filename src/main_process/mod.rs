@@ -39,10 +39,10 @@ pub fn run(opts: &Options) -> i32 {
             return exit_code::FATAL;
         }
     };
-    let mut settings = LogSettings::from_config(&cfg);
-    if opts.debug && settings.min_messages > Severity::Debug1 {
-        settings.min_messages = Severity::Debug1;
+    if opts.debug {
+        logger::force_debug1();
     }
+    let settings = LogSettings::from_config(&cfg);
     logger::apply(&settings);
     // pgpool's first debug line (pool_init_config); with `-d` it shows that debug output is on
     pglog!(Severity::Debug1, "initializing pool configuration");
@@ -224,7 +224,6 @@ fn close_inherited_descriptors() {
 /// Everything the parent keeps while running.
 struct Main {
     cfg: Config,
-    opts: Options,
     sh: &'static Shmem,
     listeners: Vec<Listener>,
     pipe: SelfPipe,
@@ -282,7 +281,6 @@ fn start_inner(opts: &Options, cfg: Config, settings: LogSettings) -> Result<i32
     let mut m = Main {
         spare: spare::SpareState::default(),
         cfg,
-        opts: opts.clone(),
         sh,
         listeners,
         pipe,
@@ -538,10 +536,7 @@ impl Main {
                 for d in &diags {
                     log_diagnostic(d);
                 }
-                let mut settings = LogSettings::from_config(&cfg);
-                if self.opts.debug && settings.min_messages > Severity::Debug1 {
-                    settings.min_messages = Severity::Debug1;
-                }
+                let settings = LogSettings::from_config(&cfg);
                 logger::apply(&settings);
                 crate::backend::apply_reloaded_backends(&cfg, self.sh);
                 self.cfg = cfg;
