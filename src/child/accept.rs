@@ -6,7 +6,8 @@ use std::os::fd::{BorrowedFd, RawFd};
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 
 use nix::errno::Errno;
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::poll::PollTimeout;
+use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags};
 use nix::sys::socket::{accept4, getpeername, setsockopt, sockopt, SockFlag, SockaddrStorage};
 
 use super::{owned, signals, Child, Peer};
@@ -53,17 +54,32 @@ fn peer_of(fd: RawFd, tcp: bool, resolve: bool) -> Peer {
     }
 }
 
-pub fn wait_for_connection(child: &mut Child, listeners: &[(RawFd, bool)]) -> Accepted {
+/// The listeners, registered once per child in an epoll set with `EPOLLEXCLUSIVE`: a new
+/// connection wakes one idle child instead of every child waiting in poll(2) (the thundering
+/// herd that costs pgpool a context switch per idle child on every connection).
+pub struct AcceptSet {
+    epoll: Epoll,
+    listeners: Vec<(RawFd, bool)>,
+}
+
+impl AcceptSet {
+    pub fn new(listeners: &[(RawFd, bool)]) -> nix::Result<AcceptSet> {
+        let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
+        for (i, &(fd, _)) in listeners.iter().enumerate() {
+            // SAFETY: the listener descriptors are inherited from the parent and stay open for
+            // the whole life of this process.
+            let bfd = unsafe { BorrowedFd::borrow_raw(fd) };
+            epoll.add(bfd, EpollEvent::new(EpollFlags::EPOLLIN | EpollFlags::EPOLLEXCLUSIVE, i as u64))?;
+        }
+        Ok(AcceptSet { epoll, listeners: listeners.to_vec() })
+    }
+}
+
+pub fn wait_for_connection(child: &mut Child, set: &AcceptSet) -> Accepted {
     let life = child.settings.child_life_time;
     let serialize = child.settings.serialize_accept && life == 0;
     let info = child.info();
     let _guard = serialize.then(|| child.sh.header().accept_lock.lock());
-    // SAFETY: the listener descriptors are inherited from the parent and stay open for the
-    // whole life of this process.
-    let mut fds: Vec<PollFd> = listeners
-        .iter()
-        .map(|&(fd, _)| PollFd::new(unsafe { BorrowedFd::borrow_raw(fd) }, PollFlags::POLLIN))
-        .collect();
     // Wake up in time to close a pooled slot whose connection_life_time runs out while no
     // client comes (the caller's housekeeping expires it), as pgpool's SIGALRM timer does.
     let expiry_ms = child
@@ -75,7 +91,8 @@ pub fn wait_for_connection(child: &mut Child, listeners: &[(RawFd, bool)]) -> Ac
         (false, Some(ms)) => PollTimeout::from(ms),
         (false, None) => PollTimeout::NONE,
     };
-    match poll(&mut fds, timeout) {
+    let mut events = [EpollEvent::empty(); 8];
+    let n = match set.epoll.wait(&mut events, timeout) {
         Ok(0) if life == 0 => return Accepted::Retry,
         Ok(0) => {
             let waited = info.wait_for_connect.fetch_add(1, Relaxed) + 1;
@@ -84,18 +101,14 @@ pub fn wait_for_connection(child: &mut Child, listeners: &[(RawFd, bool)]) -> Ac
             }
             return Accepted::Retry;
         }
-        Err(Errno::EINTR) => return Accepted::Retry,
         Err(_) => return Accepted::Retry,
-        Ok(_) => {}
-    }
+        Ok(n) => n,
+    };
     if signals::FAST_EXIT.load(SeqCst) || signals::SMART_EXIT.load(SeqCst) {
         return Accepted::Retry;
     }
-    for (i, pfd) in fds.iter().enumerate() {
-        if !pfd.revents().is_some_and(|r| r.contains(PollFlags::POLLIN)) {
-            continue;
-        }
-        let (lfd, tcp) = listeners[i];
+    for ev in &events[..n] {
+        let Some(&(lfd, tcp)) = set.listeners.get(ev.data() as usize) else { continue };
         match accept4(lfd, SockFlag::SOCK_CLOEXEC) {
             Ok(fd) => {
                 info.wait_for_connect.store(0, Relaxed);

@@ -131,13 +131,20 @@ impl Child {
     }
 
     fn accept_loop(&mut self, listeners: &[(RawFd, bool)]) -> i32 {
+        let set = match accept::AcceptSet::new(listeners) {
+            Ok(set) => set,
+            Err(e) => {
+                pglog!(Severity::Fatal, "could not watch the listening sockets: {}", e);
+                return exit_code::FATAL;
+            }
+        };
         loop {
             if let Some(code) = self.exit_requested() {
                 return code;
             }
             self.housekeeping();
             self.info().set_status(ChildStatus::WaitForConnect);
-            let (fd, peer) = match accept::wait_for_connection(self, listeners) {
+            let (fd, peer) = match accept::wait_for_connection(self, &set) {
                 accept::Accepted::Client(fd, peer) => (fd, peer),
                 accept::Accepted::Retry => continue,
                 accept::Accepted::LifeTimeExpired => return exit_code::RESTART,

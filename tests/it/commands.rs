@@ -30,7 +30,7 @@ const NODES: [&str; 14] = [
     "replication_sync_state",
     "last_status_change",
 ];
-const PROCESSES: [&str; 8] = [
+pub(crate) const PROCESSES: [&str; 8] = [
     "pool_pid",
     "start_time",
     "client_connection_count",
@@ -40,7 +40,7 @@ const PROCESSES: [&str; 8] = [
     "pool_counter",
     "status",
 ];
-const POOLS: [&str; 17] = [
+pub(crate) const POOLS: [&str; 17] = [
     "pool_pid",
     "start_time",
     "client_connection_count",

@@ -312,37 +312,8 @@ fn pgbench_initialises_and_runs_select_only_with_no_failed_transactions() {
     );
 }
 
-/// Column names of pgpool 4.3.5's reports (bench/examples/show_pool_*.unaligned.txt).
-const POOL_PROCESSES_COLUMNS: &[&str] = &[
-    "pool_pid",
-    "start_time",
-    "client_connection_count",
-    "database",
-    "username",
-    "backend_connection_time",
-    "pool_counter",
-    "status",
-];
-const POOL_POOLS_COLUMNS: &[&str] = &[
-    "pool_pid",
-    "start_time",
-    "client_connection_count",
-    "pool_id",
-    "backend_id",
-    "database",
-    "username",
-    "backend_connection_time",
-    "client_connection_time",
-    "client_disconnection_time",
-    "client_idle_duration",
-    "majorversion",
-    "minorversion",
-    "pool_counter",
-    "pool_backendpid",
-    "pool_connected",
-    "status",
-];
-
+/// The reports list this daemon's own children and this session's backend, under pgpool 4.3.5's
+/// column names (the lists are in `commands.rs`).
 #[test]
 fn show_pool_processes_pools_and_version_have_pgpool_4_3_5_columns() {
     let d = Daemon::start(shared_cluster(), "num_init_children = 3\nmax_pool = 2\n");
@@ -351,7 +322,7 @@ fn show_pool_processes_pools_and_version_have_pgpool_4_3_5_columns() {
     let children = d.children_pids();
 
     let (cols, rows) = show(&mut client, "pool_processes");
-    assert_eq!(cols, POOL_PROCESSES_COLUMNS);
+    assert_eq!(cols, crate::commands::PROCESSES);
     assert_eq!(rows.len(), 3, "{rows:#?}");
     for r in &rows {
         let pid: u32 = r["pool_pid"].parse().expect("pool_pid is a pid");
@@ -359,7 +330,7 @@ fn show_pool_processes_pools_and_version_have_pgpool_4_3_5_columns() {
     }
 
     let (cols, rows) = show(&mut client, "pool_pools");
-    assert_eq!(cols, POOL_POOLS_COLUMNS);
+    assert_eq!(cols, crate::commands::POOLS);
     let mine = rows
         .iter()
         .find(|r| r["pool_backendpid"] == my_backend.to_string())
