@@ -69,9 +69,15 @@ impl AcceptSet {
             // SAFETY: the listener descriptors are inherited from the parent and stay open for
             // the whole life of this process.
             let bfd = unsafe { BorrowedFd::borrow_raw(fd) };
-            epoll.add(bfd, EpollEvent::new(EpollFlags::EPOLLIN | EpollFlags::EPOLLEXCLUSIVE, i as u64))?;
+            epoll.add(
+                bfd,
+                EpollEvent::new(EpollFlags::EPOLLIN | EpollFlags::EPOLLEXCLUSIVE, i as u64),
+            )?;
         }
-        Ok(AcceptSet { epoll, listeners: listeners.to_vec() })
+        Ok(AcceptSet {
+            epoll,
+            listeners: listeners.to_vec(),
+        })
     }
 }
 
@@ -108,7 +114,9 @@ pub fn wait_for_connection(child: &mut Child, set: &AcceptSet) -> Accepted {
         return Accepted::Retry;
     }
     for ev in &events[..n] {
-        let Some(&(lfd, tcp)) = set.listeners.get(ev.data() as usize) else { continue };
+        let Some(&(lfd, tcp)) = set.listeners.get(ev.data() as usize) else {
+            continue;
+        };
         match accept4(lfd, SockFlag::SOCK_CLOEXEC) {
             Ok(fd) => {
                 info.wait_for_connect.store(0, Relaxed);

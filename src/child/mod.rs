@@ -134,7 +134,11 @@ impl Child {
         let set = match accept::AcceptSet::new(listeners) {
             Ok(set) => set,
             Err(e) => {
-                pglog!(Severity::Fatal, "could not watch the listening sockets: {}", e);
+                pglog!(
+                    Severity::Fatal,
+                    "could not watch the listening sockets: {}",
+                    e
+                );
                 return exit_code::FATAL;
             }
         };
