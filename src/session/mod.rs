@@ -137,6 +137,10 @@ impl Relay<'_> {
         let info = child.sh.process(child.slot);
         let mut idle_ticks: i64 = 0;
         let mut shown_tx = self.be.tx;
+        // The two titles a session alternates between, built once (a transaction block would
+        // otherwise format one per BEGIN and per COMMIT).
+        let idle_title = format!("{title_prefix} idle");
+        let in_tx_title = format!("{title_prefix} idle in transaction");
         // Set-up reads may have buffered the first backend replies (the initial
         // ReadyForQuery) or early client messages: handle them before waiting.
         if !self.be.conn.buffered().is_empty() {
@@ -237,13 +241,13 @@ impl Relay<'_> {
                 }
                 if self.be.tx != shown_tx {
                     shown_tx = self.be.tx;
-                    let (st, word) = if shown_tx == b'I' {
-                        (ChildStatus::Idle, "idle")
+                    let (st, title) = if shown_tx == b'I' {
+                        (ChildStatus::Idle, &idle_title)
                     } else {
-                        (ChildStatus::IdleInTrans, "idle in transaction")
+                        (ChildStatus::IdleInTrans, &in_tx_title)
                     };
                     info.set_status(st);
-                    crate::process_title::set(&format!("{title_prefix} {word}"));
+                    crate::process_title::set(title);
                 }
             }
             if c_ready {
