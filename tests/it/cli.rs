@@ -797,14 +797,13 @@ fn start_only_change_on_reload_logs_that_a_restart_is_needed() {
     append_conf(&d, "num_init_children = 5");
     let out = d.pgpool(&["reload"]);
     assert_eq!(code(&out), Some(0), "{}", stderr(&out));
-    wait_reloads(&d, 1);
-    assert!(
+    // the message follows "reload config files." in the log: wait for it, not for the reload
+    wait_until(WAIT, "the restart-needed message", || {
         d.log().contains(
-            "parameter \"num_init_children\" cannot be changed without restarting the server"
-        ),
-        "{}",
-        tail(&d.log(), 20)
-    );
+            "parameter \"num_init_children\" cannot be changed without restarting the server",
+        )
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", tail(&d.log(), 20)));
     assert_eq!(pgpool_show(&d, "num_init_children"), "3");
     assert_eq!(d.client_children().len(), 3);
     assert!(d.is_running());
@@ -828,15 +827,14 @@ fn invalid_value_on_reload_warns_and_the_old_value_stays() {
     assert_eq!(count_reloads(&d), 0, "the daemon was signalled anyway");
     // ... so the running server meets the file through SIGHUP
     sighup(&d);
-    wait_reloads(&d, 1);
-    let log = d.log();
-    assert!(
+    // the warnings follow "reload config files." in the log: wait for them
+    wait_until(WAIT, "both warnings", || {
+        let log = d.log();
         log.contains(
             "WARNING:  -5 is outside the valid range for parameter \"client_idle_limit\" (0 .. 2147483647)"
-        ) && log.contains("WARNING:  invalid value for parameter \"log_min_messages\": \"loud\""),
-        "{}",
-        tail(&log, 20)
-    );
+        ) && log.contains("WARNING:  invalid value for parameter \"log_min_messages\": \"loud\"")
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", tail(&d.log(), 20)));
     assert!(
         d.is_running(),
         "an invalid value on reload stopped the daemon"
