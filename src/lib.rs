@@ -11,8 +11,10 @@ pub mod main_process;
 pub mod pool;
 pub mod process_title;
 pub mod protocol;
+pub mod router;
 pub mod session;
 pub mod shmem;
+pub mod sql;
 
 /// The pgpool-II version whose behaviour we follow, as `pgpool -v` and `SHOW pool_version` print it.
 pub const PGPOOL_VERSION: &str = "4.6.0";
