@@ -75,7 +75,8 @@ pub fn open_session(
         .and_then(|entries| {
             crate::config::files::find_user(&entries, &sp.user).map(|e| e.password.clone())
         });
-    if let Some(idx) = child.pool.find(child.sh, &sp, &child.snapshot) {
+    let nodes = session_nodes(child);
+    if let Some(idx) = child.pool.find(child.sh, &sp, &nodes) {
         if reuse(child, client, idx, &sp, stored_password.as_deref()) {
             return Some((idx, sp, false));
         }
@@ -161,35 +162,53 @@ fn reuse(
     true
 }
 
-/// Try to connect to the main node; in raw mode a node that cannot be reached is detached when
-/// `failover_on_backend_error` is on and the next live node is tried.
-fn connect_main(child: &mut Child) -> Result<(usize, Conn), PgError> {
-    loop {
-        let Some(node) = child.snapshot.main_node else {
+/// The nodes a new session connects to: the main node in raw mode, every valid node otherwise.
+pub fn session_nodes(child: &Child) -> Vec<usize> {
+    if child.settings.raw_mode {
+        return child.snapshot.main_node.into_iter().collect();
+    }
+    (0..child.snapshot.status.len())
+        .filter(|&n| child.snapshot.is_valid(n))
+        .collect()
+}
+
+/// Connect to every node of `session_nodes`. A node that cannot be reached is detached when
+/// `failover_on_backend_error` is on (pgpool's failover on a connection error) and the session
+/// goes on without it; otherwise the session fails.
+fn connect_nodes(child: &mut Child) -> Result<Vec<(usize, Conn)>, PgError> {
+    'again: loop {
+        let nodes = session_nodes(child);
+        if nodes.is_empty() {
             return Err(PgError::fatal(
                 "XX000",
                 "all backend nodes are down, pgpool requires at least one valid node",
             ));
-        };
-        match crate::backend::connect(child.sh, node, child.settings.connect_timeout_ms) {
-            Ok(fd) => return Ok((node, Conn::new(fd))),
-            Err(e) => {
-                let info = child.sh.backend(node);
-                pglog!(
-                    Severity::Log,
-                    detail = e;
-                    "failed to connect to PostgreSQL server on \"{}:{}\"", info.hostname.get(), info.port.load(Relaxed)
-                );
-                if !child.settings.failover_on_backend_error {
-                    return Err(
-                        PgError::fatal("XX000", "failed to create a backend connection")
-                            .with_detail("executing failover on backend"),
+        }
+        let mut conns = Vec::with_capacity(nodes.len());
+        for node in nodes {
+            match crate::backend::connect(child.sh, node, child.settings.connect_timeout_ms) {
+                Ok(fd) => conns.push((node, Conn::new(fd))),
+                Err(e) => {
+                    let info = child.sh.backend(node);
+                    pglog!(
+                        Severity::Log,
+                        detail = e;
+                        "failed to connect to PostgreSQL server on \"{}:{}\"", info.hostname.get(), info.port.load(Relaxed)
                     );
+                    if !child.settings.failover_on_backend_error {
+                        return Err(PgError::fatal(
+                            "XX000",
+                            "failed to create a backend connection",
+                        )
+                        .with_detail("executing failover on backend"));
+                    }
+                    crate::backend::degenerate(child.sh, node);
+                    child.snapshot = Snapshot::take(child.sh);
+                    continue 'again;
                 }
-                crate::backend::degenerate(child.sh, node);
-                child.snapshot = Snapshot::take(child.sh);
             }
         }
+        return Ok(conns);
     }
 }
 
@@ -202,28 +221,90 @@ fn new_connection(
     sp: &StartupPacket,
     stored: Option<&str>,
 ) -> Result<(), Option<PgError>> {
-    let (node, mut conn) = connect_main(child).map_err(Some)?;
-    if conn.write_all(&sp.raw).is_err() {
-        return Err(Some(PgError::fatal(
-            "XX000",
-            "unable to forward message to backend",
-        )));
+    let mut conns = connect_nodes(child).map_err(Some)?;
+    let main_node = child.snapshot.main_node.unwrap_or(conns[0].0);
+    let main = conns.iter().position(|(n, _)| *n == main_node).unwrap_or(0);
+    for (_, conn) in &conns {
+        if conn.write_all(&sp.raw).is_err() {
+            return Err(Some(PgError::fatal(
+                "XX000",
+                "unable to forward message to backend",
+            )));
+        }
     }
     let outcome: AuthOutcome = {
         let ctx = auth_context(child, &sp.user, stored);
-        let mut backs = [&mut conn];
-        crate::auth::session_auth::authenticate_new_session(client, &mut backs, 0, &ctx).map_err(
-            |e| {
+        let mut backs: Vec<&mut Conn> = conns.iter_mut().map(|(_, c)| c).collect();
+        crate::auth::session_auth::authenticate_new_session(client, &mut backs, main, &ctx)
+            .map_err(|e| {
                 if let Some(pe) = e.client_error() {
                     pglog!(Severity::Error, "{}", pe.message);
                 }
                 e.client_error()
-            },
-        )?
+            })?
     };
-    // ParameterStatus and notices until BackendKeyData.
+    // ParameterStatus and notices until BackendKeyData, from every node; the client sees the
+    // main node's.
+    let mut backends: Vec<Option<BackendConn>> =
+        (0..child.sh.num_backends()).map(|_| None).collect();
+    for (i, (node, mut conn)) in conns.into_iter().enumerate() {
+        let (params, pid, key) = read_session_start(client, &mut conn, i == main)?;
+        if i == main {
+            let mut out = Vec::with_capacity(16);
+            messages::backend_key_data(&mut out, pid as u32, key as u32);
+            if client.write_all(&out).is_err() {
+                return Err(None);
+            }
+        }
+        backends[node] = Some(BackendConn {
+            conn,
+            pid,
+            key,
+            params,
+            tx: b'I',
+            pending: 0,
+            unsynced: false,
+        });
+    }
+    let t = now();
+    for (node, b) in backends.iter().enumerate() {
+        let Some(b) = b else { continue };
+        let ci = child.sh.connection(child.slot, idx, node);
+        ci.clear();
+        ci.database.set(&sp.database);
+        ci.user.set(&sp.user);
+        ci.major.store(i32::from(sp.major), Relaxed);
+        ci.minor.store(i32::from(sp.minor), Relaxed);
+        ci.pid.store(b.pid, Relaxed);
+        ci.key.store(b.key, Relaxed);
+        ci.counter.store(1, Relaxed);
+        ci.create_time.store(t, Relaxed);
+        ci.load_balancing_node.store(main_node as i32, Relaxed);
+        let info = child.sh.backend(node);
+        if info.status() == BackendStatus::ConnectWait {
+            info.set_status(BackendStatus::Up);
+        }
+    }
+    child.pool.slots[idx] = Slot {
+        startup: Some(sp.clone()),
+        backends,
+        auth: Some(outcome),
+        closetime: 0,
+        create_time: t,
+    };
+    mark_connected(child, idx);
+    Ok(())
+}
+
+/// After AuthenticationOk: ParameterStatus and notices until BackendKeyData. The main node's
+/// messages are relayed to the client; an ErrorResponse from any node is.
+fn read_session_start(
+    client: &mut Conn,
+    conn: &mut Conn,
+    relay: bool,
+) -> Result<(Vec<(String, String)>, i32, i32), Option<PgError>> {
     let mut params = Vec::new();
-    let (pid, key) = loop {
+    loop {
         let m = conn
             .read_message(MAX_SETUP_MESSAGE, Some(Duration::from_secs(60)))
             .map_err(|e| {
@@ -237,24 +318,28 @@ fn new_connection(
                 if let Ok((k, v)) = messages::parse_parameter_status(&m.body) {
                     params.push((k.into_owned(), v.into_owned()));
                 }
-                let _ = client.write_message(m.tag, &m.body);
+                if relay {
+                    let _ = client.write_message(m.tag, &m.body);
+                }
             }
             b'N' => {
-                let _ = client.write_message(m.tag, &m.body);
+                if relay {
+                    let _ = client.write_message(m.tag, &m.body);
+                }
             }
             b'E' => {
                 let _ = client.write_message(m.tag, &m.body);
                 return Err(None);
             }
-            b'K' => match messages::parse_backend_key_data(&m.body) {
-                Ok((pid, key)) => break (pid as i32, key as i32),
-                Err(_) => {
-                    return Err(Some(PgError::fatal(
+            b'K' => {
+                return match messages::parse_backend_key_data(&m.body) {
+                    Ok((pid, key)) => Ok((params, pid as i32, key as i32)),
+                    Err(_) => Err(Some(PgError::fatal(
                         "08P01",
                         "invalid BackendKeyData message from backend",
-                    )))
+                    ))),
                 }
-            },
+            }
             other => {
                 return Err(Some(PgError::fatal(
                     "08P01",
@@ -265,46 +350,5 @@ fn new_connection(
                 )))
             }
         }
-    };
-    let mut out = Vec::with_capacity(16);
-    messages::backend_key_data(&mut out, pid as u32, key as u32);
-    if client.write_all(&out).is_err() {
-        return Err(None);
     }
-    let t = now();
-    let ci = child.sh.connection(child.slot, idx, node);
-    ci.clear();
-    ci.database.set(&sp.database);
-    ci.user.set(&sp.user);
-    ci.major.store(i32::from(sp.major), Relaxed);
-    ci.minor.store(i32::from(sp.minor), Relaxed);
-    ci.pid.store(pid, Relaxed);
-    ci.key.store(key, Relaxed);
-    ci.counter.store(1, Relaxed);
-    ci.create_time.store(t, Relaxed);
-    ci.load_balancing_node.store(node as i32, Relaxed);
-    let info = child.sh.backend(node);
-    if info.status() == BackendStatus::ConnectWait {
-        info.set_status(BackendStatus::Up);
-    }
-    let mut backends: Vec<Option<BackendConn>> =
-        (0..child.sh.num_backends()).map(|_| None).collect();
-    backends[node] = Some(BackendConn {
-        conn,
-        pid,
-        key,
-        params,
-        tx: b'I',
-        pending: 0,
-        unsynced: false,
-    });
-    child.pool.slots[idx] = Slot {
-        startup: Some(sp.clone()),
-        backends,
-        auth: Some(outcome),
-        closetime: 0,
-        create_time: t,
-    };
-    mark_connected(child, idx);
-    Ok(())
 }

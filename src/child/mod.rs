@@ -53,6 +53,12 @@ pub struct Child {
     pub pool: Pool,
     pub snapshot: Snapshot,
     pub sessions_served: i64,
+    /// Routing settings compiled from `cfg` (built at the first session, again after a reload).
+    router: Option<std::rc::Rc<crate::router::Router>>,
+    /// Catalog facts cached by this process (routing's relation cache).
+    pub relcache: crate::session::RelCache,
+    /// Load-balancing choices.
+    pub rng: rand::rngs::StdRng,
 }
 
 /// Entry point after fork. Returns the process exit code.
@@ -76,6 +82,9 @@ pub fn run(slot: usize, cfg: Config, listeners: &[(RawFd, bool)]) -> i32 {
         cfg,
         sh,
         sessions_served: 0,
+        router: None,
+        relcache: Default::default(),
+        rng: rand::SeedableRng::from_entropy(),
     };
     let code = child.accept_loop(listeners);
     child.pool.close_all(sh);
@@ -83,6 +92,13 @@ pub fn run(slot: usize, cfg: Config, listeners: &[(RawFd, bool)]) -> i32 {
 }
 
 impl Child {
+    /// The routing settings of the current configuration.
+    pub fn router(&mut self) -> std::rc::Rc<crate::router::Router> {
+        self.router
+            .get_or_insert_with(|| std::rc::Rc::new(crate::router::Router::from_config(&self.cfg)))
+            .clone()
+    }
+
     fn info(&self) -> &'static crate::shmem::ProcessInfo {
         self.sh.process(self.slot)
     }
@@ -111,6 +127,7 @@ impl Child {
         }
         if let Ok((cfg, _)) = self.cfg.reload() {
             self.settings = ChildSettings::from_config(&cfg);
+            self.router = None;
             logger::apply(&logger::LogSettings::from_config(&cfg));
             self.cfg = cfg;
         }

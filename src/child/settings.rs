@@ -25,6 +25,8 @@ pub struct ChildSettings {
     pub log_hostname: bool,
     pub allow_clear_text_frontend_auth: bool,
     pub failover_on_backend_error: bool,
+    /// `backend_clustering_mode = raw`: sessions use the main node only.
+    pub raw_mode: bool,
     pub connect_timeout_ms: u64,
     pub pool_passwd: Option<PathBuf>,
 }
@@ -50,6 +52,7 @@ impl ChildSettings {
             log_hostname: cfg.get_bool("log_hostname"),
             allow_clear_text_frontend_auth: cfg.get_bool("allow_clear_text_frontend_auth"),
             failover_on_backend_error: cfg.get_bool("failover_on_backend_error"),
+            raw_mode: cfg.get_enum("backend_clustering_mode") == "raw",
             connect_timeout_ms: cfg.get_int("connect_timeout").max(0) as u64,
             pool_passwd: (!pp.is_empty()).then(|| cfg.resolve(pp)),
         }

@@ -9,7 +9,6 @@ use std::sync::atomic::Ordering::Relaxed;
 use nix::poll::PollFlags;
 
 use crate::auth::AuthOutcome;
-use crate::backend::Snapshot;
 use crate::protocol::startup::StartupPacket;
 use crate::protocol::Conn;
 use crate::shmem::{now, Shmem};
@@ -80,8 +79,12 @@ impl Pool {
     }
 
     /// Find a reusable slot for `sp`. Stale or different slots met on the way are discarded.
-    pub fn find(&mut self, sh: &Shmem, sp: &StartupPacket, snap: &Snapshot) -> Option<usize> {
-        let main = snap.main_node?;
+    /// `nodes` are the nodes a session uses now (the main node in raw mode, every valid node
+    /// otherwise): a slot connected to a different set is not reused.
+    pub fn find(&mut self, sh: &Shmem, sp: &StartupPacket, nodes: &[usize]) -> Option<usize> {
+        if nodes.is_empty() {
+            return None;
+        }
         for i in 0..self.slots.len() {
             let s = &self.slots[i];
             let Some(stored) = &s.startup else { continue };
@@ -92,17 +95,19 @@ impl Pool {
             {
                 continue;
             }
-            if s.backends.get(main).and_then(|b| b.as_ref()).is_none() {
-                continue;
-            }
-            // Every connection the slot holds must still be healthy (raw mode holds only the
-            // main node's; the main node's was checked to exist above).
+            // Connected to exactly the nodes in use now, each connection still healthy.
+            let same_nodes = s
+                .backends
+                .iter()
+                .enumerate()
+                .all(|(n, b)| b.is_some() == nodes.contains(&n))
+                && nodes.iter().all(|&n| n < s.backends.len());
             let healthy = s
                 .backends
                 .iter()
                 .flatten()
                 .all(|b| idle_socket_is_healthy(&b.conn));
-            if !healthy || stored.raw != sp.raw {
+            if !same_nodes || !healthy || stored.raw != sp.raw {
                 self.discard(sh, i);
                 continue;
             }

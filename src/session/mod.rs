@@ -8,8 +8,11 @@
 //! results of any size. Only Query frames (and small backend frames: ReadyForQuery,
 //! ParameterStatus, ErrorResponse) are looked at whole.
 
+mod multi;
 mod reset;
-mod stats;
+pub(crate) mod stats;
+
+pub use multi::RelCache;
 
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 
@@ -102,6 +105,9 @@ pub fn run(
     fresh: bool,
     title_prefix: &str,
 ) -> End {
+    if !child.settings.raw_mode {
+        return multi::run(child, client, pool_idx, fresh, title_prefix);
+    }
     let node = child.snapshot.main_node.unwrap_or(0);
     let mut backends = std::mem::take(&mut child.pool.slots[pool_idx].backends);
     let Some(be) = backends.get_mut(node).and_then(|b| b.as_mut()) else {

@@ -1,0 +1,377 @@
+//! Catalog facts the router asks for (spec/routing.md §7.3–§7.4): is a relation a system
+//! catalog, a temporary or an unlogged table, is a function volatile, is the transaction
+//! serializable. Answered from caches — per process for catalog, unlogged and volatility facts
+//! (by database), per session for temporary tables — or by one internal query on the session's
+//! primary connection that fetches every missing fact of the statement at once. The query is
+//! only sent while that connection has nothing in flight; otherwise the unknown fact is taken
+//! as "yes", which sends the statement to the primary (always correct, never faster).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use crate::pool::BackendConn;
+use crate::protocol::messages;
+use crate::router::Catalog;
+use crate::sql::{Analysis, RelRef};
+
+/// Entries kept per process before the cache is emptied (pgpool's relcache_size default).
+const CACHE_LIMIT: usize = 256;
+/// Longest wait for an internal query's answer.
+const QUERY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Facts of one relation.
+#[derive(Debug, Clone, Copy, Default)]
+struct RelFacts {
+    catalog: bool,
+    unlogged: bool,
+}
+
+/// Per-process cache, keyed by database.
+#[derive(Debug, Default)]
+pub struct RelCache {
+    relations: HashMap<(String, Option<String>, String), RelFacts>,
+    functions: HashMap<(String, String), bool>,
+}
+
+impl RelCache {
+    fn bound(&mut self) {
+        if self.relations.len() > CACHE_LIMIT {
+            self.relations.clear();
+        }
+        if self.functions.len() > CACHE_LIMIT {
+            self.functions.clear();
+        }
+    }
+}
+
+/// How `check_temp_table` answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TempCheck {
+    Catalog,
+    Trace,
+    None,
+}
+
+/// Per-session temporary-table knowledge.
+#[derive(Debug, Default)]
+pub struct TempTables {
+    /// catalog mode: looked-up answers.
+    pub known: HashMap<(Option<String>, String), bool>,
+    /// trace mode: tables created by CREATE TEMP TABLE in this session.
+    pub traced: Vec<String>,
+}
+
+/// One statement's catalog questions, answered for the router.
+pub struct Lookup<'a> {
+    /// The primary's connection when it is quiet (nothing in flight), else None.
+    pub conn: Option<&'a mut BackendConn>,
+    pub cache: &'a mut RelCache,
+    pub temp: &'a mut TempTables,
+    pub temp_check: TempCheck,
+    pub database: &'a str,
+    pub analysis: &'a Analysis,
+    /// NotificationResponse messages met while reading internal answers (for the client).
+    pub out: &'a mut Vec<u8>,
+    fetched: bool,
+}
+
+impl<'a> Lookup<'a> {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        conn: Option<&'a mut BackendConn>,
+        cache: &'a mut RelCache,
+        temp: &'a mut TempTables,
+        temp_check: TempCheck,
+        database: &'a str,
+        analysis: &'a Analysis,
+        out: &'a mut Vec<u8>,
+    ) -> Lookup<'a> {
+        Lookup {
+            conn,
+            cache,
+            temp,
+            temp_check,
+            database,
+            analysis,
+            out,
+            fetched: false,
+        }
+    }
+
+    fn rel_key(&self, r: &RelRef) -> (String, Option<String>, String) {
+        (self.database.to_owned(), r.schema.clone(), r.name.clone())
+    }
+
+    /// Fetch every missing fact of the statement in one round trip (once per statement).
+    fn fetch(&mut self) {
+        if self.fetched {
+            return;
+        }
+        self.fetched = true;
+        let Some(conn) = self.conn.as_deref_mut() else {
+            return;
+        };
+        if conn.tx == b'E' {
+            return; // any query would fail and nothing else would run anyway
+        }
+        let rels: Vec<RelRef> = self
+            .analysis
+            .relations
+            .iter()
+            .filter(|r| {
+                !self.cache.relations.contains_key(&(
+                    self.database.to_owned(),
+                    r.schema.clone(),
+                    r.name.clone(),
+                )) || (self.temp_check == TempCheck::Catalog
+                    && !self
+                        .temp
+                        .known
+                        .contains_key(&(r.schema.clone(), r.name.clone())))
+            })
+            .cloned()
+            .collect();
+        let funcs: Vec<String> = self
+            .analysis
+            .functions
+            .iter()
+            .filter(|f| {
+                !self
+                    .cache
+                    .functions
+                    .contains_key(&(self.database.to_owned(), (*f).clone()))
+            })
+            .cloned()
+            .collect();
+        if rels.is_empty() && funcs.is_empty() {
+            return;
+        }
+        let mut sql = String::new();
+        if !rels.is_empty() {
+            sql.push_str("SELECT n.nspname = 'pg_catalog', c.relpersistence FROM (VALUES ");
+            for (i, r) in rels.iter().enumerate() {
+                if i > 0 {
+                    sql.push(',');
+                }
+                let name = match &r.schema {
+                    Some(s) => format!("{}.{}", quote_ident(s), quote_ident(&r.name)),
+                    None => quote_ident(&r.name),
+                };
+                sql.push_str(&format!("({i}, {})", quote_literal(&name)));
+            }
+            sql.push_str(
+                ") AS r(i, name) LEFT JOIN pg_catalog.pg_class c ON c.oid = \
+                 pg_catalog.to_regclass(r.name) LEFT JOIN pg_catalog.pg_namespace n ON \
+                 n.oid = c.relnamespace ORDER BY r.i;",
+            );
+        }
+        if !funcs.is_empty() {
+            sql.push_str("SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace WHERE p.proname = r.f AND (r.s IS NULL OR n.nspname = r.s) AND p.provolatile = 'v') FROM (VALUES ");
+            for (i, f) in funcs.iter().enumerate() {
+                if i > 0 {
+                    sql.push(',');
+                }
+                let (schema, name) = match f.rsplit_once('.') {
+                    Some((s, n)) => (quote_literal(s), quote_literal(n)),
+                    None => ("NULL".to_owned(), quote_literal(f)),
+                };
+                sql.push_str(&format!("({i}, {schema}::text, {name}::text)"));
+            }
+            sql.push_str(") AS r(i, s, f) ORDER BY r.i;");
+        }
+        let Ok(sets) = internal_query(conn, &sql, self.out) else {
+            return;
+        };
+        let mut sets = sets.into_iter();
+        self.cache.bound();
+        if !rels.is_empty() {
+            let rows = sets.next().unwrap_or_default();
+            for (r, row) in rels.iter().zip(rows) {
+                let catalog = row.first().and_then(|v| v.as_deref()) == Some("t");
+                let persistence = row.get(1).and_then(|v| v.as_deref()).unwrap_or("");
+                let key = self.rel_key(r);
+                self.cache.relations.insert(
+                    key,
+                    RelFacts {
+                        catalog,
+                        unlogged: persistence == "u",
+                    },
+                );
+                self.temp
+                    .known
+                    .insert((r.schema.clone(), r.name.clone()), persistence == "t");
+            }
+        }
+        if !funcs.is_empty() {
+            let rows = sets.next().unwrap_or_default();
+            for (f, row) in funcs.iter().zip(rows) {
+                let volatile = row.first().and_then(|v| v.as_deref()) == Some("t");
+                self.cache
+                    .functions
+                    .insert((self.database.to_owned(), f.clone()), volatile);
+            }
+        }
+    }
+}
+
+impl Catalog for Lookup<'_> {
+    fn is_system_catalog(&mut self, rel: &RelRef) -> bool {
+        self.fetch();
+        let key = self.rel_key(rel);
+        self.cache.relations.get(&key).is_none_or(|f| f.catalog)
+    }
+
+    fn is_temp_table(&mut self, rel: &RelRef) -> bool {
+        match self.temp_check {
+            TempCheck::None => false,
+            TempCheck::Trace => self
+                .temp
+                .traced
+                .iter()
+                .any(|t| t.eq_ignore_ascii_case(&rel.name)),
+            TempCheck::Catalog => {
+                self.fetch();
+                let key = (rel.schema.clone(), rel.name.clone());
+                self.temp.known.get(&key).copied().unwrap_or(true)
+            }
+        }
+    }
+
+    fn is_unlogged_table(&mut self, rel: &RelRef) -> bool {
+        self.fetch();
+        let key = self.rel_key(rel);
+        self.cache.relations.get(&key).is_none_or(|f| f.unlogged)
+    }
+
+    fn is_volatile_function(&mut self, name: &str) -> bool {
+        self.fetch();
+        let key = (self.database.to_owned(), name.to_owned());
+        self.cache.functions.get(&key).copied().unwrap_or(true)
+    }
+
+    fn transaction_is_serializable(&mut self) -> bool {
+        let Some(conn) = self.conn.as_deref_mut() else {
+            return true;
+        };
+        if conn.tx == b'E' {
+            return true;
+        }
+        match internal_query(
+            conn,
+            "SELECT pg_catalog.current_setting('transaction_isolation')",
+            self.out,
+        ) {
+            Ok(sets) => {
+                sets.first()
+                    .and_then(|rows| rows.first())
+                    .and_then(|row| row.first())
+                    .and_then(|v| v.as_deref())
+                    == Some("serializable")
+            }
+            Err(()) => true,
+        }
+    }
+}
+
+/// `"name"` with embedded quotes doubled.
+pub fn quote_ident(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+/// `'text'` with embedded quotes doubled.
+pub fn quote_literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// Result sets of an internal query: rows of text values.
+pub type ResultSets = Vec<Vec<Vec<Option<String>>>>;
+
+/// Run `sql` as a simple query on a quiet connection and read every message up to its
+/// ReadyForQuery. Notifications met on the way are kept for the client; an ErrorResponse makes
+/// it Err (after ReadyForQuery, so the connection stays in step).
+pub fn internal_query(
+    be: &mut BackendConn,
+    sql: &str,
+    out: &mut Vec<u8>,
+) -> Result<ResultSets, ()> {
+    let mut q = Vec::with_capacity(sql.len() + 6);
+    messages::query(&mut q, sql);
+    be.conn.write_all(&q).map_err(|_| ())?;
+    let mut sets: ResultSets = Vec::new();
+    let mut current: Vec<Vec<Option<String>>> = Vec::new();
+    let mut failed = false;
+    loop {
+        let m = be
+            .conn
+            .read_message(1 << 30, Some(QUERY_TIMEOUT))
+            .map_err(|_| ())?;
+        match m.tag {
+            b'D' => current.push(parse_data_row(&m.body)),
+            b'C' => sets.push(std::mem::take(&mut current)),
+            b'E' => failed = true,
+            b'A' => {
+                let start = messages::begin(out, b'A');
+                out.extend_from_slice(&m.body);
+                messages::finish(out, start);
+            }
+            b'S' => {
+                if let Ok((k, v)) = messages::parse_parameter_status(&m.body) {
+                    match be.params.iter_mut().find(|(n, _)| n.as_str() == k) {
+                        Some(p) => p.1 = v.into_owned(),
+                        None => be.params.push((k.into_owned(), v.into_owned())),
+                    }
+                }
+            }
+            b'Z' => {
+                be.tx = m.body.first().copied().unwrap_or(b'I');
+                return if failed { Err(()) } else { Ok(sets) };
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The text values of a DataRow body.
+fn parse_data_row(body: &[u8]) -> Vec<Option<String>> {
+    let mut vals = Vec::new();
+    if body.len() < 2 {
+        return vals;
+    }
+    let n = u16::from_be_bytes([body[0], body[1]]) as usize;
+    let mut off = 2;
+    for _ in 0..n {
+        let Some(len) = body.get(off..off + 4) else {
+            break;
+        };
+        let len = i32::from_be_bytes([len[0], len[1], len[2], len[3]]);
+        off += 4;
+        if len < 0 {
+            vals.push(None);
+            continue;
+        }
+        let end = (off + len as usize).min(body.len());
+        vals.push(Some(String::from_utf8_lossy(&body[off..end]).into_owned()));
+        off = end;
+    }
+    vals
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting_doubles_embedded_quotes() {
+        assert_eq!(quote_ident("a\"b"), "\"a\"\"b\"");
+        assert_eq!(quote_literal("it's"), "'it''s'");
+    }
+
+    #[test]
+    fn data_row_values_and_nulls() {
+        let mut body = vec![0, 2];
+        body.extend_from_slice(&1i32.to_be_bytes());
+        body.push(b't');
+        body.extend_from_slice(&(-1i32).to_be_bytes());
+        assert_eq!(parse_data_row(&body), vec![Some("t".to_owned()), None]);
+    }
+}

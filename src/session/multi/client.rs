@@ -1,0 +1,773 @@
+//! Client messages of a multi-node session (spec/extended-protocol.md §4, §8; routing.md §3):
+//! each message is routed — a Query or Parse by the router, Bind/Describe/Execute/Close by the
+//! statement or portal they name — written to its nodes' buffers and queued with those nodes.
+//! pgpool's own answers (SHOW pool_*, an aborted transaction, an unknown statement in Bind,
+//! Close of an unknown object) are queued as local replies so they reach the client in order.
+
+use std::rc::Rc;
+
+use crate::commands::{self, CommandContext};
+use crate::logger::Severity;
+use crate::pglog;
+use crate::protocol::messages;
+use crate::protocol::pgerror::PgError;
+use crate::router::{Decision, NodeSet, NodeView};
+use crate::session::stats;
+use crate::shmem::ChildStatus;
+use crate::sql::{self, DiscardKind, Kind};
+
+use super::catalog::Lookup;
+use super::records::{Awaits, Entry, Record, Stmt};
+use super::{End, Engine};
+
+/// Largest frame accepted from a client.
+const MAX_FRAME: usize = 1 << 30;
+
+impl Engine<'_> {
+    /// Handle the whole client messages in the buffer while the client may be read. Ok(true)
+    /// when anything was consumed.
+    pub(super) fn handle_client(&mut self) -> Result<bool, End> {
+        let mut progressed = false;
+        while self.client_readable() {
+            let buf = self.client.buffered();
+            if buf.is_empty() {
+                break;
+            }
+            if self.c_rem > 0 {
+                let take = self.c_rem.min(buf.len());
+                for n in self.copy_nodes.iter() {
+                    self.wbuf[n].extend_from_slice(&buf[..take]);
+                }
+                self.client.consume(take);
+                self.c_rem -= take;
+                progressed = true;
+                continue;
+            }
+            let h = match self.client.frame_at(0, MAX_FRAME) {
+                Ok(Some(h)) => h,
+                Ok(None) => break,
+                Err(e) => return Err(super::super::protocol_violation(self.client, &e)),
+            };
+            if !super::super::valid_frontend_tag(h.tag) {
+                return Err(unknown_message(self.client, h.tag));
+            }
+            if h.tag == b'd' && buf.len() < h.total {
+                // a large CopyData: stream it to the COPY's nodes
+                let len = buf.len();
+                for n in self.copy_nodes.iter() {
+                    self.wbuf[n].extend_from_slice(buf);
+                }
+                self.c_rem = h.total - len;
+                self.client.consume(len);
+                progressed = true;
+                continue;
+            }
+            if buf.len() < h.total {
+                break;
+            }
+            let msg = buf[..h.total].to_vec();
+            self.client.consume(h.total);
+            progressed = true;
+            self.active = true;
+            self.dispatch(h.tag, &msg)?;
+        }
+        Ok(progressed)
+    }
+
+    fn dispatch(&mut self, tag: u8, msg: &[u8]) -> Result<(), End> {
+        if !self.copy_nodes.is_empty() {
+            match tag {
+                b'd' | b'H' | b'S' => {
+                    self.send(self.copy_nodes, msg);
+                    return Ok(());
+                }
+                b'c' | b'f' => {
+                    self.send(self.copy_nodes, msg);
+                    self.copy_nodes = NodeSet::EMPTY;
+                    return Ok(());
+                }
+                _ => {}
+            }
+        }
+        if self.ignore_till_sync && !matches!(tag, b'S' | b'X') {
+            return Ok(());
+        }
+        match tag {
+            b'X' => {
+                let _ = self.flush_backends();
+                Err(End::Terminate)
+            }
+            b'Q' => self.simple_query(msg),
+            b'P' => self.parse(msg),
+            b'B' => self.bind(msg),
+            b'D' => self.describe(msg),
+            b'E' => self.execute(msg),
+            b'C' => self.close(msg),
+            b'S' => {
+                self.ignore_till_sync = false;
+                self.send(self.usable, msg);
+                self.unsynced = NodeSet::EMPTY;
+                self.queue
+                    .push_back(Entry::new(Awaits::Ready, self.usable, Some(self.primary)));
+                Ok(())
+            }
+            b'H' => {
+                self.send(self.usable, msg);
+                Ok(())
+            }
+            b'F' => {
+                let p = NodeSet::single(self.primary);
+                self.send(p, msg);
+                let mut e = Entry::new(Awaits::Ready, p, Some(self.primary));
+                e.simple = true;
+                e.tx_before = self.tx(self.primary);
+                self.queue.push_back(e);
+                Ok(())
+            }
+            // copy messages outside COPY: the primary reports the error
+            _ => {
+                self.send(NodeSet::single(self.primary), msg);
+                Ok(())
+            }
+        }
+    }
+
+    /// Append `msg` to the write buffer of every node of `nodes`.
+    fn send(&mut self, nodes: NodeSet, msg: &[u8]) {
+        for n in nodes.iter() {
+            if self.be[n].is_some() {
+                self.wbuf[n].extend_from_slice(msg);
+            }
+        }
+    }
+
+    /// Queue a reply made by pgpool.
+    fn local(&mut self, bytes: Vec<u8>) {
+        self.queue.push_back(Entry::local(bytes));
+    }
+
+    /// The router's decision for a statement, with catalog questions answered on the primary
+    /// when it has nothing in flight.
+    fn decide(&mut self, stmt: &Stmt) -> Decision {
+        self.refresh_delays();
+        let quiet = self.queue.is_empty() && !self.unsynced.contains(self.primary);
+        if quiet && self.flush_backends().is_err() {
+            return Decision {
+                nodes: NodeSet::single(self.primary),
+                main: self.primary,
+            };
+        }
+        let primary = self.primary;
+        let primary_tx = self.tx(primary);
+        let Engine {
+            be,
+            child,
+            temp,
+            out,
+            route,
+            router,
+            usable,
+            weights,
+            delays,
+            database,
+            temp_check,
+            ..
+        } = self;
+        let view = NodeView {
+            usable: *usable,
+            primary,
+            weights,
+            delays,
+        };
+        let conn = if quiet { be[primary].as_mut() } else { None };
+        let child = &mut **child;
+        let mut look = Lookup::new(
+            conn,
+            &mut child.relcache,
+            temp,
+            *temp_check,
+            database,
+            &stmt.analysis,
+            out,
+        );
+        let mut d = router.route(
+            &view,
+            route,
+            &stmt.analysis,
+            &stmt.text,
+            primary_tx,
+            &mut look,
+            &mut child.rng,
+        );
+        // only connected nodes, never an empty set
+        d.nodes = NodeSet(d.nodes.0 & usable.0);
+        if d.nodes.is_empty() {
+            d.nodes = NodeSet::single(primary);
+        }
+        d.main = d.nodes.first().unwrap_or(primary);
+        d
+    }
+
+    /// Run `f` with the router, the session's routing state and a catalog lookup for `stmt`.
+    fn with_router<R>(
+        &mut self,
+        stmt: &Stmt,
+        f: impl FnOnce(&crate::router::Router, &mut crate::router::SessionRoute, &mut Lookup) -> R,
+    ) -> R {
+        let quiet = self.queue.is_empty() && !self.unsynced.contains(self.primary);
+        let primary = self.primary;
+        let Engine {
+            be,
+            child,
+            temp,
+            out,
+            route,
+            router,
+            database,
+            temp_check,
+            ..
+        } = self;
+        let conn = if quiet { be[primary].as_mut() } else { None };
+        let child = &mut **child;
+        let mut look = Lookup::new(
+            conn,
+            &mut child.relcache,
+            temp,
+            *temp_check,
+            database,
+            &stmt.analysis,
+            out,
+        );
+        f(router, route, &mut look)
+    }
+
+    fn log_sent(&self, nodes: NodeSet, what: &str, text: &str) {
+        if self.log_statement {
+            pglog!(Severity::Log, "statement: {}{}", what, text);
+        }
+        if self.log_per_node_statement {
+            for n in nodes.iter() {
+                pglog!(
+                    Severity::Log,
+                    "DB node id: {} backend pid: {} statement: {}{}",
+                    n,
+                    self.be[n].as_ref().map_or(0, |b| b.pid),
+                    what,
+                    text
+                );
+            }
+        }
+    }
+
+    fn simple_query(&mut self, msg: &[u8]) -> Result<(), End> {
+        let body = &msg[5..];
+        let sql = body.strip_suffix(&[0]).unwrap_or(body);
+        if self.queue.iter().any(|q| q.awaits.is_extended()) {
+            let m = format!(
+                "simple query \"{}\" arrived before ending an extended query message",
+                String::from_utf8_lossy(sql)
+            );
+            pglog!(Severity::Error, "{}", m);
+            let _ = self.client.write_all(&self.out);
+            self.out.clear();
+            crate::child::send_error(self.client, &PgError::fatal("08P01", &m));
+            return Err(End::ClientGone);
+        }
+        if let Some(cmd) = commands::intercept(sql) {
+            self.intercepted(&cmd);
+            return Ok(());
+        }
+        let text = String::from_utf8_lossy(sql).into_owned();
+        let analysis = sql::analyze(&text);
+        let stmt = Rc::new(Stmt { text, analysis });
+        let a = &stmt.analysis;
+        if self.route.failed && !matches!(a.kind, Kind::Commit | Kind::Rollback | Kind::RollbackTo)
+        {
+            let mut out = Vec::with_capacity(256);
+            messages::error_response(
+                &mut out,
+                "ERROR",
+                "25P02",
+                "current transaction is aborted, commands ignored until end of transaction block",
+                Some(&format!("statement: {}", stmt.text)),
+                None,
+            );
+            messages::ready_for_query(&mut out, b'E');
+            self.local(out);
+            return Ok(());
+        }
+        let primary_tx = self.tx(self.primary);
+        let d = match &a.kind {
+            Kind::Execute { name } => self.execute_target(name, &stmt),
+            Kind::Deallocate { name: Some(name) } => self.named_target(name),
+            Kind::Deallocate { name: None } => {
+                let nodes =
+                    NodeSet(self.router.expand_all(&self.view(), &self.route).0 & self.usable.0);
+                let nodes = if nodes.is_empty() {
+                    NodeSet::single(self.primary)
+                } else {
+                    nodes
+                };
+                Decision {
+                    nodes,
+                    main: nodes.first().unwrap_or(self.primary),
+                }
+            }
+            _ => self.decide(&stmt),
+        };
+        let mut nodes = d.nodes;
+        if matches!(a.kind, Kind::Commit | Kind::Rollback) {
+            // a node that never saw the BEGIN does not get the COMMIT
+            for n in d.nodes.iter() {
+                if n != d.main && self.tx(n) == b'I' {
+                    nodes.remove(n);
+                }
+            }
+        }
+        let rewritten = a.begin_rewrite.then(|| {
+            let mut q = Vec::with_capacity(12);
+            messages::query(&mut q, "BEGIN");
+            q
+        });
+        for n in nodes.iter() {
+            if self.be[n].is_none() {
+                continue;
+            }
+            match &rewritten {
+                Some(q) if n != self.primary => self.wbuf[n].extend_from_slice(q),
+                _ => self.wbuf[n].extend_from_slice(msg),
+            }
+            stats::count_statement(self.child.sh.backend(n), sql);
+        }
+        self.child
+            .sh
+            .process(self.child.slot)
+            .set_status(ChildStatus::CommandExecute);
+        self.log_sent(nodes, "", &stmt.text);
+        let mut e = Entry::new(Awaits::Ready, nodes, Some(d.main));
+        e.simple = true;
+        e.tx_before = primary_tx;
+        e.stmt = Some(stmt);
+        self.queue.push_back(e);
+        Ok(())
+    }
+
+    /// The node view for decisions that need no catalog.
+    fn view(&self) -> NodeView<'_> {
+        NodeView {
+            usable: self.usable,
+            primary: self.primary,
+            weights: &self.weights,
+            delays: &self.delays,
+        }
+    }
+
+    /// EXECUTE / DEALLOCATE name: where the statement was prepared (routing.md §9.3).
+    fn named_target(&self, name: &str) -> Decision {
+        let nodes = self
+            .records
+            .statements
+            .get(name)
+            .map(|r| NodeSet(r.nodes.0 & self.usable.0))
+            .filter(|n| !n.is_empty())
+            .unwrap_or(NodeSet::single(self.primary));
+        Decision {
+            nodes,
+            main: nodes.first().unwrap_or(self.primary),
+        }
+    }
+
+    /// SQL EXECUTE: the PREPARE's nodes — after re-creating the statement on the primary when
+    /// the transaction has written (routing.md §9.3).
+    fn execute_target(&mut self, name: &str, _stmt: &Stmt) -> Decision {
+        let rec = self.records.statements.get(name).cloned();
+        if let Some(mut rec) = rec {
+            let needs_primary = rec.sql_prepare
+                && self.lb_mode
+                && self.lb_on_write_on
+                && self.route.writing
+                && self.tx(self.primary) == b'T'
+                && !rec.nodes.contains(self.primary)
+                && self.queue.is_empty();
+            if needs_primary && self.flush_backends().is_ok() {
+                let p = self.primary;
+                let check = format!(
+                    "SELECT count(*) FROM pg_prepared_statements WHERE name = {}",
+                    super::catalog::quote_literal(name)
+                );
+                let Engine { be, out, .. } = self;
+                if let Some(conn) = be[p].as_mut() {
+                    let exists = super::catalog::internal_query(conn, &check, out)
+                        .ok()
+                        .and_then(|s| s.first()?.first()?.first().cloned().flatten())
+                        .is_some_and(|c| c != "0");
+                    let mut ok = true;
+                    if exists {
+                        ok = super::catalog::internal_query(
+                            conn,
+                            &format!("DEALLOCATE {}", super::catalog::quote_ident(name)),
+                            out,
+                        )
+                        .is_ok();
+                    }
+                    if ok && super::catalog::internal_query(conn, &rec.stmt.text, out).is_ok() {
+                        rec.nodes = NodeSet::single(p);
+                        self.records.statements.insert(name.to_owned(), rec);
+                    }
+                }
+            }
+        }
+        self.named_target(name)
+    }
+
+    /// Answer SHOW pool_* / PGPOOL SET … in place.
+    fn intercepted(&mut self, cmd: &commands::Intercept) {
+        let lb = self.route.lb_node;
+        let child = &mut *self.child;
+        let cfg = self.session_cfg.get_or_insert_with(|| child.cfg.clone());
+        let mut ctx = CommandContext {
+            cfg,
+            sh: child.sh,
+            child_slot: child.slot,
+            load_balance_node: Some(lb),
+            startup_cfg: &child.cfg,
+        };
+        let mut reply = commands::answer(cmd, &mut ctx);
+        self.log_statement = cfg.get_bool("log_statement");
+        self.log_per_node_statement = cfg.get_bool("log_per_node_statement");
+        self.client_idle_limit = cfg.get_int("client_idle_limit");
+        // the transaction state of the session, not always idle
+        let state = self.tx(self.primary);
+        if let Some(last) = reply.last_mut() {
+            *last = state;
+        }
+        self.local(reply);
+    }
+
+    /// routing.md §6.1 and the statement records after a simple query completed.
+    pub(super) fn after_simple(&mut self, stmt: &Rc<Stmt>, ok: bool, tx_before: u8, e: &Entry) {
+        let a = stmt.analysis.clone();
+        if !ok {
+            let in_tx = tx_before != b'I' || self.tx(self.primary) != b'I';
+            self.router
+                .after_error(&mut self.route, if in_tx { b'T' } else { b'I' });
+            return;
+        }
+        let text = stmt.text.clone();
+        self.with_router(stmt, |router, route, look| {
+            router.after_success(route, &a, &text, tx_before, look)
+        });
+        match &a.kind {
+            Kind::Prepare { name } => self.records.add_statement(
+                name,
+                Record {
+                    stmt: stmt.clone(),
+                    nodes: e.nodes,
+                    parse_body: None,
+                    sql_prepare: true,
+                },
+            ),
+            Kind::Deallocate { name: Some(name) } => {
+                self.records.statements.remove(name);
+            }
+            Kind::Deallocate { name: None } => self.records.statements.clear(),
+            Kind::Discard(DiscardKind::All) => {
+                self.records.clear();
+                self.temp.traced.clear();
+                self.temp.known.clear();
+            }
+            Kind::CreateTempTable { name } => {
+                self.temp.traced.push(name.clone());
+                self.temp.known.clear();
+            }
+            Kind::DropTable => {
+                self.temp.traced.clear();
+                self.temp.known.clear();
+            }
+            _ => {}
+        }
+        for name in &a.later_prepares {
+            self.records.add_statement(
+                name,
+                Record {
+                    stmt: stmt.clone(),
+                    nodes: NodeSet::single(self.primary),
+                    parse_body: None,
+                    sql_prepare: true,
+                },
+            );
+        }
+    }
+
+    fn parse(&mut self, msg: &[u8]) -> Result<(), End> {
+        let body = &msg[5..];
+        let pm = match messages::parse_parse(body) {
+            Ok(p) => p,
+            Err(e) => return Err(super::super::protocol_violation(self.client, &e)),
+        };
+        let name = pm.name.into_owned();
+        let text = pm.query.into_owned();
+        let analysis = sql::analyze(&text);
+        let stmt = Rc::new(Stmt { text, analysis });
+        let mut d = self.decide(&stmt);
+        if self.lb_on_write_dml && !name.is_empty() {
+            // dml_adaptive: a named statement can be bound on either node later
+            let mut both = d.nodes;
+            both.insert(self.primary);
+            if self.usable.contains(self.route.lb_node) {
+                both.insert(self.route.lb_node);
+            }
+            d.nodes = both;
+            d.main = both.first().unwrap_or(self.primary);
+        }
+        let rewritten = stmt.analysis.begin_rewrite.then(|| {
+            let mut p = Vec::with_capacity(32);
+            let start = messages::begin(&mut p, b'P');
+            messages::put_cstr(&mut p, name.as_bytes());
+            messages::put_cstr(&mut p, b"BEGIN");
+            p.extend_from_slice(&[0, 0]);
+            messages::finish(&mut p, start);
+            p
+        });
+        for n in d.nodes.iter() {
+            if self.be[n].is_none() {
+                continue;
+            }
+            match &rewritten {
+                Some(p) if n != self.primary => self.wbuf[n].extend_from_slice(p),
+                _ => self.wbuf[n].extend_from_slice(msg),
+            }
+        }
+        self.unsynced = self.unsynced.union(d.nodes);
+        self.log_sent(d.nodes, "Parse: ", &stmt.text);
+        self.records.add_statement(
+            &name,
+            Record {
+                stmt: stmt.clone(),
+                nodes: d.nodes,
+                parse_body: Some(Rc::new(msg.to_vec())),
+                sql_prepare: false,
+            },
+        );
+        let mut e = Entry::new(Awaits::Parse, d.nodes, Some(d.main));
+        e.stmt = Some(stmt);
+        self.queue.push_back(e);
+        Ok(())
+    }
+
+    fn bind(&mut self, msg: &[u8]) -> Result<(), End> {
+        let body = &msg[5..];
+        let Some((portal, rest)) = messages::take_cstr(body) else {
+            return Err(bad_message(self.client, "Bind"));
+        };
+        let Some((sname, _)) = messages::take_cstr(rest) else {
+            return Err(bad_message(self.client, "Bind"));
+        };
+        let portal = String::from_utf8_lossy(portal).into_owned();
+        let sname = String::from_utf8_lossy(sname).into_owned();
+        let Some(mut rec) = self.records.statements.get(&sname).cloned() else {
+            let mut out = Vec::with_capacity(128);
+            messages::error_response(
+                &mut out,
+                "ERROR",
+                "XX000",
+                &format!("prepared statement \"{sname}\" does not exist"),
+                None,
+                None,
+            );
+            self.local(out);
+            self.ignore_till_sync = true;
+            return Ok(());
+        };
+        let p = self.primary;
+        if self.lb_mode
+            && self.lb_on_write_on
+            && self.route.writing
+            && self.tx(p) == b'T'
+            && rec.parse_body.is_some()
+            && !rec.nodes.contains(p)
+        {
+            // parse_before_bind: the statement now runs on the primary; parse it there first
+            if !sname.is_empty() {
+                let mut c = Vec::with_capacity(sname.len() + 8);
+                let start = messages::begin(&mut c, b'C');
+                c.push(b'S');
+                messages::put_cstr(&mut c, sname.as_bytes());
+                messages::finish(&mut c, start);
+                self.wbuf[p].extend_from_slice(&c);
+                self.queue
+                    .push_back(Entry::new(Awaits::Close, NodeSet::single(p), None));
+            }
+            if let Some(pb) = &rec.parse_body {
+                self.wbuf[p].extend_from_slice(pb);
+            }
+            self.queue
+                .push_back(Entry::new(Awaits::Parse, NodeSet::single(p), None));
+            rec.nodes = NodeSet::single(p);
+            self.records.statements.insert(sname.clone(), rec.clone());
+        }
+        self.send(rec.nodes, msg);
+        self.unsynced = self.unsynced.union(rec.nodes);
+        if self.log_per_node_statement {
+            self.log_sent(rec.nodes, "B message", "");
+        }
+        let fwd = rec.nodes.first();
+        self.records.add_portal(
+            &portal,
+            Record {
+                parse_body: None,
+                ..rec.clone()
+            },
+        );
+        let mut e = Entry::new(Awaits::Bind, rec.nodes, fwd);
+        e.stmt = Some(rec.stmt);
+        self.queue.push_back(e);
+        Ok(())
+    }
+
+    /// The nodes of the statement (`S`) or portal (`P`) a Describe/Close names; None when
+    /// unknown. Err for another target byte.
+    fn target(&self, body: &[u8], what: &str) -> Result<(u8, String, Option<Record>), ()> {
+        let Some((&kind, rest)) = body.split_first() else {
+            return Err(());
+        };
+        let Some((name, _)) = messages::take_cstr(rest) else {
+            return Err(());
+        };
+        let name = String::from_utf8_lossy(name).into_owned();
+        let rec = match kind {
+            b'S' => self.records.statements.get(&name).cloned(),
+            b'P' => self.records.portals.get(&name).cloned(),
+            _ => {
+                pglog!(
+                    Severity::Error,
+                    "invalid {} message: unknown target \"{}\"",
+                    what,
+                    kind as char
+                );
+                return Err(());
+            }
+        };
+        Ok((kind, name, rec))
+    }
+
+    fn describe(&mut self, msg: &[u8]) -> Result<(), End> {
+        let Ok((_, _, rec)) = self.target(&msg[5..], "Describe") else {
+            return Err(bad_message(self.client, "Describe"));
+        };
+        // unknown (a DECLAREd cursor's portal, an SQL-level statement): the primary answers
+        let nodes = rec
+            .as_ref()
+            .map(|r| r.nodes)
+            .unwrap_or(NodeSet::single(self.primary));
+        self.send(nodes, msg);
+        self.unsynced = self.unsynced.union(nodes);
+        let mut e = Entry::new(Awaits::Describe, nodes, nodes.first());
+        e.stmt = rec.map(|r| r.stmt);
+        self.queue.push_back(e);
+        Ok(())
+    }
+
+    fn execute(&mut self, msg: &[u8]) -> Result<(), End> {
+        let body = &msg[5..];
+        let Some((portal, _)) = messages::take_cstr(body) else {
+            return Err(bad_message(self.client, "Execute"));
+        };
+        let portal = String::from_utf8_lossy(portal).into_owned();
+        let rec = self.records.portals.get(&portal).cloned();
+        let nodes = rec
+            .as_ref()
+            .map(|r| r.nodes)
+            .unwrap_or(NodeSet::single(self.primary));
+        self.send(nodes, msg);
+        self.unsynced = self.unsynced.union(nodes);
+        let mut e = Entry::new(Awaits::Execute, nodes, nodes.first());
+        e.tx_before = self.tx(self.primary);
+        if let Some(rec) = rec {
+            let stmt = rec.stmt.clone();
+            for n in nodes.iter() {
+                stats::count_statement(self.child.sh.backend(n), stmt.text.as_bytes());
+            }
+            self.log_sent(nodes, "Execute: ", &stmt.text);
+            let a = stmt.analysis.clone();
+            if matches!(
+                a.kind,
+                Kind::Copy {
+                    from: true,
+                    stdio: true
+                }
+            ) {
+                self.copy_wait = true;
+            }
+            let ptx = self.tx(self.primary);
+            let text = stmt.text.clone();
+            self.with_router(&stmt, |router, route, look| {
+                router.after_success(route, &a, &text, ptx, look)
+            });
+            if a.kind == Kind::Begin {
+                for n in nodes.iter() {
+                    if let Some(b) = self.be[n].as_mut() {
+                        b.tx = b'T';
+                    }
+                }
+            }
+            e.stmt = Some(stmt);
+        }
+        self.child
+            .sh
+            .process(self.child.slot)
+            .set_status(ChildStatus::CommandExecute);
+        self.queue.push_back(e);
+        Ok(())
+    }
+
+    fn close(&mut self, msg: &[u8]) -> Result<(), End> {
+        let Ok((kind, name, rec)) = self.target(&msg[5..], "Close") else {
+            return Err(bad_message(self.client, "Close"));
+        };
+        let Some(rec) = rec else {
+            // closing what does not exist is not an error
+            let mut out = Vec::with_capacity(5);
+            messages::close_complete(&mut out);
+            self.local(out);
+            return Ok(());
+        };
+        if kind == b'S' {
+            self.records.statements.remove(&name);
+        } else {
+            self.records.portals.remove(&name);
+        }
+        // parse_before_bind may have made a copy on the primary
+        let mut nodes = rec.nodes;
+        if self.route.lb_node != self.primary {
+            nodes.insert(self.primary);
+            if self.usable.contains(self.route.lb_node) {
+                nodes.insert(self.route.lb_node);
+            }
+        }
+        self.send(nodes, msg);
+        self.unsynced = self.unsynced.union(nodes);
+        self.queue
+            .push_back(Entry::new(Awaits::Close, nodes, rec.nodes.first()));
+        Ok(())
+    }
+}
+
+/// An unknown message type ends the session (as pgpool).
+fn unknown_message(client: &crate::protocol::Conn, tag: u8) -> End {
+    let detail = format!("unknown message type {}({:02x})", tag as char, tag);
+    pglog!(Severity::Error, detail = detail; "unable to process frontend response");
+    crate::child::send_error(
+        client,
+        &PgError::fatal("08P01", "unable to process frontend response").with_detail(detail),
+    );
+    End::ClientGone
+}
+
+/// A malformed extended-protocol message ends the session.
+fn bad_message(client: &crate::protocol::Conn, what: &str) -> End {
+    let m = format!("invalid {what} message");
+    pglog!(Severity::Error, "{}", m);
+    crate::child::send_error(client, &PgError::fatal("08P01", &m));
+    End::ClientGone
+}

@@ -1,0 +1,486 @@
+//! One client session over several nodes (streaming and logical replication modes;
+//! spec/extended-protocol.md, spec/routing.md): every client message is routed to its nodes and
+//! forwarded at once; each forwarded request joins a queue with the nodes it went to, and the
+//! replies are matched to the queue in order — the chosen node's reply goes to the client, the
+//! other nodes' replies are read and checked (same outcome, transaction states merged into the
+//! client's ReadyForQuery). Nothing waits on a node that owes nothing, so pipelines, Flush
+//! without Sync and errors inside a pipeline cannot hang the session.
+//!
+//! Client messages are read while no ReadyForQuery is awaited (pgpool stops reading at a Sync
+//! or a simple Query until it is answered) and, after an Execute of COPY FROM STDIN, once the
+//! CopyInResponse arrived. Writes to each node are gathered and sent once per batch.
+
+mod catalog;
+mod client;
+mod records;
+mod replies;
+
+pub use catalog::RelCache;
+
+use std::collections::VecDeque;
+use std::rc::Rc;
+use std::sync::atomic::Ordering::{Relaxed, SeqCst};
+
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+
+use crate::child::{send_error, signals, Child};
+use crate::config::Config;
+use crate::logger::Severity;
+use crate::pglog;
+use crate::pool::BackendConn;
+use crate::protocol::pgerror::PgError;
+use crate::protocol::Conn;
+use crate::router::{NodeSet, NodeView, Router, SessionRoute};
+use crate::shmem::ChildStatus;
+
+use catalog::{TempCheck, TempTables};
+use records::{Awaits, Entry, Records};
+
+use super::End;
+
+/// The state of one session.
+pub(super) struct Engine<'a> {
+    child: &'a mut Child,
+    client: &'a mut Conn,
+    pool_idx: usize,
+    be: Vec<Option<BackendConn>>,
+    /// Nodes connected in this session.
+    usable: NodeSet,
+    primary: usize,
+    /// The node whose BackendKeyData and ParameterStatus the client got.
+    main: usize,
+    router: Rc<Router>,
+    route: SessionRoute,
+    weights: Vec<f64>,
+    delays: Vec<i64>,
+    queue: VecDeque<Entry>,
+    records: Records,
+    /// Nodes that answered an extended request with an error: silent until Sync.
+    skipping: NodeSet,
+    /// Nodes that got extended-protocol messages since their last Sync.
+    unsynced: NodeSet,
+    /// Per node: bytes left of a DataRow/CopyData being streamed, and whether they go to the
+    /// client.
+    rem: Vec<(usize, bool)>,
+    /// Client: bytes left of a CopyData being streamed to `copy_nodes`.
+    c_rem: usize,
+    /// After an error: client messages are dropped until Sync.
+    ignore_till_sync: bool,
+    /// An error was forwarded since the last Sync: later replies until its ReadyForQuery are
+    /// swallowed (the client expects none).
+    error_in_batch: bool,
+    /// An Execute/Query of COPY FROM STDIN was sent: the client is not read until the
+    /// CopyInResponse (or an error).
+    copy_wait: bool,
+    /// COPY IN in progress: client copy messages go to these nodes.
+    copy_nodes: NodeSet,
+    /// Bytes for the client, written once per step.
+    out: Vec<u8>,
+    /// Bytes for each node, written once per batch of client messages.
+    wbuf: Vec<Vec<u8>>,
+    temp: TempTables,
+    temp_check: TempCheck,
+    database: String,
+    log_statement: bool,
+    log_per_node_statement: bool,
+    client_idle_limit: i64,
+    session_cfg: Option<Config>,
+    active: bool,
+    /// load_balance_mode.
+    lb_mode: bool,
+    /// disable_load_balance_on_write is not off.
+    lb_on_write_on: bool,
+    /// disable_load_balance_on_write = dml_adaptive.
+    lb_on_write_dml: bool,
+}
+
+/// Run a streaming/logical-mode session on pool slot `pool_idx`.
+pub fn run(
+    child: &mut Child,
+    client: &mut Conn,
+    pool_idx: usize,
+    fresh: bool,
+    title_prefix: &str,
+) -> End {
+    let backends = std::mem::take(&mut child.pool.slots[pool_idx].backends);
+    let mut usable = NodeSet::EMPTY;
+    for (n, b) in backends.iter().enumerate() {
+        if b.is_some() {
+            usable.insert(n);
+        }
+    }
+    let Some(first) = usable.first() else {
+        child.pool.slots[pool_idx].backends = backends;
+        return End::BackendGone;
+    };
+    let main = child
+        .snapshot
+        .main_node
+        .filter(|&m| usable.contains(m))
+        .unwrap_or(first);
+    let p = child.sh.header().primary_node_id.load(Relaxed);
+    let primary = if p >= 0 && usable.contains(p as usize) {
+        p as usize
+    } else {
+        main
+    };
+    let router = child.router();
+    let nb = backends.len();
+    let weights: Vec<f64> = (0..nb).map(|n| child.sh.backend(n).weight()).collect();
+    let delays: Vec<i64> = (0..nb)
+        .map(|n| child.sh.backend(n).standby_delay.load(Relaxed))
+        .collect();
+    let (user, database, application_name) = match &child.pool.slots[pool_idx].startup {
+        Some(sp) => (
+            sp.user.clone(),
+            sp.database.clone(),
+            sp.application_name.clone(),
+        ),
+        None => Default::default(),
+    };
+    let lb = {
+        let view = NodeView {
+            usable,
+            primary,
+            weights: &weights,
+            delays: &delays,
+        };
+        router.select_load_balancing_node(
+            &view,
+            &user,
+            &database,
+            &application_name,
+            &mut child.rng,
+        )
+    };
+    let lb = if usable.contains(lb) { lb } else { primary };
+    for n in usable.iter() {
+        child
+            .sh
+            .connection(child.slot, pool_idx, n)
+            .load_balancing_node
+            .store(lb as i32, Relaxed);
+    }
+    let temp_check = match child.cfg.get_enum("check_temp_table") {
+        "trace" => TempCheck::Trace,
+        "none" | "off" => TempCheck::None,
+        _ => TempCheck::Catalog,
+    };
+    let lb_mode = child.cfg.get_bool("load_balance_mode");
+    let lb_on_write = child
+        .cfg
+        .get_enum("disable_load_balance_on_write")
+        .to_owned();
+    let log_statement = child.settings.log_statement;
+    let log_per_node_statement = child.settings.log_per_node_statement;
+    let client_idle_limit = child.settings.client_idle_limit;
+    let mut e = Engine {
+        child,
+        client,
+        pool_idx,
+        be: backends,
+        usable,
+        primary,
+        main,
+        router,
+        route: SessionRoute {
+            lb_node: lb,
+            ..SessionRoute::default()
+        },
+        weights,
+        delays,
+        queue: VecDeque::new(),
+        records: Records::default(),
+        skipping: NodeSet::EMPTY,
+        unsynced: NodeSet::EMPTY,
+        rem: vec![(0, false); nb],
+        c_rem: 0,
+        ignore_till_sync: false,
+        error_in_batch: false,
+        copy_wait: false,
+        copy_nodes: NodeSet::EMPTY,
+        out: Vec::with_capacity(8192),
+        wbuf: vec![Vec::new(); nb],
+        temp: TempTables::default(),
+        temp_check,
+        database,
+        log_statement,
+        log_per_node_statement,
+        client_idle_limit,
+        session_cfg: None,
+        active: false,
+        lb_mode,
+        lb_on_write_on: lb_on_write != "off",
+        lb_on_write_dml: lb_on_write == "dml_adaptive",
+    };
+    if fresh {
+        // each new connection's first ReadyForQuery, merged into one for the client
+        e.queue
+            .push_back(Entry::new(Awaits::Ready, usable, Some(main)));
+    }
+    let mut end = e.run(title_prefix);
+    // What the reset procedure must still drain on each node.
+    if e.rem.iter().any(|r| r.0 > 0) && end == End::Terminate {
+        end = End::ClientGone;
+    }
+    for n in e.usable.iter() {
+        let owed = e
+            .queue
+            .iter()
+            .filter(|q| q.awaits == Awaits::Ready && q.nodes.contains(n) && !q.done.contains(n))
+            .count();
+        if let Some(b) = e.be[n].as_mut() {
+            b.pending = owed as u32;
+            b.unsynced = e.unsynced.contains(n);
+        }
+    }
+    let backends = std::mem::take(&mut e.be);
+    let child = e.child;
+    child.pool.slots[pool_idx].backends = backends;
+    end
+}
+
+impl Engine<'_> {
+    fn run(&mut self, title_prefix: &str) -> End {
+        let info = self.child.sh.process(self.child.slot);
+        let idle_title = format!("{title_prefix} idle");
+        let in_tx_title = format!("{title_prefix} idle in transaction");
+        let mut shown_tx = self.be[self.main].as_ref().map_or(b'I', |b| b.tx);
+        let mut idle_ticks: i64 = 0;
+        loop {
+            if signals::FAST_EXIT.load(SeqCst) {
+                self.flush_client();
+                send_error(
+                    self.client,
+                    &PgError::fatal(
+                        "57P01",
+                        "terminating connection due to administrator command",
+                    ),
+                );
+                return End::Shutdown;
+            }
+            let need = match self.pump() {
+                Ok(n) => n,
+                Err(end) => {
+                    self.flush_client();
+                    return end;
+                }
+            };
+            if self.client_readable() && !self.client.buffered().is_empty() {
+                match self.handle_client() {
+                    Err(end) => {
+                        self.flush_client();
+                        return end;
+                    }
+                    Ok(true) => {
+                        if let Err(end) = self.flush_backends() {
+                            return end;
+                        }
+                        continue;
+                    }
+                    Ok(false) => {}
+                }
+            }
+            if self.flush_backends().is_err() {
+                return End::BackendGone;
+            }
+            if !self.flush_client() {
+                return End::ClientGone;
+            }
+            let tx = self.be[self.primary].as_ref().map_or(b'I', |b| b.tx);
+            if tx != shown_tx && self.queue.is_empty() {
+                shown_tx = tx;
+                let (st, title) = if tx == b'I' {
+                    (ChildStatus::Idle, &idle_title)
+                } else {
+                    (ChildStatus::IdleInTrans, &in_tx_title)
+                };
+                info.set_status(st);
+                crate::process_title::set(title);
+            }
+            if self.active {
+                idle_ticks = 0;
+                self.active = false;
+            }
+            if self.child.apply_pending_reload() {
+                self.reloaded();
+            }
+            // Wait for what is needed next.
+            let read_client = self.client_readable();
+            if let (Some(n), false, true) = (need, read_client, self.client_idle_limit <= 0) {
+                // only that node can make progress: read it without a poll(2)
+                if let Err(end) = self.fill_node(n) {
+                    return end;
+                }
+                continue;
+            }
+            let mut watch: Vec<usize> = match need {
+                Some(n) => vec![n],
+                None if self.queue.is_empty() => self.usable.iter().collect(),
+                None => Vec::new(),
+            };
+            watch.retain(|&n| self.be[n].is_some());
+            // SAFETY: every descriptor stays open for the whole call (owned by self).
+            let mut fds: Vec<PollFd> = watch
+                .iter()
+                .map(|&n| {
+                    let fd = self.be[n].as_ref().map_or(-1, |b| b.conn.fd());
+                    PollFd::new(
+                        unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) },
+                        PollFlags::POLLIN,
+                    )
+                })
+                .collect();
+            if read_client {
+                // SAFETY: the client socket stays open for the whole call.
+                let cfd = unsafe { std::os::fd::BorrowedFd::borrow_raw(self.client.fd()) };
+                fds.push(PollFd::new(cfd, PollFlags::POLLIN));
+            }
+            let timeout = if self.client_idle_limit > 0 {
+                PollTimeout::from(1000u16)
+            } else {
+                PollTimeout::NONE
+            };
+            let n = match poll(&mut fds, timeout) {
+                Ok(n) => n,
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(_) => return End::ClientGone,
+            };
+            if n == 0 {
+                if !self.queue.is_empty() {
+                    continue; // a query is running: the client waits, it is not idle
+                }
+                idle_ticks += 1;
+                self.child
+                    .sh
+                    .connection(self.child.slot, self.pool_idx, self.main)
+                    .client_idle_duration
+                    .store(idle_ticks as i32, Relaxed);
+                if self.client_idle_limit > 0 && idle_ticks > self.client_idle_limit {
+                    let msg = format!(
+                        "child connection forced to terminate due to client_idle_limit:{} is reached",
+                        self.client_idle_limit
+                    );
+                    pglog!(Severity::Log, "{}", msg);
+                    send_error(self.client, &PgError::fatal("57000", &msg));
+                    return End::IdleLimit;
+                }
+                continue;
+            }
+            let ready: Vec<bool> = fds
+                .iter()
+                .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
+                .collect();
+            drop(fds);
+            for (i, &node) in watch.iter().enumerate() {
+                if ready[i] {
+                    if let Err(end) = self.fill_node(node) {
+                        return end;
+                    }
+                    if need.is_none() {
+                        // nothing was asked of it: unsolicited messages
+                        if let Err(end) = self.unsolicited(node) {
+                            self.flush_client();
+                            return end;
+                        }
+                    }
+                }
+            }
+            if read_client && ready[watch.len()] {
+                match self.client.fill() {
+                    Ok(0) => return End::ClientGone,
+                    Ok(_) => self.active = true,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(_) => return End::ClientGone,
+                }
+            }
+        }
+    }
+
+    /// May client messages be read now?
+    fn client_readable(&self) -> bool {
+        if !self.copy_nodes.is_empty() {
+            return true;
+        }
+        !self.copy_wait && !self.queue.iter().any(|q| q.awaits == Awaits::Ready)
+    }
+
+    /// Read more from node `n`; EOF or an error ends the session.
+    fn fill_node(&mut self, n: usize) -> Result<(), End> {
+        let Some(b) = self.be[n].as_mut() else {
+            return Err(End::BackendGone);
+        };
+        match b.conn.fill() {
+            Ok(0) => {
+                // whatever it said last (often its FATAL) goes to the client first
+                let _ = self.unsolicited(n);
+                pglog!(Severity::Log, "backend {} closed the connection", n);
+                self.flush_client();
+                send_error(
+                    self.client,
+                    &PgError::fatal("57P01", "unable to forward message to frontend")
+                        .with_detail("the backend connection was closed"),
+                );
+                Err(End::BackendGone)
+            }
+            Ok(_) => {
+                self.active = true;
+                Ok(())
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => Ok(()),
+            Err(_) => Err(End::BackendGone),
+        }
+    }
+
+    /// Write the gathered client bytes. False when the client is gone.
+    fn flush_client(&mut self) -> bool {
+        if self.out.is_empty() {
+            return true;
+        }
+        let ok = self.client.write_all(&self.out).is_ok();
+        self.out.clear();
+        ok
+    }
+
+    /// Write the gathered bytes of every node.
+    fn flush_backends(&mut self) -> Result<(), End> {
+        for n in 0..self.wbuf.len() {
+            if self.wbuf[n].is_empty() {
+                continue;
+            }
+            let Some(b) = self.be[n].as_ref() else {
+                self.wbuf[n].clear();
+                continue;
+            };
+            if b.conn.write_all(&self.wbuf[n]).is_err() {
+                pglog!(Severity::Log, "unable to forward message to backend {}", n);
+                return Err(End::BackendGone);
+            }
+            self.wbuf[n].clear();
+        }
+        Ok(())
+    }
+
+    /// A reload reached this open session: the file's values apply here too.
+    fn reloaded(&mut self) {
+        if let Some(cfg) = self.session_cfg.take() {
+            self.session_cfg = Some(cfg.reload().map(|(c, _)| c).unwrap_or(cfg));
+        }
+        let cfg = self.session_cfg.as_ref().unwrap_or(&self.child.cfg);
+        self.log_statement = cfg.get_bool("log_statement");
+        self.log_per_node_statement = cfg.get_bool("log_per_node_statement");
+        self.client_idle_limit = cfg.get_int("client_idle_limit");
+    }
+
+    /// TSTATE of node `n` (I when not connected).
+    fn tx(&self, n: usize) -> u8 {
+        self.be[n].as_ref().map_or(b'I', |b| b.tx)
+    }
+
+    /// The node view the router decides on, with fresh replication delays.
+    fn refresh_delays(&mut self) {
+        for (n, d) in self.delays.iter_mut().enumerate() {
+            *d = self.child.sh.backend(n).standby_delay.load(Relaxed);
+        }
+    }
+}

@@ -1,0 +1,358 @@
+//! Backend replies of a multi-node session (spec/extended-protocol.md §5): the head of the
+//! queue is answered by each of its nodes in turn — the other nodes first, the chosen node
+//! last, so a disagreement is known before the client sees the chosen reply's end — and then
+//! completed: ReadyForQuery states merged, post-statement bookkeeping, kind mismatches ended
+//! with pgpool's error. DataRow and CopyData frames are streamed, whatever their size.
+
+use crate::logger::Severity;
+use crate::pglog;
+use crate::protocol::messages;
+use crate::protocol::pgerror::PgError;
+use crate::session::stats;
+use crate::sql::Kind;
+
+use super::records::{Awaits, Entry};
+use super::{End, Engine};
+
+/// Largest backend frame accepted.
+const MAX_FRAME: usize = 1 << 30;
+
+/// What reading one node's reply to the head entry gave.
+enum Step {
+    /// The buffered bytes end inside the reply: read more from the node.
+    NeedData,
+    /// The node's reply to the head entry is complete.
+    Done,
+    /// A whole message that needs the session's attention (already forwarded if it goes to
+    /// the client, and consumed).
+    Frame(u8, Vec<u8>),
+}
+
+impl Engine<'_> {
+    /// Process replies for as many queue entries as the buffered data allows. Returns the node
+    /// whose data the head entry waits for, or None when the queue is empty.
+    pub(super) fn pump(&mut self) -> Result<Option<usize>, End> {
+        loop {
+            let Some(head) = self.queue.front() else {
+                return Ok(None);
+            };
+            if head.awaits == Awaits::Local {
+                let e = self.queue.pop_front().expect("head");
+                if !self.error_in_batch {
+                    self.out.extend_from_slice(&e.local);
+                }
+                continue;
+            }
+            let mut owing = head.nodes;
+            for n in head.done.iter() {
+                owing.remove(n);
+            }
+            if head.awaits.is_extended() {
+                for n in self.skipping.iter() {
+                    owing.remove(n);
+                }
+            }
+            let fwd = head.fwd;
+            let Some(n) = owing
+                .iter()
+                .find(|&n| Some(n) != fwd)
+                .or_else(|| fwd.filter(|&f| owing.contains(f)))
+            else {
+                self.complete_head()?;
+                continue;
+            };
+            loop {
+                match self.read_node(n)? {
+                    Step::NeedData => return Ok(Some(n)),
+                    Step::Done => {
+                        if let Some(h) = self.queue.front_mut() {
+                            h.done.insert(n);
+                        }
+                        break;
+                    }
+                    Step::Frame(tag, body) => {
+                        if self.attend(n, tag, &body)? {
+                            if let Some(h) = self.queue.front_mut() {
+                                h.done.insert(n);
+                            }
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Scan node `n`'s buffered frames belonging to the head entry.
+    fn read_node(&mut self, n: usize) -> Result<Step, End> {
+        let head = self.queue.front().expect("head");
+        let awaits = head.awaits;
+        let forwarding = head.fwd == Some(n) && !self.error_in_batch;
+        let Some(be) = self.be[n].as_mut() else {
+            return Err(End::BackendGone);
+        };
+        let buf = be.conn.buffered();
+        let mut off = 0;
+        let mut step = Step::NeedData;
+        // forwarded bytes are gathered as one run and copied at the end
+        let mut run_start = 0;
+        while off < buf.len() {
+            let (rem, rem_fwd) = self.rem[n];
+            if rem > 0 {
+                let take = rem.min(buf.len() - off);
+                if rem_fwd {
+                    off += take;
+                } else {
+                    self.out.extend_from_slice(&buf[run_start..off]);
+                    off += take;
+                    run_start = off;
+                }
+                self.rem[n].0 -= take;
+                continue;
+            }
+            let h = match be.conn.frame_at(off, MAX_FRAME) {
+                Ok(Some(h)) => h,
+                Ok(None) => break,
+                Err(e) => {
+                    pglog!(Severity::Error, "invalid message from backend {}: {}", n, e);
+                    return Err(End::BackendGone);
+                }
+            };
+            let avail = buf.len() - off;
+            let forward_this = match h.tag {
+                b'A' => true,
+                _ => forwarding,
+            };
+            if matches!(h.tag, b'D' | b'd') && avail < h.total {
+                // stream a large row through
+                if !forward_this {
+                    self.out.extend_from_slice(&buf[run_start..off]);
+                    run_start = buf.len();
+                }
+                self.rem[n] = (h.total - avail, forward_this);
+                off = buf.len();
+                break;
+            }
+            if avail < h.total {
+                break;
+            }
+            let body = &buf[off + 5..off + h.total];
+            let attention = match h.tag {
+                b'E' | b'C' | b'Z' | b'G' | b'W' => true,
+                b'S' => {
+                    if let Ok((k, v)) = messages::parse_parameter_status(body) {
+                        match be.params.iter_mut().find(|(p, _)| p.as_str() == k) {
+                            Some(p) => p.1 = v.into_owned(),
+                            None => be.params.push((k.into_owned(), v.into_owned())),
+                        }
+                    }
+                    false
+                }
+                _ => false,
+            };
+            let frame_end = off + h.total;
+            // the forwarded run: extend it over this frame, or cut it before the frame
+            if !(forward_this && (h.tag != b'Z' || awaits != Awaits::Ready)) {
+                self.out.extend_from_slice(&buf[run_start..off]);
+                run_start = frame_end;
+            }
+            off = frame_end;
+            if attention {
+                step = Step::Frame(h.tag, body.to_vec());
+                break;
+            }
+            if awaits.ends_with(h.tag) && h.tag != b'N' && h.tag != b'A' && h.tag != b'S' {
+                step = Step::Done;
+                break;
+            }
+        }
+        if run_start < off {
+            self.out.extend_from_slice(&buf[run_start..off]);
+        }
+        be.conn.consume(off);
+        Ok(step)
+    }
+
+    /// Handle a message that matters to the session. True when it ends node `n`'s reply to
+    /// the head entry.
+    fn attend(&mut self, n: usize, tag: u8, body: &[u8]) -> Result<bool, End> {
+        let head = self.queue.front_mut().expect("head");
+        let awaits = head.awaits;
+        let forwarding = head.fwd == Some(n);
+        match tag {
+            b'E' => {
+                stats::count_error(self.child.sh.backend(n), body);
+                head.errors.insert(n);
+                if self.copy_nodes.contains(n) {
+                    self.copy_nodes = crate::router::NodeSet::EMPTY;
+                }
+                if forwarding {
+                    self.copy_wait = false;
+                }
+                if awaits.is_extended() {
+                    self.skipping.insert(n);
+                    if forwarding {
+                        if let Ok(f) = messages::parse_error_fields(body) {
+                            pglog!(Severity::Log, "pool_send_and_wait: Error or notice message from backend: : DB node id: {} backend pid: {} statement: \"{}\" message: \"{}\"",
+                                n, self.be[n].as_ref().map_or(0, |b| b.pid),
+                                head.stmt.as_ref().map_or("", |s| s.text.as_str()), f.message);
+                        }
+                        self.error_in_batch = true;
+                        self.ignore_till_sync = true;
+                    }
+                    return Ok(true);
+                }
+                Ok(false)
+            }
+            b'Z' => {
+                if let Some(b) = self.be[n].as_mut() {
+                    b.tx = body.first().copied().unwrap_or(b'I');
+                }
+                self.skipping.remove(n);
+                Ok(true)
+            }
+            b'C' => {
+                if forwarding {
+                    if let Some(stmt) = &head.stmt {
+                        if stmt.analysis.multi {
+                            let tag_text = body.split(|&b| b == 0).next().unwrap_or_default();
+                            if tag_text == b"BEGIN" {
+                                self.route.multi_tx = true;
+                            } else if tag_text == b"COMMIT" || tag_text == b"ROLLBACK" {
+                                self.route.multi_tx = false;
+                            }
+                        }
+                    }
+                }
+                Ok(awaits == Awaits::Execute)
+            }
+            b'G' | b'W' => {
+                if forwarding {
+                    self.copy_nodes = head.nodes;
+                    self.copy_wait = false;
+                }
+                Ok(false)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    /// Every node answered the head entry: check they agree, then finish it.
+    fn complete_head(&mut self) -> Result<(), End> {
+        let e = self.queue.pop_front().expect("head");
+        if !e.errors.is_empty() && e.errors != e.done && !self.deferred_commit_error(&e) {
+            return Err(self.kind_mismatch(&e));
+        }
+        if e.awaits != Awaits::Ready {
+            return Ok(());
+        }
+        // ReadyForQuery: the primary's state, E when any node of the entry is in E
+        let mut state = self.tx(self.primary);
+        if !e.nodes.contains(self.primary) {
+            if let Some(f) = e.fwd {
+                if self.tx(self.primary) == b'I' {
+                    state = self.tx(f);
+                }
+            }
+        }
+        if e.nodes.iter().any(|n| self.tx(n) == b'E') {
+            state = b'E';
+        }
+        self.error_in_batch = false;
+        if e.fwd.is_some() {
+            messages::ready_for_query(&mut self.out, state);
+        }
+        if e.simple {
+            if let Some(stmt) = &e.stmt {
+                let ok = e.errors.is_empty();
+                self.after_simple(stmt, ok, e.tx_before, &e);
+            }
+        }
+        Ok(())
+    }
+
+    /// pgpool's exception: a COMMIT that failed on the main node only (deferred constraint).
+    fn deferred_commit_error(&self, e: &Entry) -> bool {
+        e.stmt
+            .as_ref()
+            .is_some_and(|s| s.analysis.kind == Kind::Commit)
+            && e.fwd.is_some_and(|f| e.errors.contains(f))
+    }
+
+    /// The nodes disagreed on a statement's outcome: the session cannot go on.
+    fn kind_mismatch(&mut self, e: &Entry) -> End {
+        let query = e.stmt.as_ref().map_or("", |s| s.text.as_str());
+        let details: Vec<String> = e
+            .done
+            .iter()
+            .map(|n| {
+                if e.errors.contains(n) {
+                    format!("{n}[E]")
+                } else {
+                    format!("{n}[ok]")
+                }
+            })
+            .collect();
+        let detail = format!(
+            "kind mismatch among backends. Possible last query was: \"{}\" kind details are: {}",
+            query,
+            details.join(" ")
+        );
+        pglog!(Severity::Log, detail = detail; "failed to read kind from backend");
+        let _ = self.client.write_all(&self.out);
+        self.out.clear();
+        crate::child::send_error(
+            self.client,
+            &PgError::fatal("XX000", "failed to read kind from backend").with_detail(detail),
+        );
+        End::BackendGone
+    }
+
+    /// Unsolicited messages from an idle node: notifications and notices go to the client; an
+    /// error (the server ending the session) is forwarded and ends the session.
+    pub(super) fn unsolicited(&mut self, n: usize) -> Result<(), End> {
+        let Some(be) = self.be[n].as_mut() else {
+            return Ok(());
+        };
+        let mut off = 0;
+        let mut fatal = false;
+        {
+            let buf = be.conn.buffered();
+            while let Ok(Some(h)) = be.conn.frame_at(off, MAX_FRAME) {
+                if buf.len() - off < h.total {
+                    break;
+                }
+                let body = &buf[off + 5..off + h.total];
+                match h.tag {
+                    b'A' | b'N' => self.out.extend_from_slice(&buf[off..off + h.total]),
+                    b'S' => {
+                        if n == self.main {
+                            self.out.extend_from_slice(&buf[off..off + h.total]);
+                        }
+                    }
+                    b'E' => {
+                        self.out.extend_from_slice(&buf[off..off + h.total]);
+                        fatal = messages::parse_error_fields(body).is_ok_and(|f| f.is_fatal());
+                        if let Ok(f) = messages::parse_error_fields(body) {
+                            pglog!(
+                                Severity::Log,
+                                "backend {}: {}: {}",
+                                n,
+                                f.effective_severity(),
+                                f.message
+                            );
+                        }
+                    }
+                    _ => {}
+                }
+                off += h.total;
+            }
+        }
+        be.conn.consume(off);
+        if fatal {
+            Err(End::BackendGone)
+        } else {
+            Ok(())
+        }
+    }
+}
