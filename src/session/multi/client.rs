@@ -105,10 +105,18 @@ impl Engine<'_> {
             b'C' => self.close(msg),
             b'S' => {
                 self.ignore_till_sync = false;
-                self.send(self.usable, msg);
+                // Only nodes that got extended messages since their last Sync need one: the
+                // others are idle and their transaction state is known (pgpool syncs every
+                // node; the client sees the same ReadyForQuery either way).
+                let nodes = if self.unsynced.is_empty() {
+                    NodeSet::single(self.primary)
+                } else {
+                    self.unsynced
+                };
+                self.send(nodes, msg);
                 self.unsynced = NodeSet::EMPTY;
                 self.queue
-                    .push_back(Entry::new(Awaits::Ready, self.usable, Some(self.primary)));
+                    .push_back(Entry::new(Awaits::Ready, nodes, Some(self.primary)));
                 Ok(())
             }
             b'H' => {

@@ -284,7 +284,14 @@ impl Engine<'_> {
             if self.flush_backends().is_err() {
                 return End::BackendGone;
             }
-            if !self.flush_client() {
+            // Only ReadyForQuery is still to come for a Sync: keep the replies for one write.
+            let sync_tail = self
+                .queue
+                .front()
+                .is_some_and(|q| q.awaits == Awaits::Ready && !q.simple && q.fwd.is_some())
+                && self.queue.len() == 1
+                && self.out.len() < 65536;
+            if !sync_tail && !self.flush_client() {
                 return End::ClientGone;
             }
             let tx = self.be[self.primary].as_ref().map_or(b'I', |b| b.tx);
