@@ -198,7 +198,14 @@ impl Engine<'_> {
                                 head.stmt.as_ref().map_or("", |s| s.text.as_str()), f.message);
                         }
                         self.error_in_batch = true;
-                        self.ignore_till_sync = true;
+                        // the client's messages up to its Sync are dropped — unless that Sync
+                        // was read already
+                        self.ignore_till_sync = !self
+                            .queue
+                            .iter()
+                            .any(|q| q.awaits == Awaits::Ready && !q.simple);
+                        let ptx = self.tx(self.primary);
+                        self.router.after_error(&mut self.route, ptx);
                     }
                     return Ok(true);
                 }
