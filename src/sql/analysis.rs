@@ -44,18 +44,31 @@ pub enum Kind {
     Set,
     Discard(DiscardKind),
     /// `PREPARE name AS stmt`: `class` and `read_only` are those of the inner statement.
-    Prepare { name: String },
+    Prepare {
+        name: String,
+    },
     /// `EXECUTE name`.
-    Execute { name: String },
+    Execute {
+        name: String,
+    },
     /// `DEALLOCATE name`; `None` = `DEALLOCATE ALL`.
-    Deallocate { name: Option<String> },
+    Deallocate {
+        name: Option<String>,
+    },
     /// COPY; `from` = COPY … FROM, `stdio` = to/from STDIN/STDOUT (not a file or program).
-    Copy { from: bool, stdio: bool },
+    Copy {
+        from: bool,
+        stdio: bool,
+    },
     Lock,
     Show,
-    Explain { analyze: bool },
+    Explain {
+        analyze: bool,
+    },
     /// CREATE TEMP/TEMPORARY TABLE (also CREATE TEMP TABLE … AS).
-    CreateTempTable { name: String },
+    CreateTempTable {
+        name: String,
+    },
     /// DROP TABLE (any table).
     DropTable,
     /// Any other DDL (CREATE/ALTER/DROP/TRUNCATE/COMMENT/GRANT/REVOKE …): counted as ddl.
@@ -114,6 +127,10 @@ pub struct Analysis {
     /// The analysis depends on literal values (SET values, pg_terminate_backend's pid …): it
     /// must not be shared with texts that differ only in their literals.
     pub literal_dependent: bool,
+    /// SET / RESET: the parameter's name, lower case (`role`, `session_authorization`,
+    /// `search_path`; `transaction` and `session characteristics` for those forms); `None` for
+    /// other statements and for `RESET ALL`.
+    pub set_name: Option<String>,
 }
 
 impl Analysis {
@@ -134,6 +151,7 @@ impl Analysis {
             sets_serializable: false,
             sets_read_only: false,
             literal_dependent: false,
+            set_name: None,
         }
     }
 
