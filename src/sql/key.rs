@@ -56,7 +56,7 @@ pub(crate) fn normalize_key(sql: &str) -> Option<Vec<u8>> {
         i = match c {
             b'\'' => {
                 out.push(STRING);
-                string_end(b, i, false)?
+                string_end(b, i, Quoting::Standard)?
             }
             b'"' => {
                 let end = quoted_ident_end(b, i)?;
@@ -121,19 +121,29 @@ fn block_comment_end(b: &[u8], i: usize) -> Option<usize> {
     None
 }
 
+/// How the inside of a quoted literal is read.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Quoting {
+    /// `'…'`: `''` is a quote.
+    Standard,
+    /// `E'…'`: `''` is a quote, and a backslash escapes the next character.
+    Escape,
+    /// `B'…'`, `X'…'`: no escapes at all.
+    Bits,
+}
+
 /// Index after the quoted literal whose opening quote is at `i`, including the parts joined to
 /// it by PostgreSQL's quote continuation (whitespace containing a newline, then a quote).
-/// `escapes`: backslash escapes the next character (`E'…'`).
-fn string_end(b: &[u8], i: usize, escapes: bool) -> Option<usize> {
+fn string_end(b: &[u8], i: usize, quoting: Quoting) -> Option<usize> {
     let mut j = i + 1;
     loop {
         match *b.get(j)? {
-            b'\'' if b.get(j + 1) == Some(&b'\'') => j += 2,
+            b'\'' if quoting != Quoting::Bits && b.get(j + 1) == Some(&b'\'') => j += 2,
             b'\'' => match continuation(b, j + 1) {
                 Some(quote) => j = quote + 1,
                 None => return Some(j + 1),
             },
-            b'\\' if escapes => j += 2,
+            b'\\' if quoting == Quoting::Escape => j += 2,
             _ => j += 1,
         }
     }
@@ -272,26 +282,28 @@ fn word(b: &[u8], i: usize, out: &mut Vec<u8>) -> Option<usize> {
     let c = b[i].to_ascii_lowercase();
     match (c, b.get(i + 1), b.get(i + 2)) {
         (b'e', Some(b'\''), _) => {
-            let end = string_end(b, i + 1, true)?;
+            let end = string_end(b, i + 1, Quoting::Escape)?;
             out.extend_from_slice(&b[i..end]);
             return Some(end);
         }
         (b'b', Some(b'\''), _) => {
             out.push(BITS);
-            return string_end(b, i + 1, false);
+            return string_end(b, i + 1, Quoting::Bits);
         }
         (b'x', Some(b'\''), _) => {
             out.push(HEX);
-            return string_end(b, i + 1, false);
+            return string_end(b, i + 1, Quoting::Bits);
         }
         (b'u', Some(b'&'), Some(b'\'' | b'"')) => return None,
         _ => {}
     }
-    let mut j = i;
-    while b.get(j).is_some_and(|&c| is_ident_cont(c)) {
-        out.push(b[j].to_ascii_lowercase());
-        j += 1;
-    }
+    let j = b[i..]
+        .iter()
+        .position(|&c| !is_ident_cont(c))
+        .map_or(b.len(), |p| i + p);
+    let start = out.len();
+    out.extend_from_slice(&b[i..j]);
+    out[start..].make_ascii_lowercase();
     Some(j)
 }
 
@@ -364,6 +376,12 @@ mod tests {
     }
 
     #[test]
+    fn bit_strings_have_no_quote_escape() {
+        assert_eq!(key("select B'1''0'"), "select <b><s>");
+        assert_eq!(key("select X'1f'\n'2'"), "select <x>");
+    }
+
+    #[test]
     fn escape_strings_are_kept_verbatim() {
         assert_eq!(key(r"select E'a\'b', e'\n'"), r"select E'a\'b', e'\n'");
     }
@@ -382,6 +400,21 @@ mod tests {
         assert_eq!(normalize_key("select $a$ x"), None);
         assert_eq!(normalize_key("select U&'d\\0061t'"), None);
         assert_eq!(normalize_key("select \u{1} 1"), None);
+    }
+
+    proptest::proptest! {
+        /// Any text, however broken, gets a key or none, without panicking.
+        #[test]
+        fn never_panics(sql in "[$'\"eEbBxXuUn&0-9._/*+ \n\r\t\\-]{0,40}") {
+            let _ = normalize_key(&sql);
+        }
+
+        /// Changing the value of a plain integer or string literal never changes the key.
+        #[test]
+        fn literal_values_do_not_change_the_key(a in 0u32..=i32::MAX as u32, b in "[a-z' ]{0,8}") {
+            let sql = format!("select * from t where a = {a} and b = '{}'", b.replace('\'', "''"));
+            proptest::prop_assert_eq!(normalize_key(&sql), normalize_key("select * from t where a = 7 and b = 'x'"));
+        }
     }
 
     #[test]

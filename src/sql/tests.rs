@@ -876,9 +876,119 @@ fn bench_hit_vs_miss() {
     }
     let miss = start.elapsed() / 2000;
     let start = Instant::now();
+    for t in texts.iter().take(2000) {
+        std::hint::black_box(pg_query::parse(t, pg_query::ParserOptions::default()).is_ok());
+    }
+    let parse = start.elapsed() / 2000;
+    let start = Instant::now();
     for t in &texts {
         std::hint::black_box(key::normalize_key(t));
     }
     let key = start.elapsed() / N;
-    println!("sql::analyze: hit {hit:?}, miss {miss:?} (normalize_key alone {key:?})");
+    println!(
+        "sql::analyze: hit {hit:?}, miss {miss:?} (pg_query::parse alone {parse:?}, \
+         normalize_key alone {key:?})"
+    );
+}
+
+/// The cache key is sound: texts with one key get the same analysis from the parser unless it
+/// is literal-dependent (and then it is cached per exact text). Checked over statement templates
+/// filled with literals of every class, including the grammar spots that tell integers from
+/// other numbers (FETCH, typmods) and adjacent strings (continuation).
+#[test]
+fn one_key_means_one_analysis() {
+    use std::collections::HashMap;
+    const TEMPLATES: &[&str] = &[
+        "SELECT {} FROM t WHERE a = {}",
+        "FETCH {} FROM c",
+        "MOVE {} IN c",
+        "SELECT * FROM t LIMIT {} OFFSET {}",
+        "INSERT INTO t VALUES ({}, {})",
+        "SELECT {} {}",
+        "SELECT {}\n{}",
+        "SELECT {}::numeric({}, 2)",
+        "CREATE TABLE t (a varchar({}))",
+        "SELECT pg_terminate_backend({})",
+        "EXPLAIN (ANALYZE {}) DELETE FROM t",
+        "COPY t TO {}",
+        "SET work_mem = {}",
+        "PREPARE TRANSACTION {}",
+        "SELECT {}{}",
+    ];
+    const LITERALS: &[&str] = &[
+        "0",
+        "1",
+        "42",
+        "2147483647",
+        "2147483648",
+        "99999999999999999999",
+        "1.5",
+        ".5",
+        "1e3",
+        "0x10",
+        "0xFFFFFFFFF",
+        "1_000",
+        "'a'",
+        "''",
+        "'it''s'",
+        "'x'\n'y'",
+        "$$d$$",
+        "$t$a$$b$t$",
+        "E'\\n'",
+        "E'\\''",
+        "B'101'",
+        "X'1F'",
+        "N'n'",
+        "-1",
+        "1.",
+        "1e+5",
+        "0b101",
+        "0o17",
+        "E'a'\n'b\\''",
+        "'a'\n'b\\'",
+        "U&'x'",
+    ];
+    let mut checked = 0;
+    for template in TEMPLATES {
+        let mut by_key: HashMap<Vec<u8>, (String, Analysis)> = HashMap::new();
+        for x in LITERALS {
+            for y in LITERALS {
+                let sql = template.replacen("{}", x, 1).replacen("{}", y, 1);
+                let Some(k) = key::normalize_key(&sql) else {
+                    continue;
+                };
+                let got = analyze_uncached(&sql);
+                match by_key.get(&k) {
+                    Some((first, seen)) if !seen.literal_dependent => {
+                        assert_eq!(&got, seen, "{sql:?} and {first:?} share a key");
+                        checked += 1;
+                    }
+                    Some(_) => assert!(got.literal_dependent, "{sql:?}"),
+                    None => {
+                        by_key.insert(k, (sql, got));
+                    }
+                }
+            }
+        }
+    }
+    assert!(checked > 1000, "only {checked} texts shared a key");
+}
+
+proptest::proptest! {
+    /// Token soup, mostly unparsable and sometimes not: analysis never panics, and the cached
+    /// answer is the uncached one.
+    #[test]
+    fn token_soup_is_analyzed_consistently(tokens in proptest::collection::vec(
+        proptest::sample::select(vec![
+            "SELECT", "FROM", "t", "s.t", "WHERE", "a", "=", "1", "'x'", "(", ")", ",", ";",
+            "FOR", "UPDATE", "WITH", "c", "AS", "INSERT", "INTO", "VALUES", "SET", "BEGIN",
+            "f(1)", "pg_terminate_backend(5)", "EXPLAIN", "ANALYZE", "COPY", "TO", "STDOUT",
+            "LOCK", "PREPARE", "p", "DEALLOCATE", "SHOW", "*", "/* c */", "--c\n", "$$d$$",
+        ]),
+        0..12,
+    )) {
+        let sql = tokens.join(" ");
+        let cached = analyze(&sql);
+        proptest::prop_assert_eq!(&*cached, &analyze_uncached(&sql));
+    }
 }
