@@ -127,6 +127,10 @@ pub struct Analysis {
     /// The analysis depends on literal values (SET values, pg_terminate_backend's pid …): it
     /// must not be shared with texts that differ only in their literals.
     pub literal_dependent: bool,
+    /// SET / RESET: the parameter's name, lower case (`role`, `session_authorization`,
+    /// `search_path`; `transaction` and `session characteristics` for those forms); `None` for
+    /// other statements and for `RESET ALL`.
+    pub set_name: Option<String>,
 }
 
 impl Analysis {
@@ -147,6 +151,7 @@ impl Analysis {
             sets_serializable: false,
             sets_read_only: false,
             literal_dependent: false,
+            set_name: None,
         }
     }
 
