@@ -5,9 +5,18 @@
 //! dml_adaptive's written tables). Pure decisions: catalog facts come through the `Catalog`
 //! trait, node facts through `NodeView`; nothing here does I/O.
 
+mod decide;
+mod flags;
 mod nodeset;
+mod patterns;
+mod redirect;
+mod select;
+#[cfg(test)]
+mod tests;
 
 pub use nodeset::NodeSet;
+
+use regex::Regex;
 
 use crate::config::Config;
 use crate::sql::{Analysis, RelRef};
@@ -40,6 +49,14 @@ pub enum LbOnWrite {
     DmlAdaptive,
 }
 
+/// `check_temp_table` (`on` = catalog, `off` = none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TempCheck {
+    Catalog,
+    Trace,
+    None,
+}
+
 /// The nodes one session can use now.
 #[derive(Debug, Clone, Copy)]
 pub struct NodeView<'a> {
@@ -70,6 +87,28 @@ pub struct SessionRoute {
     pub dml_in_tx: bool,
     /// dml_adaptive: relations (and dependent objects) written in this transaction, lower case.
     pub dml_written: Vec<String>,
+    /// `really_writing_transaction` (RW, for the query cache): a write happened inside the
+    /// current explicit transaction, whatever `disable_load_balance_on_write` says.
+    pub really_writing: bool,
+    /// The session's user, database and startup-packet `application_name`: the redirect lists
+    /// match them when the load-balance node is chosen again during the session
+    /// (`statement_level_load_balance`, `prefer_lower_delay_standby`). Set at session start.
+    pub user: String,
+    pub database: String,
+    pub application_name: String,
+}
+
+impl SessionRoute {
+    /// The state of a new session; `lb_node` still has to be chosen
+    /// (`Router::select_load_balancing_node`).
+    pub fn new(user: &str, database: &str, application_name: &str) -> SessionRoute {
+        SessionRoute {
+            user: user.to_string(),
+            database: database.to_string(),
+            application_name: application_name.to_string(),
+            ..SessionRoute::default()
+        }
+    }
 }
 
 /// Catalog facts, looked up by the session on its own backend connection (and cached).
@@ -98,13 +137,79 @@ pub struct Decision {
 #[derive(Debug, Clone)]
 pub struct Router {
     pub mode: Mode,
+    pub load_balance: bool,
+    pub statement_level_load_balance: bool,
+    pub lb_on_write: LbOnWrite,
+    /// Session-context parameter: the session may overwrite it after `PGPOOL SET`.
+    pub allow_sql_comments: bool,
+    pub ignore_leading_white_space: bool,
+    pub check_temp_table: TempCheck,
+    /// Session-context parameter: the session may overwrite it after `PGPOOL SET`.
+    pub check_unlogged_table: bool,
+    /// `replicate_select` (native replication and snapshot isolation only).
+    pub replicate_select: bool,
+    /// Bytes (0 = off).
+    pub delay_threshold: i64,
+    /// Milliseconds (0 = off); compared with delays in µs.
+    pub delay_threshold_by_time: i64,
+    pub prefer_lower_delay: bool,
+    primary_patterns: Vec<Regex>,
+    write_functions: Vec<Regex>,
+    read_only_functions: Vec<Regex>,
+    user_redirect: Vec<redirect::Entry>,
+    db_redirect: Vec<redirect::Entry>,
+    app_redirect: Vec<redirect::Entry>,
+    dml_relationships: Vec<(flags::Object, flags::Object)>,
 }
 
 impl Router {
     /// Compile the routing parameters of `cfg`.
     pub fn from_config(cfg: &Config) -> Router {
-        let _ = cfg;
-        todo!("Router::from_config")
+        let mode = match cfg.get_enum("backend_clustering_mode") {
+            "native_replication" => Mode::Native,
+            "logical_replication" => Mode::Logical,
+            "slony" => Mode::Slony,
+            "raw" => Mode::Raw,
+            "snapshot_isolation" => Mode::SnapshotIsolation,
+            _ => Mode::Streaming,
+        };
+        let lb_on_write = match cfg.get_enum("disable_load_balance_on_write") {
+            "off" => LbOnWrite::Off,
+            "trans_transaction" => LbOnWrite::TransTransaction,
+            "always" => LbOnWrite::Always,
+            "dml_adaptive" => LbOnWrite::DmlAdaptive,
+            _ => LbOnWrite::Transaction,
+        };
+        let check_temp_table = match cfg.get_enum("check_temp_table") {
+            "trace" => TempCheck::Trace,
+            "none" | "off" => TempCheck::None,
+            _ => TempCheck::Catalog,
+        };
+        let list = |name: &str| patterns::compile_all(name, &cfg.get_list(name));
+        let redirects = |name: &str| redirect::parse_list(name, cfg.get_str(name));
+        Router {
+            mode,
+            load_balance: cfg.get_bool("load_balance_mode"),
+            statement_level_load_balance: cfg.get_bool("statement_level_load_balance"),
+            lb_on_write,
+            allow_sql_comments: cfg.get_bool("allow_sql_comments"),
+            ignore_leading_white_space: cfg.get_bool("ignore_leading_white_space"),
+            check_temp_table,
+            check_unlogged_table: cfg.get_bool("check_unlogged_table"),
+            replicate_select: cfg.get_bool("replicate_select"),
+            delay_threshold: cfg.get_int("delay_threshold"),
+            delay_threshold_by_time: cfg.get_int("delay_threshold_by_time"),
+            prefer_lower_delay: cfg.get_bool("prefer_lower_delay_standby"),
+            primary_patterns: list("primary_routing_query_pattern_list"),
+            write_functions: list("write_function_list"),
+            read_only_functions: list("read_only_function_list"),
+            user_redirect: redirects("user_redirect_preference_list"),
+            db_redirect: redirects("database_redirect_preference_list"),
+            app_redirect: redirects("app_name_redirect_preference_list"),
+            dml_relationships: flags::parse_relationships(
+                cfg.get_str("dml_adaptive_object_relationship_list"),
+            ),
+        }
     }
 
     /// routing.md §5: the load-balance node of a new session (or of one statement with
@@ -117,13 +222,19 @@ impl Router {
         application_name: &str,
         rng: &mut dyn rand::RngCore,
     ) -> usize {
-        let _ = (view, user, database, application_name, rng);
-        todo!("Router::select_load_balancing_node")
+        self.select_node(view, user, database, application_name, rng)
     }
 
-    /// routing.md §2, §4, §7, §8: the destination of a statement (not EXECUTE/DEALLOCATE name,
-    /// which the session answers from its records). `primary_tx` is TSTATE(primary).
-    /// Updates `st` (dml_adaptive bookkeeping, statement-level load-balance node).
+    /// routing.md §2, §4, §7, §8: the destination of a statement. Raw mode: `{view.primary}`
+    /// (pass the main node as primary). SL modes: a multi-statement string goes to the primary;
+    /// otherwise §7.2 (dml_adaptive bookkeeping, class, flags, read-only test, catalog tests,
+    /// pattern list, writing functions, delay). Native/snapshot isolation: §10.1 without
+    /// snapshot isolation's `transaction_read_only` shortcut.
+    ///
+    /// Not for EXECUTE/DEALLOCATE name, which the session answers from its records.
+    /// `primary_tx` is TSTATE(primary). Updates `st` (dml_adaptive bookkeeping, the
+    /// load-balance node with `statement_level_load_balance` or `prefer_lower_delay_standby`;
+    /// the redirect lists then match `st.user`/`st.database`/`st.application_name`).
     #[allow(clippy::too_many_arguments)]
     pub fn route(
         &self,
@@ -135,21 +246,18 @@ impl Router {
         cat: &mut dyn Catalog,
         rng: &mut dyn rand::RngCore,
     ) -> Decision {
-        let _ = (view, st, a, text, primary_tx, cat, rng);
-        todo!("Router::route")
+        self.decide(view, st, a, text, primary_tx, cat, rng)
     }
 
     /// routing.md §4.2: the nodes of class BOTH for this session.
     pub fn expand_all(&self, view: &NodeView<'_>, st: &SessionRoute) -> NodeSet {
-        let _ = (view, st);
-        todo!("Router::expand_all")
+        self.expand(view, st)
     }
 
     /// Is `a` a write for the W flag (routing.md §6.1): not a read-only SELECT per §7.1 or
     /// calling a writing function, and not one of the READ ONLY settings?
     pub fn is_write(&self, a: &Analysis, text: &str, cat: &mut dyn Catalog) -> bool {
-        let _ = (a, text, cat);
-        todo!("Router::is_write")
+        self.write_test(a, text, cat)
     }
 
     /// routing.md §6.1: a statement completed successfully. `primary_tx` is TSTATE(primary)
@@ -163,13 +271,11 @@ impl Router {
         primary_tx: u8,
         cat: &mut dyn Catalog,
     ) {
-        let _ = (st, a, text, primary_tx, cat);
-        todo!("Router::after_success")
+        self.success(st, a, text, primary_tx, cat)
     }
 
     /// routing.md §6.1: an ErrorResponse arrived while TSTATE(primary) was `primary_tx`.
     pub fn after_error(&self, st: &mut SessionRoute, primary_tx: u8) {
-        let _ = (st, primary_tx);
-        todo!("Router::after_error")
+        self.error(st, primary_tx)
     }
 }
