@@ -44,18 +44,31 @@ pub enum Kind {
     Set,
     Discard(DiscardKind),
     /// `PREPARE name AS stmt`: `class` and `read_only` are those of the inner statement.
-    Prepare { name: String },
+    Prepare {
+        name: String,
+    },
     /// `EXECUTE name`.
-    Execute { name: String },
+    Execute {
+        name: String,
+    },
     /// `DEALLOCATE name`; `None` = `DEALLOCATE ALL`.
-    Deallocate { name: Option<String> },
+    Deallocate {
+        name: Option<String>,
+    },
     /// COPY; `from` = COPY … FROM, `stdio` = to/from STDIN/STDOUT (not a file or program).
-    Copy { from: bool, stdio: bool },
+    Copy {
+        from: bool,
+        stdio: bool,
+    },
     Lock,
     Show,
-    Explain { analyze: bool },
+    Explain {
+        analyze: bool,
+    },
     /// CREATE TEMP/TEMPORARY TABLE (also CREATE TEMP TABLE … AS).
-    CreateTempTable { name: String },
+    CreateTempTable {
+        name: String,
+    },
     /// DROP TABLE (any table).
     DropTable,
     /// Any other DDL (CREATE/ALTER/DROP/TRUNCATE/COMMENT/GRANT/REVOKE …): counted as ddl.
