@@ -52,17 +52,15 @@ fn install_signals() {
     crate::main_process::signals::ignore(Signal::SIGPIPE);
 }
 
-/// Sleep `d`, waking early for a signal. False when the process should stop sleeping for good
-/// (exit or restart requested).
-fn pause(d: Duration) -> bool {
+/// Sleep `d`, cut short by a signal (as sleep(3) is).
+fn pause(d: Duration) {
     let end = Instant::now() + d;
     while Instant::now() < end {
-        if EXIT.load(SeqCst) || RESTART.load(SeqCst) {
-            return false;
+        if EXIT.load(SeqCst) || RESTART.load(SeqCst) || RELOAD.load(SeqCst) {
+            return;
         }
         std::thread::sleep((end - Instant::now()).min(Duration::from_millis(100)));
     }
-    true
 }
 
 /// Entry point after fork; returns the exit code.

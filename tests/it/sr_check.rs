@@ -6,9 +6,10 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use crate::support::cluster::{Cluster, ClusterSpec};
+use crate::support::cluster::{AuthMethod, Cluster, ClusterSpec};
 use crate::support::daemon::{process_title, Daemon};
 use crate::support::{tail, wait_until};
+use md5::Digest as _;
 
 static CLUSTER: OnceLock<Cluster> = OnceLock::new();
 
@@ -232,4 +233,90 @@ fn raw_mode_has_no_primary_search_and_main_replica_roles() {
         tail(&d.log(), 20)
     );
     assert_eq!(worker_pids(&d).len(), 1, "{:?}", d.children_pids());
+}
+
+/// Start a streaming-mode daemon checking as `user`; `pool_passwd` is the file's content.
+fn daemon_as(c: &Cluster, user: &str, password: &str, pool_passwd: &str, extra: &str) -> Daemon {
+    let mut d = Daemon::prepare(
+        c,
+        &format!("{STREAMING}sr_check_user = '{user}'\nsr_check_password = '{password}'\n{extra}"),
+    );
+    std::fs::write(d.pool_passwd_path(), pool_passwd).expect("write pool_passwd");
+    d.launch_foreground(&[]).unwrap_or_else(|e| panic!("{e}"));
+    d
+}
+
+#[test]
+fn sr_check_user_logs_in_with_scram_md5_and_clear_text_passwords() {
+    let c = cluster();
+    c.create_role("sr_scram", "scram-pw", AuthMethod::ScramSha256);
+    c.create_role("sr_md5", "md5-pw", AuthMethod::Md5);
+    c.create_role("sr_clear", "clear-pw", AuthMethod::Password);
+    let md5: String = md5::Md5::digest(b"md5-pwsr_md5")
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let md5 = format!("md5{md5}");
+    for d in [
+        daemon_as(c, "sr_scram", "scram-pw", "", ""),
+        // empty sr_check_password: the pool_passwd entry, here in its md5 form
+        daemon_as(c, "sr_md5", "", &format!("sr_md5:{md5}\n"), ""),
+        daemon_as(c, "sr_clear", "TEXTclear-pw", "", ""),
+    ] {
+        // the children accept clients while the search still runs (as in pgpool)
+        wait_nodes(&d, "the primary found", |rows| {
+            let roles: Vec<&str> = rows.iter().map(|r| r[ROLE].as_str()).collect();
+            roles == ["primary", "standby", "standby"]
+        });
+        assert!(d.log().contains("find_primary_node: primary node is 0"));
+    }
+}
+
+#[test]
+fn a_failed_search_gives_up_after_search_primary_node_timeout() {
+    let c = cluster();
+    c.create_role("sr_wrong", "right-pw", AuthMethod::ScramSha256);
+    let d = daemon_as(
+        c,
+        "sr_wrong",
+        "wrong-pw",
+        "",
+        "search_primary_node_timeout = 1\n",
+    );
+    wait_until(Duration::from_secs(20), "the search to give up", || {
+        d.log().contains("failed to find primary node")
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", tail(&d.log(), 30)));
+    let log = d.log();
+    assert!(
+        log.contains("find_primary_node: make_persistent_db_connection_noerror failed on node 0")
+            && log.contains("find_primary_node_repeatedly: expired after 1 seconds"),
+        "{}",
+        tail(&log, 30)
+    );
+    // no primary: every node is a standby, and the server still serves
+    let rows = show(&d, "SHOW pool_nodes");
+    let roles: Vec<&str> = rows.iter().map(|r| r[ROLE].as_str()).collect();
+    assert_eq!(roles, ["standby", "standby", "standby"], "{rows:?}");
+}
+
+#[test]
+fn worker_picks_up_sr_check_period_on_reload() {
+    let c = cluster();
+    let d = Daemon::start(
+        c,
+        "backend_clustering_mode = 'streaming_replication'\nsr_check_period = 0\n",
+    );
+    wait_nodes(&d, "the primary found", |rows| rows[0][ROLE] == "primary");
+    std::thread::sleep(Duration::from_secs(2));
+    let rows = show(&d, "SHOW pool_nodes");
+    assert!(rows.iter().all(|r| r[REP_STATE].is_empty()), "{rows:?}");
+    let mut conf = std::fs::read_to_string(d.conf_path()).expect("read pgpool.conf");
+    conf.push_str("sr_check_period = 1\n");
+    std::fs::write(d.conf_path(), conf).expect("write pgpool.conf");
+    let out = d.pgpool(&["reload"]);
+    assert!(out.status.success(), "{out:?}");
+    wait_nodes(&d, "the check to run after reload", |rows| {
+        rows[1][REP_STATE] == "streaming" && rows[2][REP_STATE] == "streaming"
+    });
 }
