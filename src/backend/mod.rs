@@ -17,6 +17,7 @@ use crate::logger::Severity;
 use crate::pglog;
 use crate::shmem::{BackendStatus, Shmem, MAX_BACKENDS};
 
+pub mod follow;
 pub mod internal;
 pub mod primary;
 

@@ -33,8 +33,8 @@ pub fn has_primary_search(cfg: &Config) -> bool {
 
 /// Classify nodes from their `pg_is_in_recovery()` answers (`None` = no answer). Several
 /// primaries without any standby (logical replication): the lowest-numbered one is kept, the
-/// others become Invalid with `detach_false_primary`, else Unused. With standbys, every
-/// answer stands (the primary_conninfo cross-check of `detach_false_primary` is not done).
+/// others become Invalid with `detach_false_primary`, else Unused. With standbys every answer
+/// stands here; `verify_backend_node_status` adds the primary_conninfo cross-check.
 pub fn classify(in_recovery: &[Option<bool>], detach_false_primary: bool) -> Vec<NodeClass> {
     let mut class: Vec<NodeClass> = in_recovery
         .iter()
@@ -84,9 +84,11 @@ pub fn connect_nodes(cfg: &Config, sh: &Shmem) -> Vec<Option<Result<InternalConn
         .collect()
 }
 
-/// `verify_backend_node_status`: ask each connected node whether it is in recovery.
+/// `verify_backend_node_status`: ask each connected node whether it is in recovery; with
+/// standbys and `detach_false_primary`, also which primary the standbys follow (`follow`).
 pub fn verify_backend_node_status(
     cfg: &Config,
+    sh: &Shmem,
     conns: &mut [Option<InternalConn>],
 ) -> Vec<NodeClass> {
     let answers: Vec<Option<bool>> = conns
@@ -103,7 +105,12 @@ pub fn verify_backend_node_status(
             }
         })
         .collect();
-    classify(&answers, cfg.get_bool("detach_false_primary"))
+    let detach = cfg.get_bool("detach_false_primary");
+    let mut class = classify(&answers, detach);
+    if detach && class.contains(&NodeClass::Standby) && class.contains(&NodeClass::Primary) {
+        super::follow::mark_false_primaries(sh, conns, &mut class);
+    }
+    class
 }
 
 /// One search (`find_primary_node`): the primary's node id, −1 if none.
@@ -132,7 +139,7 @@ pub fn find_primary_node(cfg: &Config, sh: &Shmem) -> i32 {
             }
         })
         .collect();
-    let class = verify_backend_node_status(cfg, &mut conns);
+    let class = verify_backend_node_status(cfg, sh, &mut conns);
     let mut primary = -1;
     for (i, c) in class.iter().enumerate() {
         match c {

@@ -127,7 +127,7 @@ fn check_round(cfg: &Config, sh: &Shmem, versions: &mut delay::Versions) {
         }
         return;
     }
-    let class = primary::verify_backend_node_status(cfg, &mut conns);
+    let class = primary::verify_backend_node_status(cfg, sh, &mut conns);
     for (i, c) in class.iter().enumerate() {
         if *c == NodeClass::Invalid {
             // Detaching a false primary is a failover request, which this build does not

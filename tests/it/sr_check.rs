@@ -320,3 +320,22 @@ fn worker_picks_up_sr_check_period_on_reload() {
         rows[1][REP_STATE] == "streaming" && rows[2][REP_STATE] == "streaming"
     });
 }
+
+#[test]
+fn detach_false_primary_cross_check_keeps_the_primary_every_standby_follows() {
+    let c = cluster();
+    let d = Daemon::start(c, &format!("{STREAMING}detach_false_primary = on\n"));
+    wait_nodes(&d, "streaming standbys", |rows| {
+        rows.len() == 3 && rows[1][REP_STATE] == "streaming" && rows[2][REP_STATE] == "streaming"
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    let rows = show(&d, "SHOW pool_nodes");
+    let roles: Vec<&str> = rows.iter().map(|r| r[ROLE].as_str()).collect();
+    assert_eq!(roles, ["primary", "standby", "standby"], "{rows:?}");
+    let log = d.log();
+    assert!(
+        !log.contains("does not connect to standby") && !log.contains("owns only"),
+        "{}",
+        tail(&log, 30)
+    );
+}
