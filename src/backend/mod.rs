@@ -1,7 +1,8 @@
 //! Backend nodes seen from one process: the main node rule, applying a reloaded backend list
 //! to shared memory (spec/config.md §5.2), a child's private status snapshot, and opening a
 //! socket to a node (Unix socket when the host starts with `/`, else TCP with
-//! `connect_timeout`, `TCP_NODELAY`).
+//! `connect_timeout`, `TCP_NODELAY`). pgpool's own connections are in `internal`, primary
+//! detection in `primary`.
 
 use std::io;
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
@@ -15,6 +16,10 @@ use crate::config::Config;
 use crate::logger::Severity;
 use crate::pglog;
 use crate::shmem::{BackendStatus, Shmem, MAX_BACKENDS};
+
+pub mod follow;
+pub mod internal;
+pub mod primary;
 
 /// Set `main_node_id` to the lowest-numbered valid node (−1 if none).
 pub fn recompute_main_node(sh: &Shmem) {
@@ -69,6 +74,8 @@ pub fn apply_reloaded_backends(cfg: &Config, sh: &Shmem) {
 pub struct Snapshot {
     pub status: Vec<BackendStatus>,
     pub main_node: Option<usize>,
+    /// The detected primary (`primary_node_id` when ≥ 0; streaming and logical modes only).
+    pub primary_node: Option<usize>,
 }
 
 impl Snapshot {
@@ -77,9 +84,11 @@ impl Snapshot {
             .map(|i| sh.backend(i).status())
             .collect();
         let m = sh.header().main_node_id.load(Relaxed);
+        let p = sh.header().primary_node_id.load(Relaxed);
         Snapshot {
             status,
             main_node: (m >= 0).then_some(m as usize),
+            primary_node: (p >= 0).then_some(p as usize),
         }
     }
     pub fn is_valid(&self, node: usize) -> bool {

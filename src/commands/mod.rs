@@ -113,6 +113,11 @@ pub trait SessionConfig {
     fn int(&self, name: &str) -> i64;
     /// `backend_clustering_mode == streaming_replication`.
     fn streaming(&self) -> bool;
+    /// `sr_check_user`, its database and resolved password, for the `pg_role` probe of SHOW
+    /// pool_nodes; `None` where no real configuration stands behind the session (tests).
+    fn sr_check_login(&self) -> Option<(String, String, crate::backend::internal::Secret)> {
+        None
+    }
 }
 
 fn rows3(rows: Vec<crate::config::ShowRow>) -> Vec<Row3> {
@@ -160,6 +165,9 @@ impl SessionConfig for Config {
     }
     fn streaming(&self) -> bool {
         self.get_enum("backend_clustering_mode") == "streaming_replication"
+    }
+    fn sr_check_login(&self) -> Option<(String, String, crate::backend::internal::Secret)> {
+        Some(crate::backend::internal::sr_check_credentials(self))
     }
 }
 

@@ -245,13 +245,12 @@ fn nodes(cfg: &dyn SessionConfig, env: &Env) -> Vec<Vec<String>> {
             let port = b.port.load(Relaxed);
             let role = role(streaming, sh, i);
             let pg_status = pg_status(cfg, i, &host, port);
-            let pg_role = if streaming {
-                // pgpool asks the node `pg_is_in_recovery()` over an authenticated connection
-                // (sr_check_user); without that query the truthful answer is `unknown`, which is
-                // also what pgpool prints when the probe is not possible.
-                "unknown"
-            } else {
+            let pg_role = if !streaming {
                 role
+            } else if pg_status == "up" {
+                db_node_role(cfg, &host, port)
+            } else {
+                "unknown"
             };
             let mut delay = "0".to_owned();
             if streaming && role == "standby" {
@@ -305,6 +304,35 @@ fn pg_status(cfg: &dyn SessionConfig, node: usize, host: &str, port: i32) -> &'s
         "up"
     } else {
         "down"
+    }
+}
+
+/// `pg_role`: the node's own answer to `pg_is_in_recovery()` as `sr_check_user` (`unknown` when
+/// `sr_check_period` is 0 or the node cannot be asked), as pgpool's `db_node_role`.
+fn db_node_role(cfg: &dyn SessionConfig, host: &str, port: i32) -> &'static str {
+    if cfg.int("sr_check_period") == 0 {
+        return "unknown";
+    }
+    let (Some((user, db, secret)), Ok(port)) = (cfg.sr_check_login(), u16::try_from(port)) else {
+        return "unknown";
+    };
+    let timeout = match cfg.int("connect_timeout") {
+        ms if ms > 0 => Duration::from_millis(ms as u64),
+        _ => Duration::from_secs(10),
+    };
+    let answer = crate::backend::internal::InternalConn::connect(
+        host,
+        port,
+        &user,
+        &db,
+        &secret,
+        Some(timeout),
+    )
+    .and_then(|mut c| c.query_value("SELECT pg_is_in_recovery()"));
+    match answer.ok().flatten().as_deref() {
+        Some("t") => "standby",
+        Some("f") => "primary",
+        _ => "unknown",
     }
 }
 

@@ -1,6 +1,7 @@
 //! The parent process: start-up (spec/architecture.md §2.1), forking the client children,
 //! the main loop over the self-pipe (§2.2), reaping and respawning by exit code (§2.3, §2.4),
-//! dynamic spare-children management (§2.5), reload, and the shutdown modes (§14). The
+//! dynamic spare-children management (§2.5), primary detection at start-up and the worker
+//! process's fork and respawn (§5, §13.5), reload, and the shutdown modes (§14). The
 //! `stop` and `reload` command modes live here too.
 
 pub mod cli;
@@ -228,6 +229,8 @@ struct Main {
     listeners: Vec<Listener>,
     pipe: SelfPipe,
     logger_pid: Option<Pid>,
+    /// The worker process (streaming-replication check), when running.
+    worker_pid: Option<Pid>,
     spare: spare::SpareState,
 }
 
@@ -285,6 +288,7 @@ fn start_inner(opts: &Options, cfg: Config, settings: LogSettings) -> Result<i32
         listeners,
         pipe,
         logger_pid,
+        worker_pid: None,
     };
     let initial = if m.dynamic() {
         let n = if m.cfg.get_enum("process_management_strategy") == "aggressive" {
@@ -299,6 +303,8 @@ fn start_inner(opts: &Options, cfg: Config, settings: LogSettings) -> Result<i32
     for slot in 0..initial {
         m.fork_child(slot);
     }
+    m.detect_primary();
+    m.fork_worker();
     files::write_status(&status_file(&m.cfg), sh);
     pglog!(
         Severity::Log,
@@ -377,6 +383,110 @@ impl Main {
         signals::restore_mask(&old);
     }
 
+    /// Primary detection at start-up, after the children were forked (spec/architecture.md
+    /// §2.1 step 11): streaming and logical modes search; the others take main/replica roles.
+    fn detect_primary(&mut self) {
+        if !crate::backend::primary::has_primary_search(&self.cfg) {
+            crate::backend::primary::set_main_roles(self.sh);
+            return;
+        }
+        let pipe = self.pipe.fd();
+        let primary =
+            crate::backend::primary::find_primary_node_repeatedly(&self.cfg, self.sh, |d| {
+                let _ = crate::protocol::conn::wait_fd(
+                    pipe,
+                    nix::poll::PollFlags::POLLIN,
+                    Some(Instant::now() + d),
+                );
+                signals::SHUTDOWN_SIGNAL.load(SeqCst) == 0
+            });
+        crate::backend::primary::set_primary(self.sh, primary);
+    }
+
+    /// Fork the worker process.
+    fn fork_worker(&mut self) {
+        let old = signals::block_all();
+        // SAFETY: the main process is single-threaded; the child only runs our code and exits.
+        match unsafe { fork() } {
+            Ok(ForkResult::Child) => {
+                signals::reset_after_fork();
+                signals::restore_mask(&old);
+                for l in &self.listeners {
+                    // SAFETY: the worker never uses the client sockets; closing its inherited
+                    // copies leaves the parent's open. Nothing else owns them in this process.
+                    unsafe { libc::close(l.raw()) };
+                }
+                let code = crate::worker::run(self.cfg.clone());
+                std::process::exit(code);
+            }
+            Ok(ForkResult::Parent { child }) => self.worker_pid = Some(child),
+            Err(e) => pglog!(Severity::Error, "failed to fork the worker process: {}", e),
+        }
+        signals::restore_mask(&old);
+    }
+
+    /// The worker died: apply the restart policy (spec/architecture.md §2.3). Some(code) =
+    /// shut down.
+    fn reap_worker(&mut self, pid: Pid, code: Option<i32>, signal: Option<Signal>) -> Option<i32> {
+        self.worker_pid = None;
+        match (code, signal) {
+            (Some(0), _) => {
+                pglog!(
+                    Severity::Log,
+                    "worker child process with pid: {} exits with status 0",
+                    pid
+                );
+                pglog!(Severity::Log, "worker child process with pid: {} exited with success and will not be restarted", pid);
+                return None;
+            }
+            (Some(c), _) if c == exit_code::FATAL => {
+                pglog!(
+                    Severity::Log,
+                    "worker child process with pid: {} exits with status {}",
+                    pid,
+                    c
+                );
+                pglog!(
+                    Severity::Fatal,
+                    "worker child process exited with fatal error. shutting down"
+                );
+                return Some(self.shutdown(libc::SIGINT));
+            }
+            (Some(c), _) => {
+                pglog!(
+                    Severity::Log,
+                    "worker child process with pid: {} exits with status {}",
+                    pid,
+                    c
+                )
+            }
+            (None, Some(s)) => {
+                let sev = if matches!(s, Signal::SIGSEGV | Signal::SIGKILL) {
+                    Severity::Warning
+                } else {
+                    Severity::Log
+                };
+                pglog!(
+                    sev,
+                    "worker child process with pid: {} exited with status {} by signal {}",
+                    pid,
+                    s as i32,
+                    s as i32
+                );
+            }
+            _ => {}
+        }
+        self.fork_worker();
+        if let Some(p) = self.worker_pid {
+            pglog!(
+                Severity::Log,
+                "fork a new worker child process with pid: {}",
+                p
+            );
+        }
+        None
+    }
+
     fn live_children(&self) -> Vec<(usize, Pid)> {
         (0..self.sh.num_children)
             .filter_map(|i| {
@@ -443,6 +553,12 @@ impl Main {
                 );
                 self.logger_pid =
                     start_logger(&self.cfg, &LogSettings::from_config(&self.cfg)).ok();
+                continue;
+            }
+            if Some(pid) == self.worker_pid {
+                if let Some(code) = self.reap_worker(pid, code, signal) {
+                    return Some(code);
+                }
                 continue;
             }
             let Some(slot) = self.sh.child_by_pid(pid.as_raw()) else {
@@ -522,6 +638,13 @@ impl Main {
         }
     }
 
+    /// The worker has no session to finish: any shutdown mode ends it at once.
+    fn signal_worker(&self, sig: i32) {
+        if let Some(p) = self.worker_pid {
+            let _ = kill(p, Signal::try_from(sig).unwrap_or(Signal::SIGTERM));
+        }
+    }
+
     fn signal_children(&self, sig: Signal) {
         for (_, pid) in self.live_children() {
             let _ = kill(pid, sig);
@@ -545,6 +668,9 @@ impl Main {
         }
         files::write_status(&status_file(&self.cfg), self.sh);
         self.signal_children(Signal::SIGHUP);
+        if let Some(p) = self.worker_pid {
+            let _ = kill(p, Signal::SIGHUP);
+        }
         if let Some(p) = self.logger_pid {
             let _ = kill(p, Signal::SIGHUP);
         }
@@ -558,6 +684,7 @@ impl Main {
         pglog!(Severity::Log, "terminating all child processes");
         let mut sent = sig;
         self.signal_children(Signal::try_from(sent).unwrap_or(Signal::SIGINT));
+        self.signal_worker(sent);
         // Wait for every child; a faster mode arriving meanwhile is passed on.
         loop {
             while let Ok(WaitStatus::Exited(p, _) | WaitStatus::Signaled(p, _, _)) =
@@ -566,14 +693,18 @@ impl Main {
                 if let Some(slot) = self.sh.child_by_pid(p.as_raw()) {
                     self.sh.process(slot).pid.store(0, Relaxed);
                 }
+                if Some(p) == self.worker_pid {
+                    self.worker_pid = None;
+                }
             }
-            if self.live_children().is_empty() {
+            if self.live_children().is_empty() && self.worker_pid.is_none() {
                 break;
             }
             let now_sig = signals::SHUTDOWN_SIGNAL.load(SeqCst);
             if now_sig != sent {
                 sent = now_sig;
                 self.signal_children(Signal::try_from(sent).unwrap_or(Signal::SIGINT));
+                self.signal_worker(sent);
             }
             let _ = crate::protocol::conn::wait_fd(
                 self.pipe.fd(),

@@ -51,6 +51,37 @@ impl BackendStatus {
     }
 }
 
+/// A backend node's role in `BackendInfo.role`. The numbers are pgpool's `SERVER_ROLE` values,
+/// which pcp_node_info transmits as digits: main/replica in the modes without a primary,
+/// primary/standby in streaming and logical replication (set by primary detection).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum BackendRole {
+    Main = 0,
+    Replica = 1,
+    Primary = 2,
+    Standby = 3,
+}
+
+impl BackendRole {
+    pub fn from_u8(v: u8) -> BackendRole {
+        match v {
+            1 => BackendRole::Replica,
+            2 => BackendRole::Primary,
+            3 => BackendRole::Standby,
+            _ => BackendRole::Main,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackendRole::Main => "main",
+            BackendRole::Replica => "replica",
+            BackendRole::Primary => "primary",
+            BackendRole::Standby => "standby",
+        }
+    }
+}
+
 /// A child's state as SHOW pool_processes shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
@@ -103,6 +134,7 @@ pub struct NodeStats {
 pub struct BackendInfo {
     pub status: AtomicU8,
     pub quarantine: AtomicBool,
+    /// A `BackendRole`.
     pub role: AtomicU8,
     pub port: AtomicI32,
     pub flag: AtomicU32,
@@ -127,6 +159,12 @@ impl BackendInfo {
     }
     pub fn weight(&self) -> f64 {
         f64::from_bits(self.weight.load(Relaxed))
+    }
+    pub fn role(&self) -> BackendRole {
+        BackendRole::from_u8(self.role.load(Relaxed))
+    }
+    pub fn set_role(&self, r: BackendRole) {
+        self.role.store(r as u8, Relaxed);
     }
 }
 

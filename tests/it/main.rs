@@ -13,3 +13,4 @@ mod daemon_smoke;
 mod lifecycle;
 mod pooling;
 mod protocol;
+mod sr_check;

@@ -1,0 +1,142 @@
+//! The worker process (`pgpool: worker process`, spec/architecture.md §5, failover.md §8): every
+//! `sr_check_period` seconds in streaming replication it connects to the valid nodes as
+//! `sr_check_user`, runs the replication-delay check (`delay`) and re-classifies the nodes. Its
+//! signals: SIGHUP reloads pgpool.conf, SIGUSR1 asks for a restart (exit 1), SIGTERM, SIGINT
+//! and SIGQUIT end it.
+
+pub mod delay;
+
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+
+use crate::backend::internal::InternalConn;
+use crate::backend::primary::{self, NodeClass};
+use crate::config::Config;
+use crate::exit_code;
+use crate::logger::{self, LogSettings, Severity};
+use crate::pglog;
+use crate::shmem::{shmem, Shmem};
+
+static RELOAD: AtomicBool = AtomicBool::new(false);
+static RESTART: AtomicBool = AtomicBool::new(false);
+static EXIT: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(sig: libc::c_int) {
+    let flag = match sig {
+        libc::SIGHUP => &RELOAD,
+        libc::SIGUSR1 => &RESTART,
+        libc::SIGTERM | libc::SIGINT | libc::SIGQUIT => &EXIT,
+        _ => return,
+    };
+    flag.store(true, SeqCst);
+}
+
+fn install_signals() {
+    let act = SigAction::new(
+        SigHandler::Handler(on_signal),
+        SaFlags::empty(),
+        SigSet::empty(),
+    );
+    for s in [
+        Signal::SIGHUP,
+        Signal::SIGUSR1,
+        Signal::SIGTERM,
+        Signal::SIGINT,
+        Signal::SIGQUIT,
+    ] {
+        // SAFETY: the handler only stores to atomics.
+        let _ = unsafe { sigaction(s, &act) };
+    }
+    crate::main_process::signals::ignore(Signal::SIGPIPE);
+}
+
+/// Sleep `d`, cut short by a signal (as sleep(3) is).
+fn pause(d: Duration) {
+    let end = Instant::now() + d;
+    while Instant::now() < end {
+        if EXIT.load(SeqCst) || RESTART.load(SeqCst) || RELOAD.load(SeqCst) {
+            return;
+        }
+        std::thread::sleep((end - Instant::now()).min(Duration::from_millis(100)));
+    }
+}
+
+/// Entry point after fork; returns the exit code.
+pub fn run(mut cfg: Config) -> i32 {
+    logger::set_process("sr_check_worker", "WORKER");
+    install_signals();
+    crate::process_title::set("worker process");
+    pglog!(Severity::Log, "process started");
+    let sh = shmem();
+    let mut versions = delay::Versions::default();
+    loop {
+        if EXIT.load(SeqCst) {
+            return exit_code::NO_RESTART;
+        }
+        if RELOAD.swap(false, SeqCst) {
+            if let Ok((c, _)) = cfg.reload() {
+                logger::apply(&LogSettings::from_config(&c));
+                cfg = c;
+            }
+        } else if RESTART.load(SeqCst) {
+            return exit_code::RESTART;
+        }
+        let period = cfg.get_int("sr_check_period");
+        if period <= 0 {
+            pause(Duration::from_secs(30));
+            continue;
+        }
+        if cfg.get_enum("backend_clustering_mode") == "streaming_replication"
+            && !sh.header().switching.load(SeqCst)
+        {
+            check_round(&cfg, sh, &mut versions);
+        }
+        pause(Duration::from_secs(period as u64));
+    }
+}
+
+/// One round: connect, check the delay, re-classify the nodes, disconnect.
+fn check_round(cfg: &Config, sh: &Shmem, versions: &mut delay::Versions) {
+    let mut conns: Vec<Option<InternalConn>> = primary::connect_nodes(cfg, sh)
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| match r {
+            Some(Ok(c)) => Some(c),
+            Some(Err(e)) => {
+                let b = sh.backend(i);
+                pglog!(
+                    Severity::Log,
+                    detail = format!(
+                        "connection to host:\"{}:{}\" failed: {e}",
+                        b.hostname.get(),
+                        b.port.load(SeqCst)
+                    );
+                    "failed to make persistent db connection"
+                );
+                None
+            }
+            None => None,
+        })
+        .collect();
+    if let Err(e) = delay::check_replication_delay(cfg, sh, &mut conns, versions) {
+        match e.hint() {
+            Some(h) => pglog!(Severity::Error, detail = e.detail(), hint = h; "{}", e),
+            None => pglog!(Severity::Error, detail = e.detail(); "{}", e),
+        }
+        return;
+    }
+    let class = primary::verify_backend_node_status(cfg, sh, &mut conns);
+    for (i, c) in class.iter().enumerate() {
+        if *c == NodeClass::Invalid {
+            // Detaching a false primary is a failover request, which this build does not
+            // make yet: say so instead of pretending.
+            pglog!(
+                Severity::Warning,
+                "node {} is a false primary but cannot be detached: failover requests are not supported",
+                i
+            );
+        }
+    }
+}
