@@ -118,12 +118,11 @@ pub fn run(
         .main_node
         .filter(|&m| usable.contains(m))
         .unwrap_or(first);
-    let p = child.sh.header().primary_node_id.load(Relaxed);
-    let primary = if p >= 0 && usable.contains(p as usize) {
-        p as usize
-    } else {
-        main
-    };
+    let primary = child
+        .snapshot
+        .primary_node
+        .filter(|&p| usable.contains(p))
+        .unwrap_or(main);
     let router = child.router();
     let nb = backends.len();
     let weights: Vec<f64> = (0..nb).map(|n| child.sh.backend(n).weight()).collect();
@@ -185,7 +184,7 @@ pub fn run(
         router,
         route: SessionRoute {
             lb_node: lb,
-            ..SessionRoute::default()
+            ..SessionRoute::new(&user, &database, &application_name)
         },
         weights,
         delays,
@@ -203,7 +202,7 @@ pub fn run(
         wbuf: vec![Vec::new(); nb],
         temp: TempTables::default(),
         temp_check,
-        database,
+        database: database.clone(),
         log_statement,
         log_per_node_statement,
         client_idle_limit,
