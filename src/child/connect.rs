@@ -296,13 +296,16 @@ fn new_connection(
     Ok(())
 }
 
+/// ParameterStatus values, backend pid and cancel key of a new connection.
+type SessionStart = (Vec<(String, String)>, i32, i32);
+
 /// After AuthenticationOk: ParameterStatus and notices until BackendKeyData. The main node's
 /// messages are relayed to the client; an ErrorResponse from any node is.
 fn read_session_start(
     client: &mut Conn,
     conn: &mut Conn,
     relay: bool,
-) -> Result<(Vec<(String, String)>, i32, i32), Option<PgError>> {
+) -> Result<SessionStart, Option<PgError>> {
     let mut params = Vec::new();
     loop {
         let m = conn

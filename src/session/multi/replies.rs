@@ -332,10 +332,8 @@ impl Engine<'_> {
                 let body = &buf[off + 5..off + h.total];
                 match h.tag {
                     b'A' | b'N' => self.out.extend_from_slice(&buf[off..off + h.total]),
-                    b'S' => {
-                        if n == self.main {
-                            self.out.extend_from_slice(&buf[off..off + h.total]);
-                        }
+                    b'S' if n == self.main => {
+                        self.out.extend_from_slice(&buf[off..off + h.total]);
                     }
                     b'E' => {
                         self.out.extend_from_slice(&buf[off..off + h.total]);
