@@ -10,6 +10,8 @@ mod cli;
 mod cluster_smoke;
 mod commands;
 mod daemon_smoke;
+mod extended;
 mod lifecycle;
 mod pooling;
 mod protocol;
+mod routing;
