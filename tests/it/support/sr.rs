@@ -170,8 +170,14 @@ pub fn wait_pool_nodes(
 ) {
     let mut last = Vec::new();
     wait_until(timeout, what, || {
-        last = d.pool_nodes();
-        cond(&last)
+        // a session can fail while the daemon fails a node over: just try again
+        match d.try_client(SUPERUSER, None, "postgres") {
+            Ok(mut c) => {
+                last = pool_nodes(&mut c);
+                cond(&last)
+            }
+            Err(_) => false,
+        }
     })
     .unwrap_or_else(|e| panic!("{e}; last SHOW pool_nodes: {last:#?}"));
 }
@@ -194,4 +200,24 @@ pub fn notifications(c: &mut Client, n: usize, timeout: Duration) -> Vec<(String
         }
     }
     got
+}
+
+/// Run `f` on a thread of its own and return its result, or panic when it has not finished
+/// within `timeout` (a client library call that would otherwise block the test forever). The
+/// thread is left behind; it ends when the daemon it talks to is stopped. A panic in `f` is
+/// re-raised here.
+pub fn within<T: Send + 'static>(
+    timeout: Duration,
+    what: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)));
+    });
+    match rx.recv_timeout(timeout) {
+        Ok(Ok(v)) => v,
+        Ok(Err(panic)) => std::panic::resume_unwind(panic),
+        Err(_) => panic!("{what}: not finished within {timeout:?}"),
+    }
 }
