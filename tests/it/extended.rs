@@ -567,13 +567,17 @@ fn copy_out_extended_protocol() {
         let cluster = shared_sr_cluster();
         let d = lb_node1(cluster);
         let mut c = d.client(SUPERUSER, "postgres");
+        let log = d.log_path();
         let out = within(
             Duration::from_secs(30),
             "COPY TO STDOUT (extended)",
             move || {
                 let mut out = String::new();
                 c.copy_out("COPY (SELECT inet_server_port()) TO STDOUT")
-                    .expect("COPY TO STDOUT (extended)")
+                    .unwrap_or_else(|e| {
+                        let log = std::fs::read_to_string(&log).unwrap_or_default();
+                        panic!("COPY TO STDOUT (extended): {e}\n{}", tail(&log, 30))
+                    })
                     .read_to_string(&mut out)
                     .expect("copy data");
                 let next = served_by(&mut c, cluster, "SELECT inet_server_port()");
