@@ -183,7 +183,7 @@ fn worked_examples_route_row_by_row() {
 
         // SET reaches the primary and the load-balance node, not the third node
         let app = unique("rt_we_app");
-        c.simple_query(&format!("SET rt_we.tag = 'v1'; "))
+        c.simple_query("SET rt_we.tag = 'v1';")
             .expect("SET a custom parameter");
         c.simple_query(&format!("SET application_name = '{app}';"))
             .expect("SET application_name");
