@@ -375,7 +375,9 @@ fn pipeline_error_with_the_next_statement_on_another_node() {
 }
 
 /// Bind of a statement pgpool does not know: pgpool's own XX000 error, then ReadyForQuery; Close
-/// of unknown objects: CloseComplete (§4.2, §4.5, §10 item 2).
+/// of unknown objects: CloseComplete (§4.2, §4.5, §10 item 2). pgpool-II 4.3.5 differs: it ends
+/// the session with FATAL XX000 "unable to bind" (detail "cannot get parse message …"); 4.6
+/// answers with an ERROR and skips to Sync.
 #[test]
 fn bind_of_unknown_statement_errors_and_close_of_unknown_completes() {
     within(
@@ -561,6 +563,8 @@ fn copy_in_and_out_simple_protocol() {
 }
 
 /// Extended protocol (rust-postgres `copy_out`): COPY (SELECT …) TO STDOUT is load-balanced.
+/// pgpool-II 4.3.5's child crashes here (segmentation fault, the client sees the connection
+/// closed); 4.6 forwards it like the simple-protocol COPY (§7.2).
 #[test]
 fn copy_out_extended_protocol() {
     within(TEST_BOUND, "copy_out_extended_protocol", || {
