@@ -20,7 +20,8 @@ use crate::support::cluster::{pgbin, shared_sr_cluster, Cluster, SUPERUSER};
 use crate::support::daemon::Daemon;
 use crate::support::frames::{self, Message, Wire};
 use crate::support::sr::{
-    node_with_port, notifications, served_by, served_by_ext, unique, weights, within,
+    node_with_port, notifications, served_by, served_by_ext, table_with_row, unique, weights,
+    within, Cleanup,
 };
 use crate::support::{output_within, tail, HOST};
 
@@ -28,27 +29,8 @@ use crate::support::{output_within, tail, HOST};
 const TEST_BOUND: Duration = Duration::from_secs(300);
 const PGBENCH_BOUND: Duration = Duration::from_secs(600);
 
-/// Runs SQL on the primary when dropped (also while a test panics).
-struct Cleanup<'a>(&'a Cluster, String);
-
-impl Drop for Cleanup<'_> {
-    fn drop(&mut self) {
-        if let Err(e) = self.0.try_psql(0, &self.1) {
-            eprintln!("cleanup failed: {e}");
-        }
-    }
-}
-
 fn lb_node1(cluster: &Cluster) -> Daemon {
     Daemon::start_streaming(cluster, &weights(&[0, 1, 0]))
-}
-
-fn table_with_row(cluster: &Cluster, name: &str) {
-    cluster.psql(
-        0,
-        &format!("CREATE TABLE {name} (i int); INSERT INTO {name} VALUES (1)"),
-    );
-    cluster.wait_replayed();
 }
 
 fn tags(msgs: &[Message]) -> String {
@@ -121,7 +103,7 @@ fn pgbench_extended_and_prepared_modes_run_clean() {
         || {
             let cluster = shared_sr_cluster();
             let db = unique("rt_pgbench");
-            let _cleanup = Cleanup(
+            let _cleanup = Cleanup::new(
                 cluster,
                 format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"),
             );
@@ -169,7 +151,7 @@ fn prepared_statements_route_like_simple_queries() {
         || {
             let cluster = shared_sr_cluster();
             let t = unique("rt_ext_route");
-            let _cleanup = Cleanup(cluster, format!("DROP TABLE IF EXISTS {t}"));
+            let _cleanup = Cleanup::new(cluster, format!("DROP TABLE IF EXISTS {t}"));
             table_with_row(cluster, &t);
             let d = lb_node1(cluster);
             let mut c = d.client(SUPERUSER, "postgres");
@@ -220,7 +202,7 @@ fn prepared_select_after_a_write_runs_on_the_primary() {
         || {
             let cluster = shared_sr_cluster();
             let t = unique("rt_pbb");
-            let _cleanup = Cleanup(cluster, format!("DROP TABLE IF EXISTS {t}"));
+            let _cleanup = Cleanup::new(cluster, format!("DROP TABLE IF EXISTS {t}"));
             table_with_row(cluster, &t);
             let d = lb_node1(cluster);
             let mut c = d.client(SUPERUSER, "postgres");
@@ -269,7 +251,7 @@ fn jdbc_style_begin_without_sync_routes_later_reads_to_the_primary() {
         || {
             let cluster = shared_sr_cluster();
             let t = unique("rt_jdbc");
-            let _cleanup = Cleanup(cluster, format!("DROP TABLE IF EXISTS {t}"));
+            let _cleanup = Cleanup::new(cluster, format!("DROP TABLE IF EXISTS {t}"));
             table_with_row(cluster, &t);
             let d = lb_node1(cluster);
             let mut w = login(&d);
@@ -527,7 +509,7 @@ fn copy_in_and_out_simple_protocol() {
     within(TEST_BOUND, "copy_in_and_out_simple_protocol", || {
         let cluster = shared_sr_cluster();
         let t = unique("rt_copy_s");
-        let _cleanup = Cleanup(cluster, format!("DROP TABLE IF EXISTS {t}"));
+        let _cleanup = Cleanup::new(cluster, format!("DROP TABLE IF EXISTS {t}"));
         table_with_row(cluster, &t);
         let d = lb_node1(cluster);
         let mut w = login(&d);
@@ -601,7 +583,7 @@ fn copy_in_extended_protocol() {
     within(TEST_BOUND, "copy_in_extended_protocol", || {
         let cluster = shared_sr_cluster();
         let t = unique("rt_copy_e");
-        let _cleanup = Cleanup(cluster, format!("DROP TABLE IF EXISTS {t}"));
+        let _cleanup = Cleanup::new(cluster, format!("DROP TABLE IF EXISTS {t}"));
         table_with_row(cluster, &t);
         let d = lb_node1(cluster);
         let mut c = d.client(SUPERUSER, "postgres");

@@ -23,43 +23,12 @@ use crate::support::cluster::{
 };
 use crate::support::daemon::Daemon;
 use crate::support::sr::{
-    first_row, notifications, pool_nodes, served_by, unique, wait_pool_nodes, weights, within,
+    first_row, node_with_port, notifications, pool_nodes, served_by, table_with_row, unique,
+    wait_pool_nodes, weights, within, Cleanup,
 };
 
 /// Bound on one test: a daemon that stops answering fails the test instead of hanging the suite.
 const TEST_BOUND: Duration = Duration::from_secs(300);
-
-/// Runs SQL on the primary when dropped (also while a test panics): drops what a test made.
-struct Cleanup<'a> {
-    cluster: &'a Cluster,
-    sql: String,
-}
-
-impl<'a> Cleanup<'a> {
-    fn new(cluster: &'a Cluster, sql: impl Into<String>) -> Cleanup<'a> {
-        Cleanup {
-            cluster,
-            sql: sql.into(),
-        }
-    }
-}
-
-impl Drop for Cleanup<'_> {
-    fn drop(&mut self) {
-        if let Err(e) = self.cluster.try_psql(0, &self.sql) {
-            eprintln!("cleanup failed: {e}");
-        }
-    }
-}
-
-/// Create table `name (i int)` holding one row on the primary and wait until the standbys have it.
-fn table_with_row(cluster: &Cluster, name: &str) {
-    cluster.psql(
-        0,
-        &format!("CREATE TABLE {name} (i int); INSERT INTO {name} VALUES (1)"),
-    );
-    cluster.wait_replayed();
-}
 
 /// Node 1 is the only standby with weight: every session's load-balance node.
 fn lb_node1() -> String {
@@ -80,7 +49,7 @@ fn in_tx_on(c: &mut Client, cluster: &Cluster, prefix: &str) -> (usize, bool) {
         &format!("{prefix}SELECT inet_server_port(), now() < statement_timestamp()"),
     );
     (
-        crate::support::sr::node_with_port(cluster, row[0].parse().expect("port")),
+        node_with_port(cluster, row[0].parse().expect("port")),
         row[1] == "t",
     )
 }
@@ -955,8 +924,7 @@ fn statement_level_load_balance_chooses_per_statement() {
                     &mut c,
                     "SELECT inet_server_port(), current_setting('rt_sl.tag')",
                 );
-                let node =
-                    crate::support::sr::node_with_port(cluster, row[0].parse().expect("port"));
+                let node = node_with_port(cluster, row[0].parse().expect("port"));
                 assert_eq!(row[1], "v", "the SET reached node {node}");
                 seen[node] += 1;
             }

@@ -221,3 +221,36 @@ pub fn within<T: Send + 'static>(
         Err(_) => panic!("{what}: not finished within {timeout:?}"),
     }
 }
+
+/// Runs SQL on the primary when dropped (also while a test panics): drops what a test made.
+pub struct Cleanup<'a> {
+    cluster: &'a Cluster,
+    sql: String,
+}
+
+impl<'a> Cleanup<'a> {
+    pub fn new(cluster: &'a Cluster, sql: impl Into<String>) -> Cleanup<'a> {
+        Cleanup {
+            cluster,
+            sql: sql.into(),
+        }
+    }
+}
+
+impl Drop for Cleanup<'_> {
+    fn drop(&mut self) {
+        if let Err(e) = self.cluster.try_psql(0, &self.sql) {
+            eprintln!("cleanup failed: {e}");
+        }
+    }
+}
+
+/// Create table `name (i int)` holding one row on the primary and wait until the standbys have
+/// replayed it.
+pub fn table_with_row(cluster: &Cluster, name: &str) {
+    cluster.psql(
+        0,
+        &format!("CREATE TABLE {name} (i int); INSERT INTO {name} VALUES (1)"),
+    );
+    cluster.wait_replayed();
+}
