@@ -439,7 +439,7 @@ fn allow_sql_comments_load_balances_commented_selects() {
                 port_of(&mut c, cluster, "-- a comment\nSELECT inet_server_port()"),
                 1
             );
-            // pgpool-II 4.3 still honours /*NO LOAD BALANCE*/ (→ node 0); 4.6 has no special handling
+            // no special handling of /*NO LOAD BALANCE*/ (removed in 4.3; 4.3.5 balances it too)
             assert_eq!(
                 port_of(
                     &mut c,
