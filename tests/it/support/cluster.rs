@@ -162,6 +162,35 @@ pub fn shared_cluster() -> &'static Cluster {
     })
 }
 
+static SHARED_SR: OnceLock<Cluster> = OnceLock::new();
+
+/// One primary + two standbys shared by the streaming-replication routing tests (routing.rs,
+/// extended.rs). Same rules as `shared_cluster()`: no topology changes, no pausing replay (the
+/// tests that need that make their own cluster), objects with unique names.
+pub fn shared_sr_cluster() -> &'static Cluster {
+    SHARED_SR.get_or_init(|| {
+        let cluster = Cluster::start(ClusterSpec {
+            standbys: 2,
+            ..ClusterSpec::default()
+        });
+        // SAFETY: registers a plain `extern "C" fn` that takes no arguments.
+        let rc = unsafe { libc::atexit(teardown_shared_sr_cluster) };
+        assert_eq!(
+            rc, 0,
+            "atexit failed; the shared streaming cluster would outlive the tests"
+        );
+        cluster
+    })
+}
+
+extern "C" fn teardown_shared_sr_cluster() {
+    let _ = std::panic::catch_unwind(|| {
+        if let Some(cluster) = SHARED_SR.get() {
+            cluster.teardown();
+        }
+    });
+}
+
 extern "C" fn teardown_shared_cluster() {
     let _ = std::panic::catch_unwind(|| {
         if let Some(cluster) = SHARED.get() {

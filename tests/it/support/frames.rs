@@ -138,6 +138,32 @@ pub fn execute(portal: &str) -> Vec<u8> {
     message(b'E', &body)
 }
 
+/// Describe of a statement (`kind` b'S') or portal (b'P').
+pub fn describe(kind: u8, name: &str) -> Vec<u8> {
+    let mut body = vec![kind];
+    cstr(&mut body, name);
+    message(b'D', &body)
+}
+
+/// Close of a statement (`kind` b'S') or portal (b'P').
+pub fn close(kind: u8, name: &str) -> Vec<u8> {
+    let mut body = vec![kind];
+    cstr(&mut body, name);
+    message(b'C', &body)
+}
+
+pub fn flush() -> Vec<u8> {
+    message(b'H', &[])
+}
+
+pub fn copy_data(data: &[u8]) -> Vec<u8> {
+    message(b'd', data)
+}
+
+pub fn copy_done() -> Vec<u8> {
+    message(b'c', &[])
+}
+
 pub fn sync() -> Vec<u8> {
     message(b'S', &[])
 }

@@ -18,6 +18,8 @@ pub mod daemon;
 pub mod frames;
 mod os_user;
 mod ports;
+#[allow(dead_code)] // routing.rs and extended.rs each use a part of it
+pub mod sr;
 mod watchdog;
 pub mod wire;
 

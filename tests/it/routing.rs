@@ -1,0 +1,1193 @@
+//! Statement routing in streaming-replication mode (spec/routing.md, all but §10): read/write
+//! splitting and load balancing over a primary and two streaming standbys, as pgpool-II 4.6 does
+//! it — the §12 worked examples row by row, writes and primary-only reads, the function lists,
+//! every `disable_load_balance_on_write` mode, the redirect preference lists, backend weights,
+//! statement-level load balancing, replication delay, a stopped standby, and `SHOW pool_nodes`.
+//!
+//! Which node served a statement is read from `inet_server_port()` in its result (a stable
+//! function: it does not make a SELECT go to the primary by itself). Backend weights make the
+//! load-balance node deterministic (0:1:0 → node 1) except in the statistical test. Each test
+//! starts its own daemon; all but the delay and stopped-standby tests share
+//! `shared_sr_cluster()` and create objects with unique names that they drop.
+//!
+//! Checked against Debian's pgpool-II 4.3.5 (`PGRS_PGPOOL_BIN=/usr/sbin/pgpool`); where 4.3 and
+//! 4.6 differ the test asserts 4.6 and says so in a comment.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use postgres::Client;
+
+use crate::support::cluster::{
+    shared_sr_cluster, AuthMethod, Cluster, ClusterSpec, StopMode, SUPERUSER,
+};
+use crate::support::daemon::Daemon;
+use crate::support::sr::{
+    first_row, node_with_port, notifications, pool_nodes, served_by, table_with_row, unique,
+    wait_pool_nodes, weights, within, Cleanup,
+};
+
+/// Bound on one test: a daemon that stops answering fails the test instead of hanging the suite.
+const TEST_BOUND: Duration = Duration::from_secs(300);
+
+/// Node 1 is the only standby with weight: every session's load-balance node.
+fn lb_node1() -> String {
+    weights(&[0, 1, 0])
+}
+
+fn port_of(c: &mut Client, cluster: &Cluster, sql: &str) -> usize {
+    served_by(c, cluster, sql)
+}
+
+/// Whether `now() < statement_timestamp()` on the node that serves it, which holds exactly when
+/// that node's session is inside a transaction block begun by an earlier statement. Returns
+/// (node, in transaction).
+fn in_tx_on(c: &mut Client, cluster: &Cluster, prefix: &str) -> (usize, bool) {
+    std::thread::sleep(Duration::from_millis(20));
+    let row = first_row(
+        c,
+        &format!("{prefix}SELECT inet_server_port(), now() < statement_timestamp()"),
+    );
+    (
+        node_with_port(cluster, row[0].parse().expect("port")),
+        row[1] == "t",
+    )
+}
+
+/// §12, row by row (simple protocol, weights 0:1:0, defaults).
+#[test]
+fn worked_examples_route_row_by_row() {
+    within(TEST_BOUND, "worked_examples_route_row_by_row", || {
+        let cluster = shared_sr_cluster();
+        let t = unique("rt_we");
+        let f = unique("rt_we_vol");
+        let _cleanup = Cleanup::new(
+            cluster,
+            format!("DROP TABLE IF EXISTS {t}; DROP FUNCTION IF EXISTS {f}(int)"),
+        );
+        table_with_row(cluster, &t);
+        cluster.psql(
+            0,
+            &format!("CREATE FUNCTION {f}(int) RETURNS int LANGUAGE sql VOLATILE AS 'SELECT $1'"),
+        );
+        cluster.wait_replayed();
+        let d = Daemon::start_streaming(cluster, &lb_node1());
+        let mut c = d.client(SUPERUSER, "postgres");
+
+        assert_eq!(
+            port_of(
+                &mut c,
+                cluster,
+                &format!("SELECT inet_server_port() FROM {t};")
+            ),
+            1,
+            "a plain SELECT goes to the load-balance node"
+        );
+        assert_eq!(
+            port_of(&mut c, cluster, "/*x*/ SELECT inet_server_port();"),
+            0,
+            "a leading comment (allow_sql_comments = off) sends a SELECT to the primary"
+        );
+        assert_eq!(
+            port_of(
+                &mut c,
+                cluster,
+                &format!("SELECT inet_server_port(), {f}(1);")
+            ),
+            0,
+            "a volatile function makes a SELECT a write"
+        );
+        assert_eq!(
+            port_of(&mut c, cluster, "SELECT inet_server_port(), now();"),
+            1,
+            "now() is stable: load-balanced"
+        );
+        assert_eq!(
+            port_of(
+                &mut c,
+                cluster,
+                "SELECT inet_server_port() FROM pg_class LIMIT 1;"
+            ),
+            0,
+            "a system catalog sends a SELECT to the primary"
+        );
+        assert_eq!(
+            first_row(&mut c, "SHOW in_hot_standby")[0],
+            "on",
+            "SHOW is load-balanced (§9.5)"
+        );
+
+        // a transaction: BEGIN to both, reads on the standby until the first write
+        c.simple_query("BEGIN;").expect("BEGIN");
+        assert_eq!(
+        in_tx_on(&mut c, cluster, ""),
+        (1, true),
+        "SELECT in a transaction that has not written: the load-balance node, which got the BEGIN"
+    );
+        assert_eq!(
+            in_tx_on(&mut c, cluster, "/*p*/ "),
+            (0, true),
+            "the primary got the BEGIN too"
+        );
+        assert_eq!(
+            port_of(
+                &mut c,
+                cluster,
+                &format!("INSERT INTO {t} VALUES (1) RETURNING inet_server_port();")
+            ),
+            0
+        );
+        assert_eq!(
+            port_of(&mut c, cluster, "SELECT inet_server_port();"),
+            0,
+            "after a write in the transaction reads go to the primary (transaction mode)"
+        );
+        c.simple_query("COMMIT;").expect("COMMIT");
+        assert_eq!(
+            in_tx_on(&mut c, cluster, ""),
+            (1, false),
+            "COMMIT ended the transaction on the standby and cleared the write flag"
+        );
+        assert_eq!(in_tx_on(&mut c, cluster, "/*p*/ "), (0, false));
+
+        // SET reaches the primary and the load-balance node, not the third node
+        let app = unique("rt_we_app");
+        c.simple_query("SET rt_we.tag = 'v1';")
+            .expect("SET a custom parameter");
+        c.simple_query(&format!("SET application_name = '{app}';"))
+            .expect("SET application_name");
+        assert_eq!(
+            first_row(
+                &mut c,
+                "SELECT inet_server_port(), current_setting('rt_we.tag')"
+            ),
+            [cluster.port(1).to_string(), "v1".to_string()]
+        );
+        assert_eq!(
+            first_row(
+                &mut c,
+                "/*p*/ SELECT inet_server_port(), current_setting('rt_we.tag')"
+            ),
+            [cluster.port(0).to_string(), "v1".to_string()]
+        );
+        let sessions_with_app: Vec<String> =
+            (0..3)
+                .map(|n| {
+                    cluster.psql(
+                n,
+                &format!("SELECT count(*) FROM pg_stat_activity WHERE application_name = '{app}'"),
+            )
+                })
+                .collect();
+        assert_eq!(
+            sessions_with_app,
+            ["1", "1", "0"],
+            "SET application_name reached nodes 0 and 1 only (§4.2)"
+        );
+
+        // LISTEN goes to the primary: a NOTIFY made directly on the primary reaches the session
+        let ch = unique("rt_we_ch");
+        c.simple_query(&format!("LISTEN {ch};")).expect("LISTEN");
+        cluster.psql(0, &format!("NOTIFY {ch}, 'hello'"));
+        let got = notifications(&mut c, 1, Duration::from_secs(10));
+        assert_eq!(
+            got,
+            [(ch.clone(), "hello".to_string())],
+            "LISTEN reached the primary"
+        );
+        c.simple_query(&format!("UNLISTEN {ch}")).expect("UNLISTEN");
+
+        assert_eq!(port_of(&mut c, cluster, "SELECT inet_server_port();"), 1);
+    })
+}
+
+/// §12 last rows, §3.2, §4.3: `BEGIN;SELECT 1` goes to the primary only, and because the
+/// transaction was started by a multi-statement string, SAVEPOINT (class BOTH) goes to the
+/// primary only too, while a plain SELECT is still load-balanced [FAITHFUL]. pgpool-II 4.3.5
+/// differs: it sends the SAVEPOINT to the standby as well, which has no transaction, and ends the
+/// session with "kind mismatch among backends"; 4.6 tracks the flag.
+#[test]
+fn multi_statement_begin_keeps_the_transaction_on_the_primary() {
+    within(
+        TEST_BOUND,
+        "multi_statement_begin_keeps_the_transaction_on_the_primary",
+        || {
+            let cluster = shared_sr_cluster();
+            let d = Daemon::start_streaming(cluster, &lb_node1());
+            let mut c = d.client(SUPERUSER, "postgres");
+            assert_eq!(
+                port_of(&mut c, cluster, "BEGIN;SELECT inet_server_port();"),
+                0,
+                "a multi-statement string goes to the primary"
+            );
+            c.simple_query("SAVEPOINT a;")
+                .expect("SAVEPOINT goes to the primary only (the standby has no transaction)");
+            assert_eq!(
+                in_tx_on(&mut c, cluster, ""),
+                (1, false),
+                "SELECT 2 is still load-balanced, and the standby never got the BEGIN"
+            );
+            assert_eq!(
+                in_tx_on(&mut c, cluster, "/*p*/ "),
+                (0, true),
+                "the transaction is open on the primary"
+            );
+            c.simple_query("COMMIT;").expect("COMMIT");
+            assert_eq!(in_tx_on(&mut c, cluster, "/*p*/ "), (0, false));
+            assert_eq!(port_of(&mut c, cluster, "SELECT inet_server_port();"), 1);
+        },
+    )
+}
+
+/// §12 row `PREPARE p AS SELECT 1; EXECUTE p;` → {1}, {1}: SQL-level PREPARE is routed like its
+/// statement, and EXECUTE / DEALLOCATE follow it (§9.3). pgpool-II 4.3.5 differs: it applies the
+/// first-character test to the PREPARE text ("PREPARE …" does not start like a SELECT), so the
+/// PREPARE and the EXECUTE go to the primary; 4.6 exempts PREPARE … AS SELECT (§7.1).
+#[test]
+fn prepare_and_execute_follow_the_prepared_statement() {
+    within(
+        TEST_BOUND,
+        "prepare_and_execute_follow_the_prepared_statement",
+        || {
+            let cluster = shared_sr_cluster();
+            let t = unique("rt_prep");
+            let _cleanup = Cleanup::new(cluster, format!("DROP TABLE IF EXISTS {t}"));
+            table_with_row(cluster, &t);
+            let d = Daemon::start_streaming(cluster, &lb_node1());
+            let mut c = d.client(SUPERUSER, "postgres");
+            simple(&mut c, "PREPARE rt_prep_r AS SELECT inet_server_port();");
+            assert_eq!(
+                port_of(&mut c, cluster, "EXECUTE rt_prep_r;"),
+                1,
+                "EXECUTE inherits the PREPARE's destination (the load-balance node)"
+            );
+            simple(
+                &mut c,
+                &format!(
+                    "PREPARE rt_prep_w AS INSERT INTO {t} VALUES (2) RETURNING inet_server_port();"
+                ),
+            );
+            assert_eq!(
+                port_of(&mut c, cluster, "EXECUTE rt_prep_w;"),
+                0,
+                "a prepared write"
+            );
+            simple(&mut c, "DEALLOCATE rt_prep_r");
+            simple(&mut c, "DEALLOCATE rt_prep_w");
+            assert_eq!(port_of(&mut c, cluster, "SELECT inet_server_port()"), 1);
+        },
+    )
+}
+
+/// Writes, and reads that must see the primary (§4.1, §7.1, §7.2, §9.5, §9.6).
+#[test]
+fn writes_and_primary_only_reads_go_to_the_primary() {
+    within(
+        TEST_BOUND,
+        "writes_and_primary_only_reads_go_to_the_primary",
+        || {
+            let cluster = shared_sr_cluster();
+            let t = unique("rt_wr");
+            let (t2, t3, s, u) = (
+                unique("rt_wr_ddl"),
+                unique("rt_wr_into"),
+                unique("rt_wr_seq"),
+                unique("rt_wr_unlogged"),
+            );
+            let _cleanup = Cleanup::new(
+                cluster,
+                format!("DROP TABLE IF EXISTS {t}, {t2}, {t3}, {u}; DROP SEQUENCE IF EXISTS {s}"),
+            );
+            table_with_row(cluster, &t);
+            cluster.psql(
+                0,
+                &format!("CREATE UNLOGGED TABLE {u} (i int); INSERT INTO {u} VALUES (1)"),
+            );
+            cluster.wait_replayed();
+            let d = Daemon::start_streaming(
+                cluster,
+                &format!(
+                    "{}primary_routing_query_pattern_list = '.*rt_marker.*;^SELECT 4711.*'\n",
+                    lb_node1()
+                ),
+            );
+            let mut c = d.client(SUPERUSER, "postgres");
+
+            for sql in [
+                format!("INSERT INTO {t} VALUES (2) RETURNING inet_server_port()"),
+                format!("UPDATE {t} SET i = i WHERE i = 2 RETURNING inet_server_port()"),
+                format!("DELETE FROM {t} WHERE i = 2 RETURNING inet_server_port()"),
+                format!("SELECT inet_server_port() FROM {t} FOR UPDATE"),
+                format!("SELECT inet_server_port() FROM {t} FOR SHARE"),
+                format!("SELECT inet_server_port() FROM (SELECT * FROM {t} FOR UPDATE) s"),
+                format!(
+            "WITH w AS (INSERT INTO {t} VALUES (3) RETURNING i) SELECT inet_server_port() FROM w"
+        ),
+                "VALUES (inet_server_port())".to_string(),
+                "SELECT inet_server_port() AS rt_marker".to_string(),
+            ] {
+                assert_eq!(port_of(&mut c, cluster, &sql), 0, "{sql}");
+            }
+            // the second pattern is anchored at the start of the text; the port is the second column
+            assert_eq!(
+                first_row(&mut c, "SELECT 4711, inet_server_port()")[1],
+                cluster.port(0).to_string(),
+                "primary_routing_query_pattern_list"
+            );
+            assert_eq!(
+                first_row(&mut c, "SELECT 4712, inet_server_port()")[1],
+                cluster.port(1).to_string(),
+                "not matching the pattern"
+            );
+            // DDL and SELECT INTO (a standby would reject them)
+            c.simple_query(&format!("CREATE TABLE {t2} (i int)"))
+                .expect("CREATE TABLE");
+            c.simple_query(&format!("DROP TABLE {t2}"))
+                .expect("DROP TABLE");
+            c.simple_query(&format!(
+                "SELECT inet_server_port() AS p INTO {t3} FROM {t} LIMIT 1"
+            ))
+            .expect("SELECT INTO");
+            assert_eq!(
+                cluster.psql(0, &format!("SELECT p FROM {t3}")),
+                cluster.port(0).to_string(),
+                "SELECT INTO ran on the primary"
+            );
+            c.simple_query(&format!("CREATE SEQUENCE {s}"))
+                .expect("CREATE SEQUENCE");
+            assert_eq!(
+                port_of(
+                    &mut c,
+                    cluster,
+                    &format!("SELECT inet_server_port(), nextval('{s}')")
+                ),
+                0,
+                "nextval is volatile"
+            );
+            // EXPLAIN ANALYZE runs the query: the row count of generate_series(1, port) tells where
+            let plan = c
+                .simple_query(
+                    "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) \
+             SELECT * FROM generate_series(1, inet_server_port())",
+                )
+                .expect("EXPLAIN ANALYZE");
+            let text: String = plan
+                .iter()
+                .filter_map(|m| match m {
+                    postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            assert!(
+                text.contains(&format!("actual rows={} ", cluster.port(0))),
+                "EXPLAIN ANALYZE goes to the primary (§4.1 [DOC≠CODE]):\n{text}"
+            );
+            // temporary and unlogged tables
+            c.simple_query("CREATE TEMP TABLE rt_wr_tmp AS SELECT 1 AS i")
+                .expect("CREATE TEMP TABLE");
+            assert_eq!(
+                port_of(&mut c, cluster, "SELECT inet_server_port() FROM rt_wr_tmp"),
+                0,
+                "SELECT on a temporary table"
+            );
+            assert_eq!(
+                port_of(
+                    &mut c,
+                    cluster,
+                    &format!("SELECT inet_server_port() FROM {u}")
+                ),
+                0,
+                "SELECT on an unlogged table"
+            );
+            // and after all of that, outside a transaction, reads are still balanced
+            assert_eq!(
+                port_of(
+                    &mut c,
+                    cluster,
+                    &format!("SELECT inet_server_port() FROM {t}")
+                ),
+                1
+            );
+            assert_eq!(
+                port_of(&mut c, cluster, "SELECT inet_server_port() AS other"),
+                1,
+                "text not matching primary_routing_query_pattern_list is balanced"
+            );
+        },
+    )
+}
+
+/// allow_sql_comments = on: leading comments no longer prevent load balancing (§7.1).
+#[test]
+fn allow_sql_comments_load_balances_commented_selects() {
+    within(
+        TEST_BOUND,
+        "allow_sql_comments_load_balances_commented_selects",
+        || {
+            let cluster = shared_sr_cluster();
+            let d = Daemon::start_streaming(
+                cluster,
+                &format!("{}allow_sql_comments = on\n", lb_node1()),
+            );
+            let mut c = d.client(SUPERUSER, "postgres");
+            assert_eq!(
+                port_of(&mut c, cluster, "/*x*/ SELECT inet_server_port()"),
+                1
+            );
+            assert_eq!(
+                port_of(&mut c, cluster, "-- a comment\nSELECT inet_server_port()"),
+                1
+            );
+            // no special handling of /*NO LOAD BALANCE*/ (removed in 4.3; 4.3.5 balances it too)
+            assert_eq!(
+                port_of(
+                    &mut c,
+                    cluster,
+                    "/*NO LOAD BALANCE*/ SELECT inet_server_port()"
+                ),
+                1,
+                "4.6: /*NO LOAD BALANCE*/ is an ordinary comment"
+            );
+            assert_eq!(
+                port_of(
+                    &mut c,
+                    cluster,
+                    "/*x*/ SELECT inet_server_port() FOR UPDATE"
+                ),
+                0
+            );
+        },
+    )
+}
+
+/// write_function_list alone: only listed functions are writes, the catalog is not consulted.
+#[test]
+fn write_function_list_decides_writing_functions() {
+    within(
+        TEST_BOUND,
+        "write_function_list_decides_writing_functions",
+        || {
+            let cluster = shared_sr_cluster();
+            let (wf, vf) = (unique("rt_wfl_w"), unique("rt_wfl_v"));
+            let _cleanup = Cleanup::new(
+                cluster,
+                format!("DROP FUNCTION IF EXISTS {wf}(int); DROP FUNCTION IF EXISTS {vf}(int)"),
+            );
+            cluster.psql(
+                0,
+                &format!(
+                    "CREATE FUNCTION {wf}(int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT $1'; \
+             CREATE FUNCTION {vf}(int) RETURNS int LANGUAGE sql VOLATILE AS 'SELECT $1'"
+                ),
+            );
+            cluster.wait_replayed();
+            let d = Daemon::start_streaming(
+                cluster,
+                &format!("{}write_function_list = '{wf}'\n", lb_node1()),
+            );
+            let mut c = d.client(SUPERUSER, "postgres");
+            assert_eq!(
+                port_of(
+                    &mut c,
+                    cluster,
+                    &format!("SELECT inet_server_port(), {wf}(1)")
+                ),
+                0,
+                "a listed (even immutable) function is a write"
+            );
+            assert_eq!(
+                port_of(
+                    &mut c,
+                    cluster,
+                    &format!("SELECT inet_server_port(), {vf}(1)")
+                ),
+                1,
+                "an unlisted volatile function is not (the catalog is not consulted)"
+            );
+        },
+    )
+}
+
+/// read_only_function_list: every function not listed is a write, and it overrides
+/// write_function_list (§7.3).
+#[test]
+fn read_only_function_list_overrides_everything_else() {
+    within(
+        TEST_BOUND,
+        "read_only_function_list_overrides_everything_else",
+        || {
+            let cluster = shared_sr_cluster();
+            let (rf, other) = (unique("rt_rofl_r"), unique("rt_rofl_o"));
+            let _cleanup = Cleanup::new(
+                cluster,
+                format!("DROP FUNCTION IF EXISTS {rf}(int); DROP FUNCTION IF EXISTS {other}(int)"),
+            );
+            cluster.psql(
+                0,
+                &format!(
+                    "CREATE FUNCTION {rf}(int) RETURNS int LANGUAGE sql VOLATILE AS 'SELECT $1'; \
+             CREATE FUNCTION {other}(int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT $1'"
+                ),
+            );
+            cluster.wait_replayed();
+            let d = Daemon::start_streaming(
+                cluster,
+                &format!(
+            "{}read_only_function_list = '{rf},inet_server_port'\nwrite_function_list = '{rf}'\n",
+            lb_node1()
+        ),
+            );
+            let mut c = d.client(SUPERUSER, "postgres");
+            assert_eq!(
+                port_of(
+                    &mut c,
+                    cluster,
+                    &format!("SELECT inet_server_port(), {rf}(1)")
+                ),
+                1,
+                "a listed (volatile) function is read-only, whatever write_function_list says"
+            );
+            assert_eq!(
+                port_of(
+                    &mut c,
+                    cluster,
+                    &format!("SELECT inet_server_port(), {other}(1)")
+                ),
+                0,
+                "an unlisted (immutable) function is a write"
+            );
+            assert_eq!(
+                port_of(&mut c, cluster, "SELECT inet_server_port(), now()"),
+                0,
+                "now() is not listed"
+            );
+            assert_eq!(port_of(&mut c, cluster, "SELECT inet_server_port()"), 1);
+        },
+    )
+}
+
+/// A daemon with weights 0:1:0 and `disable_load_balance_on_write = mode`, a table with a row.
+fn dlbow_setup(cluster: &'static Cluster, mode: &str, extra: &str) -> (Daemon, Client) {
+    let d = Daemon::start_streaming(
+        cluster,
+        &format!(
+            "{}disable_load_balance_on_write = '{mode}'\n{extra}",
+            lb_node1()
+        ),
+    );
+    let c = d.client(SUPERUSER, "postgres");
+    (d, c)
+}
+
+fn read_at(c: &mut Client, cluster: &Cluster, t: &str) -> usize {
+    port_of(c, cluster, &format!("SELECT inet_server_port() FROM {t}"))
+}
+
+fn simple(c: &mut Client, sql: &str) {
+    c.simple_query(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+#[test]
+fn disable_load_balance_on_write_off_keeps_balancing_after_writes() {
+    within(
+        TEST_BOUND,
+        "disable_load_balance_on_write_off_keeps_balancing_after_writes",
+        || {
+            let cluster = shared_sr_cluster();
+            let t = unique("rt_dlw_off");
+            let _cleanup = Cleanup::new(cluster, format!("DROP TABLE IF EXISTS {t}"));
+            table_with_row(cluster, &t);
+            let (_d, mut c) = dlbow_setup(cluster, "off", "");
+            simple(&mut c, "BEGIN");
+            simple(&mut c, &format!("INSERT INTO {t} VALUES (2)"));
+            assert_eq!(
+                read_at(&mut c, cluster, &t),
+                1,
+                "off: reads balanced after a write"
+            );
+            simple(&mut c, "COMMIT");
+            assert_eq!(read_at(&mut c, cluster, &t), 1);
+        },
+    )
+}
+
+#[test]
+fn disable_load_balance_on_write_transaction_is_per_transaction() {
+    within(
+        TEST_BOUND,
+        "disable_load_balance_on_write_transaction_is_per_transaction",
+        || {
+            let cluster = shared_sr_cluster();
+            let t = unique("rt_dlw_tx");
+            let _cleanup = Cleanup::new(cluster, format!("DROP TABLE IF EXISTS {t}"));
+            table_with_row(cluster, &t);
+            let (_d, mut c) = dlbow_setup(cluster, "transaction", "");
+            simple(&mut c, "BEGIN");
+            assert_eq!(read_at(&mut c, cluster, &t), 1, "before the write");
+            simple(&mut c, &format!("INSERT INTO {t} VALUES (2)"));
+            assert_eq!(
+                read_at(&mut c, cluster, &t),
+                0,
+                "after the write, same transaction"
+            );
+            simple(&mut c, "COMMIT");
+            assert_eq!(read_at(&mut c, cluster, &t), 1, "after COMMIT");
+            simple(&mut c, "BEGIN");
+            assert_eq!(read_at(&mut c, cluster, &t), 1, "in the next transaction");
+            simple(&mut c, "ROLLBACK");
+            // a write outside a transaction does not matter in this mode
+            simple(&mut c, &format!("INSERT INTO {t} VALUES (3)"));
+            assert_eq!(read_at(&mut c, cluster, &t), 1, "after an autocommit write");
+        },
+    )
+}
+
+#[test]
+fn disable_load_balance_on_write_trans_transaction_spans_transactions() {
+    within(
+        TEST_BOUND,
+        "disable_load_balance_on_write_trans_transaction_spans_transactions",
+        || {
+            let cluster = shared_sr_cluster();
+            let t = unique("rt_dlw_tt");
+            let _cleanup = Cleanup::new(cluster, format!("DROP TABLE IF EXISTS {t}"));
+            table_with_row(cluster, &t);
+            let (_d, mut c) = dlbow_setup(cluster, "trans_transaction", "");
+            simple(&mut c, "BEGIN");
+            assert_eq!(read_at(&mut c, cluster, &t), 1, "before any write");
+            simple(&mut c, &format!("INSERT INTO {t} VALUES (2)"));
+            assert_eq!(read_at(&mut c, cluster, &t), 0, "after the write");
+            simple(&mut c, "COMMIT");
+            assert_eq!(
+                read_at(&mut c, cluster, &t),
+                1,
+                "outside explicit transactions reads are still balanced"
+            );
+            simple(&mut c, "BEGIN");
+            assert_eq!(
+                read_at(&mut c, cluster, &t),
+                0,
+                "inside a later explicit transaction: primary"
+            );
+            simple(&mut c, "COMMIT");
+        },
+    )
+}
+
+#[test]
+fn disable_load_balance_on_write_always_sticks_to_the_primary() {
+    within(
+        TEST_BOUND,
+        "disable_load_balance_on_write_always_sticks_to_the_primary",
+        || {
+            let cluster = shared_sr_cluster();
+            let t = unique("rt_dlw_al");
+            let _cleanup = Cleanup::new(cluster, format!("DROP TABLE IF EXISTS {t}"));
+            table_with_row(cluster, &t);
+            let (_d, mut c) = dlbow_setup(cluster, "always", "");
+            assert_eq!(read_at(&mut c, cluster, &t), 1, "before any write");
+            simple(&mut c, &format!("INSERT INTO {t} VALUES (2)"));
+            assert_eq!(
+                read_at(&mut c, cluster, &t),
+                0,
+                "after an autocommit write: primary"
+            );
+            simple(&mut c, "BEGIN");
+            assert_eq!(read_at(&mut c, cluster, &t), 0);
+            simple(&mut c, "COMMIT");
+            assert_eq!(
+                read_at(&mut c, cluster, &t),
+                0,
+                "for the rest of the session"
+            );
+        },
+    )
+}
+
+#[test]
+fn disable_load_balance_on_write_dml_adaptive_tracks_written_tables() {
+    within(
+        TEST_BOUND,
+        "disable_load_balance_on_write_dml_adaptive_tracks_written_tables",
+        || {
+            let cluster = shared_sr_cluster();
+            let (a, b, other) = (unique("rt_dml_a"), unique("rt_dml_b"), unique("rt_dml_c"));
+            let _cleanup = Cleanup::new(cluster, format!("DROP TABLE IF EXISTS {a}, {b}, {other}"));
+            for t in [&a, &b, &other] {
+                table_with_row(cluster, t);
+            }
+            let (_d, mut c) = dlbow_setup(
+                cluster,
+                "dml_adaptive",
+                &format!("dml_adaptive_object_relationship_list = '{a}:{b}'\n"),
+            );
+            simple(&mut c, "BEGIN");
+            assert_eq!(read_at(&mut c, cluster, &a), 1, "before the write");
+            simple(&mut c, &format!("INSERT INTO {a} VALUES (2)"));
+            assert_eq!(read_at(&mut c, cluster, &a), 0, "the written table");
+            assert_eq!(
+                read_at(&mut c, cluster, &b),
+                0,
+                "its dependent (dml_adaptive_object_relationship_list)"
+            );
+            assert_eq!(read_at(&mut c, cluster, &other), 1, "an unrelated table");
+            simple(&mut c, "COMMIT");
+            simple(&mut c, "BEGIN");
+            assert_eq!(
+                read_at(&mut c, cluster, &a),
+                1,
+                "the list ends with the transaction"
+            );
+            simple(&mut c, "COMMIT");
+        },
+    )
+}
+
+/// The node of `SELECT inet_server_port()` in a new session with `app` as application_name.
+fn session_node(d: &Daemon, cluster: &Cluster, user: &str, db: &str, app: &str) -> usize {
+    let mut c = d.client_with_app(user, db, app);
+    port_of(&mut c, cluster, "SELECT inet_server_port()")
+}
+
+/// database_redirect_preference_list and app_name_redirect_preference_list (§5.2): node numbers,
+/// `primary`, `standby`, weights 0.0, and the priority application name > database.
+#[test]
+fn database_and_app_name_redirect_lists_pick_the_node() {
+    within(
+        TEST_BOUND,
+        "database_and_app_name_redirect_lists_pick_the_node",
+        || {
+            let cluster = shared_sr_cluster();
+            let db = unique("rt_redir_db");
+            let _cleanup = Cleanup::new(
+                cluster,
+                format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"),
+            );
+            cluster.psql(0, &format!("CREATE DATABASE {db}"));
+            cluster.wait_replayed();
+            let d = Daemon::start_streaming(
+        cluster,
+        &format!(
+            "{}database_redirect_preference_list = '{db}:2'\n\
+             app_name_redirect_preference_list = \
+             'rt_app_p:primary,rt_app_s:standby,rt_app_2:2,rt_app_s0:standby(0.0),rt_app_x.*:primary'\n",
+            lb_node1()
+        ),
+    );
+            let u = SUPERUSER;
+            assert_eq!(
+                session_node(&d, cluster, u, "postgres", "other"),
+                1,
+                "no entry matches"
+            );
+            assert_eq!(
+                session_node(&d, cluster, u, "postgres", "rt_app_p"),
+                0,
+                "primary"
+            );
+            assert_eq!(
+                session_node(&d, cluster, u, "postgres", "rt_app_s"),
+                1,
+                "standby: the only standby with weight"
+            );
+            assert_eq!(
+                session_node(&d, cluster, u, "postgres", "rt_app_2"),
+                2,
+                "a node number, even with weight 0"
+            );
+            assert_eq!(
+                session_node(&d, cluster, u, "postgres", "rt_app_s0"),
+                0,
+                "standby(0.0) always means the primary"
+            );
+            assert_eq!(
+                session_node(&d, cluster, u, "postgres", "RT_APP_XYZ"),
+                0,
+                "a regex, case-insensitive"
+            );
+            assert_eq!(
+                session_node(&d, cluster, u, "postgres", "rt_app_2x"),
+                1,
+                "anchored: rt_app_2 does not match rt_app_2x"
+            );
+            assert_eq!(
+                session_node(&d, cluster, u, &db, "other"),
+                2,
+                "the database's node"
+            );
+            assert_eq!(
+                session_node(&d, cluster, u, &db, "rt_app_p"),
+                0,
+                "the application name wins over the database"
+            );
+        },
+    )
+}
+
+/// user_redirect_preference_list (new in pgpool-II 4.4: 4.3.5 does not know it) and its
+/// priority below the database list.
+#[test]
+fn user_redirect_list_picks_the_node_below_the_database_list() {
+    within(
+        TEST_BOUND,
+        "user_redirect_list_picks_the_node_below_the_database_list",
+        || {
+            let cluster = shared_sr_cluster();
+            let db = unique("rt_uredir_db");
+            let role = unique("rt_uredir_role");
+            let _cleanup = Cleanup::new(
+                cluster,
+                format!("DROP DATABASE IF EXISTS {db} WITH (FORCE); DROP ROLE IF EXISTS {role}"),
+            );
+            cluster.create_role(&role, "unused", AuthMethod::Trust);
+            cluster.psql(0, &format!("CREATE DATABASE {db}"));
+            cluster.wait_replayed();
+            let d = Daemon::start_streaming(
+                cluster,
+                &format!(
+                    "{}user_redirect_preference_list = '{role}:2'\n\
+             database_redirect_preference_list = '{db}:primary'\n",
+                    lb_node1()
+                ),
+            );
+            assert_eq!(session_node(&d, cluster, SUPERUSER, "postgres", "x"), 1);
+            assert_eq!(
+                session_node(&d, cluster, &role, "postgres", "x"),
+                2,
+                "the user's node"
+            );
+            assert_eq!(
+                session_node(&d, cluster, &role, &db, "x"),
+                0,
+                "the database wins over the user"
+            );
+        },
+    )
+}
+
+/// Backend weights 1:2:1 over 200 new sessions: each node's share within 5 binomial standard
+/// deviations of its weight, and select_cnt counts exactly the SELECTs each node served.
+#[test]
+fn backend_weights_distribute_sessions() {
+    within(TEST_BOUND, "backend_weights_distribute_sessions", || {
+        const SESSIONS: usize = 200;
+        let cluster = shared_sr_cluster();
+        let w = [1u32, 2, 1];
+        let d = Daemon::start_streaming(cluster, &weights(&w));
+        let before = d.select_counts();
+        let mut hits = [0usize; 3];
+        for _ in 0..SESSIONS {
+            let mut c = d.client(SUPERUSER, "postgres");
+            hits[port_of(&mut c, cluster, "SELECT inet_server_port()")] += 1;
+        }
+        let total: u32 = w.iter().sum();
+        for node in 0..3 {
+            let p = f64::from(w[node]) / f64::from(total);
+            let mean = SESSIONS as f64 * p;
+            let sigma = (SESSIONS as f64 * p * (1.0 - p)).sqrt();
+            assert!(
+                (hits[node] as f64 - mean).abs() <= 5.0 * sigma,
+                "node {node}: {} of {SESSIONS} sessions, expected {mean} ± {} (hits {hits:?})",
+                hits[node],
+                5.0 * sigma
+            );
+        }
+        let after = d.select_counts();
+        let delta: Vec<u64> = (0..3).map(|n| after[n] - before[n]).collect();
+        assert_eq!(
+            delta,
+            hits.iter().map(|&h| h as u64).collect::<Vec<_>>(),
+            "select_cnt counts the SELECTs each node served"
+        );
+    })
+}
+
+/// statement_level_load_balance: the load-balance node is chosen per statement, and class-BOTH
+/// statements (SET, BEGIN, COMMIT) go to every node (§4.2, §5.1).
+#[test]
+fn statement_level_load_balance_chooses_per_statement() {
+    within(
+        TEST_BOUND,
+        "statement_level_load_balance_chooses_per_statement",
+        || {
+            let cluster = shared_sr_cluster();
+            let d = Daemon::start_streaming(
+                cluster,
+                &format!("{}statement_level_load_balance = on\n", weights(&[0, 1, 1])),
+            );
+            let mut c = d.client(SUPERUSER, "postgres");
+            simple(&mut c, "SET rt_sl.tag = 'v'");
+            let mut seen = [0usize; 3];
+            for _ in 0..60 {
+                let row = first_row(
+                    &mut c,
+                    "SELECT inet_server_port(), current_setting('rt_sl.tag')",
+                );
+                let node = node_with_port(cluster, row[0].parse().expect("port"));
+                assert_eq!(row[1], "v", "the SET reached node {node}");
+                seen[node] += 1;
+            }
+            assert_eq!(seen[0], 0, "weight 0: never the primary ({seen:?})");
+            assert!(
+                seen[1] > 0 && seen[2] > 0,
+                "one session's SELECTs went to both standbys ({seen:?})"
+            );
+            simple(&mut c, "BEGIN");
+            let mut in_tx = [false; 3];
+            for _ in 0..30 {
+                let (node, tx) = in_tx_on(&mut c, cluster, "");
+                assert!(tx, "node {node} got the BEGIN");
+                in_tx[node] = true;
+            }
+            simple(&mut c, "COMMIT");
+            assert!(
+                in_tx[1] && in_tx[2],
+                "reads in the transaction used both standbys"
+            );
+            for _ in 0..10 {
+                let (node, tx) = in_tx_on(&mut c, cluster, "");
+                assert!(!tx, "node {node} got the COMMIT");
+            }
+        },
+    )
+}
+
+/// Resumes WAL replay on a standby when dropped.
+struct ResumeReplay<'a>(&'a Cluster, usize);
+
+impl Drop for ResumeReplay<'_> {
+    fn drop(&mut self) {
+        if let Err(e) = self.0.try_psql(self.1, "SELECT pg_wal_replay_resume()") {
+            eprintln!("resuming replay on node{}: {e}", self.1);
+        }
+    }
+}
+
+fn delay_of(rows: &[HashMap<String, String>], node: usize) -> f64 {
+    rows[node]["replication_delay"].parse().unwrap_or(0.0)
+}
+
+/// Replication delay (§8): with replay paused on node 1 and its delay over `delay_threshold`,
+/// reads leave node 1 — to the primary, or with prefer_lower_delay_standby to node 2 — and come
+/// back once it has caught up. Its own cluster: pausing replay would stall the shared one.
+#[test]
+fn replication_delay_moves_reads_off_a_lagging_standby() {
+    within(
+        TEST_BOUND,
+        "replication_delay_moves_reads_off_a_lagging_standby",
+        || {
+            let cluster = Cluster::start(ClusterSpec {
+                standbys: 2,
+                ..ClusterSpec::default()
+            });
+            let delay_conf = "sr_check_period = 1\ndelay_threshold = 10000\n";
+            let d_primary =
+                Daemon::start_streaming(&cluster, &format!("{}{delay_conf}", weights(&[0, 1, 0])));
+            let d_prefer = Daemon::start_streaming(
+                &cluster,
+                &format!(
+                    "{}{delay_conf}prefer_lower_delay_standby = on\n",
+                    weights(&[0, 1, 1])
+                ),
+            );
+            for d in [&d_primary, &d_prefer] {
+                wait_pool_nodes(
+                    d,
+                    Duration::from_secs(30),
+                    "no delay on the standbys",
+                    |r| r.len() == 3 && delay_of(r, 1) == 0.0 && delay_of(r, 2) == 0.0,
+                );
+            }
+            let mut early = d_primary.client(SUPERUSER, "postgres");
+            assert_eq!(
+                port_of(&mut early, &cluster, "SELECT inet_server_port()"),
+                1
+            );
+
+            cluster.psql(1, "SELECT pg_wal_replay_pause()");
+            let resume = ResumeReplay(&cluster, 1);
+            cluster.psql(
+                0,
+                "CREATE TABLE rt_delay AS SELECT g AS i, repeat('x', 100) AS pad \
+         FROM generate_series(1, 20000) g",
+            );
+            for d in [&d_primary, &d_prefer] {
+                wait_pool_nodes(
+                    d,
+                    Duration::from_secs(30),
+                    "node 1's delay over the threshold",
+                    |r| delay_of(r, 1) > 10000.0,
+                );
+            }
+            assert_eq!(
+                port_of(&mut early, &cluster, "SELECT inet_server_port()"),
+                0,
+                "an existing session's read goes to the primary while its load-balance node lags"
+            );
+            for _ in 0..5 {
+                assert_eq!(
+                    session_node(&d_primary, &cluster, SUPERUSER, "postgres", "x"),
+                    0
+                );
+            }
+            for _ in 0..10 {
+                assert_eq!(
+                    session_node(&d_prefer, &cluster, SUPERUSER, "postgres", "x"),
+                    2,
+                    "prefer_lower_delay_standby: the least delayed standby"
+                );
+            }
+
+            drop(resume);
+            for d in [&d_primary, &d_prefer] {
+                wait_pool_nodes(d, Duration::from_secs(30), "node 1 caught up", |r| {
+                    delay_of(r, 1) == 0.0
+                });
+            }
+            assert_eq!(
+                port_of(&mut early, &cluster, "SELECT inet_server_port()"),
+                1
+            );
+            assert_eq!(
+                session_node(&d_primary, &cluster, SUPERUSER, "postgres", "x"),
+                1
+            );
+            let nodes: Vec<usize> = (0..30)
+                .map(|_| session_node(&d_prefer, &cluster, SUPERUSER, "postgres", "x"))
+                .collect();
+            assert!(
+                nodes.contains(&1) && !nodes.contains(&0),
+                "node 1 is chosen again by weight: {nodes:?}"
+            );
+        },
+    )
+}
+
+/// A standby that is down when sessions start (no health check; architecture.md §3.3,
+/// failover.md §3 rows 4 and "Rows 4–6"): with failover_on_backend_error = off each session goes
+/// on without it (marked down in that session only) and reads go to the primary; with it on the
+/// first session that cannot connect fails and requests failover, the node is detached, and
+/// later sessions work without it.
+#[test]
+fn stopped_standby_is_skipped_or_detached() {
+    within(TEST_BOUND, "stopped_standby_is_skipped_or_detached", || {
+        let cluster = Cluster::start(ClusterSpec {
+            standbys: 1,
+            ..ClusterSpec::default()
+        });
+        let conf = format!("{}connection_cache = off\n", weights(&[0, 1]));
+        let d_off = Daemon::start_streaming(
+            &cluster,
+            &format!("{conf}failover_on_backend_error = off\n"),
+        );
+        let d_on =
+            Daemon::start_streaming(&cluster, &format!("{conf}failover_on_backend_error = on\n"));
+        for d in [&d_off, &d_on] {
+            assert_eq!(session_node(d, &cluster, SUPERUSER, "postgres", "x"), 1);
+        }
+        cluster.stop_node(1, StopMode::Fast);
+
+        for _ in 0..3 {
+            assert_eq!(
+                session_node(&d_off, &cluster, SUPERUSER, "postgres", "x"),
+                0,
+                "failover_on_backend_error = off: the session goes on with the primary"
+            );
+        }
+        let rows = d_off.pool_nodes();
+        assert_eq!(
+            rows[1]["status"], "up",
+            "off: node 1 is only down in the sessions' own view"
+        );
+
+        let first = d_on.try_client(SUPERUSER, None, "postgres");
+        assert!(
+            first.is_err(),
+            "failover_on_backend_error = on: the session that cannot reach node 1 fails"
+        );
+        wait_pool_nodes(&d_on, Duration::from_secs(30), "node 1 detached", |r| {
+            r.len() == 2 && r[1]["status"] == "down"
+        });
+        let mut c = None;
+        crate::support::wait_until(
+            Duration::from_secs(30),
+            "a session after the failover",
+            || {
+                c = d_on.try_client(SUPERUSER, None, "postgres").ok();
+                c.is_some()
+            },
+        )
+        .unwrap_or_else(|e| panic!("{e}\n{}", crate::support::tail(&d_on.log(), 30)));
+        let mut c = c.expect("connected");
+        assert_eq!(port_of(&mut c, &cluster, "SELECT inet_server_port()"), 0);
+        assert_eq!(session_node(&d_on, &cluster, SUPERUSER, "postgres", "x"), 0);
+    })
+}
+
+/// SHOW pool_nodes in streaming mode: roles, the session's load-balance node, select_cnt on the
+/// node that served the SELECTs, replication state from the sr check.
+#[test]
+fn show_pool_nodes_reports_streaming_roles_and_counts() {
+    within(
+        TEST_BOUND,
+        "show_pool_nodes_reports_streaming_roles_and_counts",
+        || {
+            let cluster = shared_sr_cluster();
+            // pg_role and pg_status are live probes, `unknown` without sr and health checks
+            let d = Daemon::start_streaming(
+                cluster,
+                &format!(
+                    "{}sr_check_period = 1\nhealth_check_period = 30\n",
+                    lb_node1()
+                ),
+            );
+            wait_pool_nodes(
+                &d,
+                Duration::from_secs(30),
+                "replication state from the sr check",
+                |r| {
+                    r.len() == 3
+                        && r[1]["replication_state"] == "streaming"
+                        && r[2]["replication_state"] == "streaming"
+                },
+            );
+            let mut c = d.client(SUPERUSER, "postgres");
+            let before = pool_nodes(&mut c);
+            for _ in 0..3 {
+                assert_eq!(port_of(&mut c, cluster, "SELECT inet_server_port()"), 1);
+            }
+            let after = pool_nodes(&mut c);
+            for (node, row) in after.iter().enumerate() {
+                assert_eq!(row["node_id"], node.to_string());
+                assert_eq!(row["port"], cluster.port(node).to_string());
+                assert_eq!(row["status"], "up");
+                assert_eq!(row["pg_status"], "up");
+                let role = if node == 0 { "primary" } else { "standby" };
+                assert_eq!(row["role"], role, "node {node}");
+                assert_eq!(row["pg_role"], role, "node {node}");
+                assert_eq!(
+                    row["load_balance_node"],
+                    if node == 1 { "true" } else { "false" },
+                    "node {node}: the session's load-balance node"
+                );
+                let delta: u64 = row["select_cnt"].parse::<u64>().expect("select_cnt")
+                    - before[node]["select_cnt"]
+                        .parse::<u64>()
+                        .expect("select_cnt");
+                assert_eq!(
+                    delta,
+                    if node == 1 { 3 } else { 0 },
+                    "select_cnt of node {node}"
+                );
+                if node == 0 {
+                    assert_eq!(row["replication_state"], "");
+                    assert_eq!(row["replication_sync_state"], "");
+                } else {
+                    assert_eq!(row["replication_state"], "streaming");
+                    assert_eq!(row["replication_sync_state"], "async");
+                }
+            }
+        },
+    )
+}
