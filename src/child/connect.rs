@@ -173,8 +173,9 @@ pub fn session_nodes(child: &Child) -> Vec<usize> {
 }
 
 /// Connect to every node of `session_nodes`. A node that cannot be reached is detached when
-/// `failover_on_backend_error` is on (pgpool's failover on a connection error) and the session
-/// goes on without it; otherwise the session fails.
+/// `failover_on_backend_error` is on (pgpool's failover on a connection error): in raw mode the
+/// next node is tried, otherwise this session fails and later ones go on without the node. With
+/// it off, a standby that cannot be reached is left out of this session only.
 fn connect_nodes(child: &mut Child) -> Result<Vec<(usize, Conn)>, PgError> {
     'again: loop {
         let nodes = session_nodes(child);
@@ -195,16 +196,32 @@ fn connect_nodes(child: &mut Child) -> Result<Vec<(usize, Conn)>, PgError> {
                         detail = e;
                         "failed to connect to PostgreSQL server on \"{}:{}\"", info.hostname.get(), info.port.load(Relaxed)
                     );
-                    if !child.settings.failover_on_backend_error {
-                        return Err(PgError::fatal(
-                            "XX000",
-                            "failed to create a backend connection",
-                        )
-                        .with_detail("executing failover on backend"));
+                    let failed = || {
+                        PgError::fatal("XX000", "failed to create a backend connection")
+                            .with_detail("executing failover on backend")
+                    };
+                    if child.settings.raw_mode {
+                        // raw mode: detach the main node and try the next one
+                        if !child.settings.failover_on_backend_error {
+                            return Err(failed());
+                        }
+                        crate::backend::degenerate(child.sh, node);
+                        child.snapshot = Snapshot::take(child.sh);
+                        continue 'again;
                     }
-                    crate::backend::degenerate(child.sh, node);
-                    child.snapshot = Snapshot::take(child.sh);
-                    continue 'again;
+                    if child.settings.failover_on_backend_error {
+                        // the node is detached; this session fails, the next ones go on
+                        // without it
+                        crate::backend::degenerate(child.sh, node);
+                        return Err(failed());
+                    }
+                    let essential = Some(node) == child.snapshot.main_node
+                        || Some(node) == child.snapshot.primary_node;
+                    if essential {
+                        return Err(failed());
+                    }
+                    // failover off: this session goes on without the node
+                    continue;
                 }
             }
         }

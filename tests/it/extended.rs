@@ -108,6 +108,8 @@ fn pgbench_extended_and_prepared_modes_run_clean() {
                 format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"),
             );
             cluster.psql(0, &format!("CREATE DATABASE {db}"));
+            // every node must have the database before a session connects to all of them
+            cluster.wait_replayed();
             let d = lb_node1(cluster);
             pgbench(&d, &db, &["-i", "-s", "1", "-q"]);
             cluster.wait_replayed();

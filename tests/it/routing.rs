@@ -201,11 +201,13 @@ fn worked_examples_route_row_by_row() {
     })
 }
 
-/// §12 last rows, §3.2, §4.3: `BEGIN;SELECT 1` goes to the primary only, and because the
-/// transaction was started by a multi-statement string, SAVEPOINT (class BOTH) goes to the
-/// primary only too, while a plain SELECT is still load-balanced [FAITHFUL]. pgpool-II 4.3.5
-/// differs: it sends the SAVEPOINT to the standby as well, which has no transaction, and ends the
-/// session with "kind mismatch among backends"; 4.6 tracks the flag.
+/// §12 last rows, §3.2, §4.3: `BEGIN;SELECT 1` goes to the primary only; a plain SELECT after it
+/// is still load-balanced [FAITHFUL]; because the transaction was started by a multi-statement
+/// string, SAVEPOINT (class BOTH) goes to the primary only. The completed SAVEPOINT is not a
+/// read-only SELECT inside a transaction, so (§6.1, as pgpool's ReadyForQuery code does) it sets
+/// the writing flag and the next read goes to the primary. pgpool-II 4.3.5 differs: it sends the
+/// SAVEPOINT to the standby as well, which has no transaction, and ends the session with "kind
+/// mismatch among backends"; 4.6 tracks the flag.
 #[test]
 fn multi_statement_begin_keeps_the_transaction_on_the_primary() {
     within(
@@ -220,12 +222,17 @@ fn multi_statement_begin_keeps_the_transaction_on_the_primary() {
                 0,
                 "a multi-statement string goes to the primary"
             );
-            c.simple_query("SAVEPOINT a;")
-                .expect("SAVEPOINT goes to the primary only (the standby has no transaction)");
             assert_eq!(
                 in_tx_on(&mut c, cluster, ""),
                 (1, false),
                 "SELECT 2 is still load-balanced, and the standby never got the BEGIN"
+            );
+            c.simple_query("SAVEPOINT a;")
+                .expect("SAVEPOINT goes to the primary only (the standby has no transaction)");
+            assert_eq!(
+                in_tx_on(&mut c, cluster, ""),
+                (0, true),
+                "after the SAVEPOINT (a write for §6.1) reads follow the primary"
             );
             assert_eq!(
                 in_tx_on(&mut c, cluster, "/*p*/ "),

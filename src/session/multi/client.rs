@@ -308,6 +308,19 @@ impl Engine<'_> {
         let d = match &a.kind {
             Kind::Execute { name } => self.execute_target(name, &stmt),
             Kind::Deallocate { name: Some(name) } => self.named_target(name),
+            _ if a
+                .terminate_pid
+                .is_some_and(|pid| self.terminate_target(pid).is_some()) =>
+            {
+                let n = a
+                    .terminate_pid
+                    .and_then(|pid| self.terminate_target(pid))
+                    .unwrap_or(self.primary);
+                Decision {
+                    nodes: NodeSet::single(n),
+                    main: n,
+                }
+            }
             Kind::Deallocate { name: None } => {
                 let nodes =
                     NodeSet(self.router.expand_all(&self.view(), &self.route).0 & self.usable.0);
@@ -358,6 +371,24 @@ impl Engine<'_> {
         e.stmt = Some(stmt);
         self.queue.push_back(e);
         Ok(())
+    }
+
+    /// pg_terminate_backend(pid) of a backend some pgpool child holds: the node it runs on
+    /// (routing.md §3.1 step 8), so the statement reaches the server that has that pid.
+    fn terminate_target(&self, pid: i32) -> Option<usize> {
+        let sh = self.child.sh;
+        (0..sh.num_children).find_map(|c| {
+            (0..sh.max_pool).find_map(|p| {
+                (0..sh.num_backends()).find(|&n| {
+                    self.usable.contains(n)
+                        && sh
+                            .connection(c, p, n)
+                            .pid
+                            .load(std::sync::atomic::Ordering::Relaxed)
+                            == pid
+                })
+            })
+        })
     }
 
     /// The node view for decisions that need no catalog.
@@ -444,6 +475,17 @@ impl Engine<'_> {
         self.log_statement = cfg.get_bool("log_statement");
         self.log_per_node_statement = cfg.get_bool("log_per_node_statement");
         self.client_idle_limit = cfg.get_int("client_idle_limit");
+        if matches!(
+            cmd,
+            commands::Intercept::PgpoolSet { .. } | commands::Intercept::PgpoolReset(_)
+        ) {
+            // session-level routing parameters (allow_sql_comments, load_balance_mode, …)
+            let cfg = match &self.session_cfg {
+                Some(c) => c.clone(),
+                None => self.child.cfg.clone(),
+            };
+            self.apply_routing_settings(&cfg);
+        }
         // the transaction state of the session, not always idle
         let state = self.tx(self.primary);
         if let Some(last) = reply.last_mut() {

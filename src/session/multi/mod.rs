@@ -160,11 +160,7 @@ pub fn run(
             .load_balancing_node
             .store(lb as i32, Relaxed);
     }
-    let temp_check = match child.cfg.get_enum("check_temp_table") {
-        "trace" => TempCheck::Trace,
-        "none" | "off" => TempCheck::None,
-        _ => TempCheck::Catalog,
-    };
+    let temp_check = temp_check(&child.cfg);
     let lb_mode = child.cfg.get_bool("load_balance_mode");
     let lb_on_write = child
         .cfg
@@ -237,6 +233,15 @@ pub fn run(
     let child = e.child;
     child.pool.slots[pool_idx].backends = backends;
     end
+}
+
+/// `check_temp_table` as the catalog lookup applies it.
+fn temp_check(cfg: &Config) -> TempCheck {
+    match cfg.get_enum("check_temp_table") {
+        "trace" => TempCheck::Trace,
+        "none" | "off" => TempCheck::None,
+        _ => TempCheck::Catalog,
+    }
 }
 
 impl Engine<'_> {
@@ -476,6 +481,16 @@ impl Engine<'_> {
         self.log_statement = cfg.get_bool("log_statement");
         self.log_per_node_statement = cfg.get_bool("log_per_node_statement");
         self.client_idle_limit = cfg.get_int("client_idle_limit");
+    }
+
+    /// Routing parameters from `cfg` (after PGPOOL SET / RESET in this session).
+    fn apply_routing_settings(&mut self, cfg: &Config) {
+        self.router = Rc::new(Router::from_config(cfg));
+        self.lb_mode = cfg.get_bool("load_balance_mode");
+        let w = cfg.get_enum("disable_load_balance_on_write");
+        self.lb_on_write_on = w != "off";
+        self.lb_on_write_dml = w == "dml_adaptive";
+        self.temp_check = temp_check(cfg);
     }
 
     /// TSTATE of node `n` (I when not connected).
