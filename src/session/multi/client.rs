@@ -534,6 +534,7 @@ impl Engine<'_> {
                 self.temp.traced.clear();
                 self.temp.known.clear();
             }
+            Kind::TwoPhase => self.close_standby_transactions(),
             _ => {}
         }
         for name in &a.later_prepares {
@@ -546,6 +547,26 @@ impl Engine<'_> {
                     sql_prepare: true,
                 },
             );
+        }
+    }
+
+    /// After PREPARE TRANSACTION / COMMIT PREPARED / ROLLBACK PREPARED, which end the
+    /// transaction on the primary: commit the transaction still open on the other nodes
+    /// (routing.md §6.1, §9.1).
+    fn close_standby_transactions(&mut self) {
+        let primary = self.primary;
+        let Engine {
+            be, out, usable, ..
+        } = self;
+        for n in usable.iter() {
+            if n == primary {
+                continue;
+            }
+            if let Some(b) = be[n].as_mut().filter(|b| b.tx == b'T') {
+                if super::catalog::internal_query(b, "COMMIT", out).is_err() {
+                    pglog!(Severity::Log, "failed to commit the transaction of node {} after a two-phase commit command", n);
+                }
+            }
         }
     }
 

@@ -250,6 +250,14 @@ impl Engine<'_> {
         if !e.errors.is_empty() && e.errors != e.done && !self.deferred_commit_error(&e) {
             return Err(self.kind_mismatch(&e));
         }
+        if e.awaits == Awaits::Execute
+            && e.stmt
+                .as_ref()
+                .is_some_and(|s| matches!(s.analysis.kind, Kind::Copy { from: true, .. }))
+        {
+            // the COPY FROM ended (or never started: an error before it): read the client again
+            self.copy_wait = false;
+        }
         if e.awaits != Awaits::Ready {
             return Ok(());
         }
