@@ -59,6 +59,9 @@ pub struct Child {
     pub relcache: crate::session::RelCache,
     /// Load-balancing choices.
     pub rng: rand::rngs::StdRng,
+    /// Per pool slot: temporary-table answers kept for the next client of the same backend
+    /// connections, with the (create time, main backend pid) they belong to.
+    pub slot_temp: Vec<Option<((i64, i32), crate::session::TempTables)>>,
 }
 
 /// Entry point after fork. Returns the process exit code.
@@ -85,6 +88,7 @@ pub fn run(slot: usize, cfg: Config, listeners: &[(RawFd, bool)]) -> i32 {
         router: None,
         relcache: Default::default(),
         rng: rand::SeedableRng::from_entropy(),
+        slot_temp: (0..sh.max_pool.max(1)).map(|_| None).collect(),
     };
     let code = child.accept_loop(listeners);
     child.pool.close_all(sh);

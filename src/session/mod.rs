@@ -12,7 +12,7 @@ mod multi;
 mod reset;
 pub(crate) mod stats;
 
-pub use multi::RelCache;
+pub use multi::{RelCache, TempTables};
 
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 

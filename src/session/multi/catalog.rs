@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use crate::pool::BackendConn;
 use crate::protocol::messages;
-use crate::router::Catalog;
+use crate::router::{Catalog, TempCheck};
 use crate::sql::{Analysis, RelRef};
 
 /// Entries kept per process before the cache is emptied (pgpool's relcache_size default).
@@ -26,39 +26,52 @@ struct RelFacts {
     unlogged: bool,
 }
 
-/// Per-process cache, keyed by database.
+/// Per-process cache, by database.
 #[derive(Debug, Default)]
 pub struct RelCache {
-    relations: HashMap<(String, Option<String>, String), RelFacts>,
-    functions: HashMap<(String, String), bool>,
+    relations: HashMap<String, HashMap<RelRef, RelFacts>>,
+    functions: HashMap<String, HashMap<String, bool>>,
 }
 
 impl RelCache {
     fn bound(&mut self) {
-        if self.relations.len() > CACHE_LIMIT {
+        if self.relations.values().map(HashMap::len).sum::<usize>() > CACHE_LIMIT {
             self.relations.clear();
         }
-        if self.functions.len() > CACHE_LIMIT {
+        if self.functions.values().map(HashMap::len).sum::<usize>() > CACHE_LIMIT {
             self.functions.clear();
         }
     }
+
+    fn relation(&self, db: &str, r: &RelRef) -> Option<RelFacts> {
+        self.relations.get(db)?.get(r).copied()
+    }
+
+    fn function(&self, db: &str, f: &str) -> Option<bool> {
+        self.functions.get(db)?.get(f).copied()
+    }
 }
 
-/// How `check_temp_table` answers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TempCheck {
-    Catalog,
-    Trace,
-    None,
-}
-
-/// Per-session temporary-table knowledge.
+/// Temporary-table knowledge of one backend connection set. Temporary tables belong to the
+/// backend session, so "not a temporary table" answers stay true while the pooled connection
+/// lives and are kept for the next client of the slot (a CREATE TEMP TABLE, DROP TABLE or
+/// DISCARD ALL seen in any session empties them); "is temporary" answers and the trace list end
+/// with the client session (the reset discards temporary tables).
 #[derive(Debug, Default)]
 pub struct TempTables {
     /// catalog mode: looked-up answers.
-    pub known: HashMap<(Option<String>, String), bool>,
+    pub known: HashMap<RelRef, bool>,
     /// trace mode: tables created by CREATE TEMP TABLE in this session.
     pub traced: Vec<String>,
+}
+
+impl TempTables {
+    /// What stays valid for the next client of the same pooled connections.
+    pub fn for_next_session(mut self) -> TempTables {
+        self.known.retain(|_, temp| !*temp);
+        self.traced.clear();
+        self
+    }
 }
 
 /// One statement's catalog questions, answered for the router.
@@ -98,10 +111,6 @@ impl<'a> Lookup<'a> {
         }
     }
 
-    fn rel_key(&self, r: &RelRef) -> (String, Option<String>, String) {
-        (self.database.to_owned(), r.schema.clone(), r.name.clone())
-    }
-
     /// Fetch every missing fact of the statement in one round trip (once per statement).
     fn fetch(&mut self) {
         if self.fetched {
@@ -119,15 +128,8 @@ impl<'a> Lookup<'a> {
             .relations
             .iter()
             .filter(|r| {
-                !self.cache.relations.contains_key(&(
-                    self.database.to_owned(),
-                    r.schema.clone(),
-                    r.name.clone(),
-                )) || (self.temp_check == TempCheck::Catalog
-                    && !self
-                        .temp
-                        .known
-                        .contains_key(&(r.schema.clone(), r.name.clone())))
+                self.cache.relation(self.database, r).is_none()
+                    || (self.temp_check == TempCheck::Catalog && !self.temp.known.contains_key(*r))
             })
             .cloned()
             .collect();
@@ -135,12 +137,7 @@ impl<'a> Lookup<'a> {
             .analysis
             .functions
             .iter()
-            .filter(|f| {
-                !self
-                    .cache
-                    .functions
-                    .contains_key(&(self.database.to_owned(), (*f).clone()))
-            })
+            .filter(|f| self.cache.function(self.database, f).is_none())
             .cloned()
             .collect();
         if rels.is_empty() && funcs.is_empty() {
@@ -189,17 +186,18 @@ impl<'a> Lookup<'a> {
             for (r, row) in rels.iter().zip(rows) {
                 let catalog = row.first().and_then(|v| v.as_deref()) == Some("t");
                 let persistence = row.get(1).and_then(|v| v.as_deref()).unwrap_or("");
-                let key = self.rel_key(r);
-                self.cache.relations.insert(
-                    key,
-                    RelFacts {
-                        catalog,
-                        unlogged: persistence == "u",
-                    },
-                );
-                self.temp
-                    .known
-                    .insert((r.schema.clone(), r.name.clone()), persistence == "t");
+                self.cache
+                    .relations
+                    .entry(self.database.to_owned())
+                    .or_default()
+                    .insert(
+                        r.clone(),
+                        RelFacts {
+                            catalog,
+                            unlogged: persistence == "u",
+                        },
+                    );
+                self.temp.known.insert(r.clone(), persistence == "t");
             }
         }
         if !funcs.is_empty() {
@@ -208,7 +206,9 @@ impl<'a> Lookup<'a> {
                 let volatile = row.first().and_then(|v| v.as_deref()) == Some("t");
                 self.cache
                     .functions
-                    .insert((self.database.to_owned(), f.clone()), volatile);
+                    .entry(self.database.to_owned())
+                    .or_default()
+                    .insert(f.clone(), volatile);
             }
         }
     }
@@ -217,8 +217,9 @@ impl<'a> Lookup<'a> {
 impl Catalog for Lookup<'_> {
     fn is_system_catalog(&mut self, rel: &RelRef) -> bool {
         self.fetch();
-        let key = self.rel_key(rel);
-        self.cache.relations.get(&key).is_none_or(|f| f.catalog)
+        self.cache
+            .relation(self.database, rel)
+            .is_none_or(|f| f.catalog)
     }
 
     fn is_temp_table(&mut self, rel: &RelRef) -> bool {
@@ -231,22 +232,21 @@ impl Catalog for Lookup<'_> {
                 .any(|t| t.eq_ignore_ascii_case(&rel.name)),
             TempCheck::Catalog => {
                 self.fetch();
-                let key = (rel.schema.clone(), rel.name.clone());
-                self.temp.known.get(&key).copied().unwrap_or(true)
+                self.temp.known.get(rel).copied().unwrap_or(true)
             }
         }
     }
 
     fn is_unlogged_table(&mut self, rel: &RelRef) -> bool {
         self.fetch();
-        let key = self.rel_key(rel);
-        self.cache.relations.get(&key).is_none_or(|f| f.unlogged)
+        self.cache
+            .relation(self.database, rel)
+            .is_none_or(|f| f.unlogged)
     }
 
     fn is_volatile_function(&mut self, name: &str) -> bool {
         self.fetch();
-        let key = (self.database.to_owned(), name.to_owned());
-        self.cache.functions.get(&key).copied().unwrap_or(true)
+        self.cache.function(self.database, name).unwrap_or(true)
     }
 
     fn transaction_is_serializable(&mut self) -> bool {

@@ -11,7 +11,7 @@ use crate::logger::Severity;
 use crate::pglog;
 use crate::protocol::messages;
 use crate::protocol::pgerror::PgError;
-use crate::router::{Decision, NodeSet, NodeView};
+use crate::router::{Decision, LbOnWrite, NodeSet, NodeView};
 use crate::session::stats;
 use crate::shmem::ChildStatus;
 use crate::sql::{self, DiscardKind, Kind};
@@ -178,7 +178,6 @@ impl Engine<'_> {
             weights,
             delays,
             database,
-            temp_check,
             ..
         } = self;
         let view = NodeView {
@@ -193,7 +192,7 @@ impl Engine<'_> {
             conn,
             &mut child.relcache,
             temp,
-            *temp_check,
+            router.check_temp_table,
             database,
             &stmt.analysis,
             out,
@@ -232,7 +231,6 @@ impl Engine<'_> {
             route,
             router,
             database,
-            temp_check,
             ..
         } = self;
         let conn = if quiet { be[primary].as_mut() } else { None };
@@ -241,7 +239,7 @@ impl Engine<'_> {
             conn,
             &mut child.relcache,
             temp,
-            *temp_check,
+            router.check_temp_table,
             database,
             &stmt.analysis,
             out,
@@ -422,8 +420,8 @@ impl Engine<'_> {
         let rec = self.records.statements.get(name).cloned();
         if let Some(mut rec) = rec {
             let needs_primary = rec.sql_prepare
-                && self.lb_mode
-                && self.lb_on_write_on
+                && self.router.load_balance
+                && self.router.lb_on_write != LbOnWrite::Off
                 && self.route.writing
                 && self.tx(self.primary) == b'T'
                 && !rec.nodes.contains(self.primary)
@@ -581,7 +579,7 @@ impl Engine<'_> {
         let analysis = sql::analyze(&text);
         let stmt = Rc::new(Stmt { text, analysis });
         let mut d = self.decide(&stmt);
-        if self.lb_on_write_dml && !name.is_empty() {
+        if self.router.lb_on_write == LbOnWrite::DmlAdaptive && !name.is_empty() {
             // dml_adaptive: a named statement can be bound on either node later
             let mut both = d.nodes;
             both.insert(self.primary);
@@ -651,8 +649,8 @@ impl Engine<'_> {
             return Ok(());
         };
         let p = self.primary;
-        if self.lb_mode
-            && self.lb_on_write_on
+        if self.router.load_balance
+            && self.router.lb_on_write != LbOnWrite::Off
             && self.route.writing
             && self.tx(p) == b'T'
             && rec.parse_body.is_some()

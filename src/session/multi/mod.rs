@@ -15,7 +15,7 @@ mod client;
 mod records;
 mod replies;
 
-pub use catalog::RelCache;
+pub use catalog::{RelCache, TempTables};
 
 use std::collections::VecDeque;
 use std::rc::Rc;
@@ -33,7 +33,6 @@ use crate::protocol::Conn;
 use crate::router::{NodeSet, NodeView, Router, SessionRoute};
 use crate::shmem::ChildStatus;
 
-use catalog::{TempCheck, TempTables};
 use records::{Awaits, Entry, Records};
 
 use super::End;
@@ -79,19 +78,12 @@ pub(super) struct Engine<'a> {
     /// Bytes for each node, written once per batch of client messages.
     wbuf: Vec<Vec<u8>>,
     temp: TempTables,
-    temp_check: TempCheck,
     database: String,
     log_statement: bool,
     log_per_node_statement: bool,
     client_idle_limit: i64,
     session_cfg: Option<Config>,
     active: bool,
-    /// load_balance_mode.
-    lb_mode: bool,
-    /// disable_load_balance_on_write is not off.
-    lb_on_write_on: bool,
-    /// disable_load_balance_on_write = dml_adaptive.
-    lb_on_write_dml: bool,
 }
 
 /// Run a streaming/logical-mode session on pool slot `pool_idx`.
@@ -160,12 +152,15 @@ pub fn run(
             .load_balancing_node
             .store(lb as i32, Relaxed);
     }
-    let temp_check = temp_check(&child.cfg);
-    let lb_mode = child.cfg.get_bool("load_balance_mode");
-    let lb_on_write = child
-        .cfg
-        .get_enum("disable_load_balance_on_write")
-        .to_owned();
+    // temporary-table answers of the same pooled connections, from their previous client
+    let conn_id = (
+        child.pool.slots[pool_idx].create_time,
+        backends[main].as_ref().map_or(0, |b| b.pid),
+    );
+    let temp = match child.slot_temp.get_mut(pool_idx).and_then(Option::take) {
+        Some((id, mem)) if id == conn_id => mem,
+        _ => TempTables::default(),
+    };
     let log_statement = child.settings.log_statement;
     let log_per_node_statement = child.settings.log_per_node_statement;
     let client_idle_limit = child.settings.client_idle_limit;
@@ -196,17 +191,13 @@ pub fn run(
         copy_nodes: NodeSet::EMPTY,
         out: Vec::with_capacity(8192),
         wbuf: vec![Vec::new(); nb],
-        temp: TempTables::default(),
-        temp_check,
+        temp,
         database: database.clone(),
         log_statement,
         log_per_node_statement,
         client_idle_limit,
         session_cfg: None,
         active: false,
-        lb_mode,
-        lb_on_write_on: lb_on_write != "off",
-        lb_on_write_dml: lb_on_write == "dml_adaptive",
     };
     if fresh {
         // each new connection's first ReadyForQuery, merged into one for the client
@@ -230,18 +221,13 @@ pub fn run(
         }
     }
     let backends = std::mem::take(&mut e.be);
+    let temp = std::mem::take(&mut e.temp).for_next_session();
     let child = e.child;
+    if let Some(m) = child.slot_temp.get_mut(pool_idx) {
+        *m = Some((conn_id, temp));
+    }
     child.pool.slots[pool_idx].backends = backends;
     end
-}
-
-/// `check_temp_table` as the catalog lookup applies it.
-fn temp_check(cfg: &Config) -> TempCheck {
-    match cfg.get_enum("check_temp_table") {
-        "trace" => TempCheck::Trace,
-        "none" | "off" => TempCheck::None,
-        _ => TempCheck::Catalog,
-    }
 }
 
 impl Engine<'_> {
@@ -486,11 +472,6 @@ impl Engine<'_> {
     /// Routing parameters from `cfg` (after PGPOOL SET / RESET in this session).
     fn apply_routing_settings(&mut self, cfg: &Config) {
         self.router = Rc::new(Router::from_config(cfg));
-        self.lb_mode = cfg.get_bool("load_balance_mode");
-        let w = cfg.get_enum("disable_load_balance_on_write");
-        self.lb_on_write_on = w != "off";
-        self.lb_on_write_dml = w == "dml_adaptive";
-        self.temp_check = temp_check(cfg);
     }
 
     /// TSTATE of node `n` (I when not connected).
