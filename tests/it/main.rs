@@ -14,5 +14,6 @@ mod extended;
 mod lifecycle;
 mod pooling;
 mod protocol;
+mod psycopg;
 mod routing;
 mod sr_check;
