@@ -6,6 +6,7 @@ pub mod backend;
 pub mod child;
 pub mod commands;
 pub mod config;
+pub mod fasthash;
 pub mod logger;
 pub mod main_process;
 pub mod pool;

@@ -5,26 +5,26 @@
 //! bytes and simply emptied when full; texts longer than `MAX_TEXT` are never cached.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::hash::Hash;
 use std::rc::Rc;
 
 use super::key::normalize_key;
 use super::Analysis;
+use crate::fasthash::FnvMap;
 
 const MAX_ENTRIES: usize = 1024;
 const MAX_BYTES: usize = 1 << 20;
 const MAX_TEXT: usize = 8 * 1024;
 
 struct Table<K> {
-    map: HashMap<K, Rc<Analysis>>,
+    map: FnvMap<K, Rc<Analysis>>,
     bytes: usize,
 }
 
 impl<K: Hash + Eq> Table<K> {
     fn new() -> Self {
         Table {
-            map: HashMap::new(),
+            map: FnvMap::default(),
             bytes: 0,
         }
     }

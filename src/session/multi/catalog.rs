@@ -6,7 +6,7 @@
 //! only sent while that connection has nothing in flight; otherwise the unknown fact is taken
 //! as "yes", which sends the statement to the primary (always correct, never faster).
 
-use std::collections::HashMap;
+use crate::fasthash::FnvMap;
 use std::time::Duration;
 
 use crate::pool::BackendConn;
@@ -29,16 +29,16 @@ struct RelFacts {
 /// Per-process cache, by database.
 #[derive(Debug, Default)]
 pub struct RelCache {
-    relations: HashMap<String, HashMap<RelRef, RelFacts>>,
-    functions: HashMap<String, HashMap<String, bool>>,
+    relations: FnvMap<String, FnvMap<RelRef, RelFacts>>,
+    functions: FnvMap<String, FnvMap<String, bool>>,
 }
 
 impl RelCache {
     fn bound(&mut self) {
-        if self.relations.values().map(HashMap::len).sum::<usize>() > CACHE_LIMIT {
+        if self.relations.values().map(FnvMap::len).sum::<usize>() > CACHE_LIMIT {
             self.relations.clear();
         }
-        if self.functions.values().map(HashMap::len).sum::<usize>() > CACHE_LIMIT {
+        if self.functions.values().map(FnvMap::len).sum::<usize>() > CACHE_LIMIT {
             self.functions.clear();
         }
     }
@@ -60,7 +60,7 @@ impl RelCache {
 #[derive(Debug, Default)]
 pub struct TempTables {
     /// catalog mode: looked-up answers.
-    pub known: HashMap<RelRef, bool>,
+    pub known: FnvMap<RelRef, bool>,
     /// trace mode: tables created by CREATE TEMP TABLE in this session.
     pub traced: Vec<String>,
 }

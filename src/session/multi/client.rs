@@ -65,11 +65,15 @@ impl Engine<'_> {
             if buf.len() < h.total {
                 break;
             }
-            let msg = buf[..h.total].to_vec();
+            let mut msg = std::mem::take(&mut self.msg);
+            msg.clear();
+            msg.extend_from_slice(&buf[..h.total]);
             self.client.consume(h.total);
             progressed = true;
             self.active = true;
-            self.dispatch(h.tag, &msg)?;
+            let r = self.dispatch(h.tag, &msg);
+            self.msg = msg;
+            r?;
         }
         Ok(progressed)
     }
@@ -283,7 +287,10 @@ impl Engine<'_> {
             self.intercepted(&cmd);
             return Ok(());
         }
-        let text = String::from_utf8_lossy(sql).into_owned();
+        let text = match std::str::from_utf8(sql) {
+            Ok(t) => t.to_owned(),
+            Err(_) => String::from_utf8_lossy(sql).into_owned(),
+        };
         let analysis = sql::analyze(&text);
         let stmt = Rc::new(Stmt { text, analysis });
         let a = &stmt.analysis;

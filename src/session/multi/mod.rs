@@ -21,8 +21,6 @@ use std::collections::VecDeque;
 use std::rc::Rc;
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-
 use crate::child::{send_error, signals, Child};
 use crate::config::Config;
 use crate::logger::Severity;
@@ -75,6 +73,10 @@ pub(super) struct Engine<'a> {
     copy_nodes: NodeSet,
     /// Bytes for the client, written once per step.
     out: Vec<u8>,
+    /// The body of the backend message being attended to (reused).
+    frame: Vec<u8>,
+    /// The client message being handled (reused).
+    msg: Vec<u8>,
     /// Bytes for each node, written once per batch of client messages.
     wbuf: Vec<Vec<u8>>,
     temp: TempTables,
@@ -190,6 +192,8 @@ pub fn run(
         copy_wait: false,
         copy_nodes: NodeSet::EMPTY,
         out: Vec::with_capacity(8192),
+        frame: Vec::with_capacity(256),
+        msg: Vec::with_capacity(1024),
         wbuf: vec![Vec::new(); nb],
         temp,
         database: database.clone(),
@@ -311,38 +315,42 @@ impl Engine<'_> {
                 }
                 continue;
             }
-            let mut watch: Vec<usize> = match need {
-                Some(n) => vec![n],
-                None if self.queue.is_empty() => self.usable.iter().collect(),
-                None => Vec::new(),
+            // the node the head waits for, or (idle) every node for unsolicited messages;
+            // then the client — in a fixed array, no allocation per wait
+            let mut watch = [0usize; 129];
+            let mut fds = [libc::pollfd {
+                fd: -1,
+                events: libc::POLLIN,
+                revents: 0,
+            }; 129];
+            let mut nw = 0;
+            let candidates = match need {
+                Some(n) => NodeSet::single(n),
+                None if self.queue.is_empty() => self.usable,
+                None => NodeSet::EMPTY,
             };
-            watch.retain(|&n| self.be[n].is_some());
-            // SAFETY: every descriptor stays open for the whole call (owned by self).
-            let mut fds: Vec<PollFd> = watch
-                .iter()
-                .map(|&n| {
-                    let fd = self.be[n].as_ref().map_or(-1, |b| b.conn.fd());
-                    PollFd::new(
-                        unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) },
-                        PollFlags::POLLIN,
-                    )
-                })
-                .collect();
-            if read_client {
-                // SAFETY: the client socket stays open for the whole call.
-                let cfd = unsafe { std::os::fd::BorrowedFd::borrow_raw(self.client.fd()) };
-                fds.push(PollFd::new(cfd, PollFlags::POLLIN));
+            for node in candidates.iter() {
+                if let Some(b) = self.be[node].as_ref() {
+                    watch[nw] = node;
+                    fds[nw].fd = b.conn.fd();
+                    nw += 1;
+                }
             }
-            let timeout = if self.client_idle_limit > 0 {
-                PollTimeout::from(1000u16)
-            } else {
-                PollTimeout::NONE
-            };
-            let n = match poll(&mut fds, timeout) {
-                Ok(n) => n,
-                Err(nix::errno::Errno::EINTR) => continue,
-                Err(_) => return End::ClientGone,
-            };
+            let mut nfds = nw;
+            if read_client {
+                fds[nfds].fd = self.client.fd();
+                nfds += 1;
+            }
+            let timeout = if self.client_idle_limit > 0 { 1000 } else { -1 };
+            // SAFETY: `fds` holds `nfds` initialised entries whose descriptors stay open for
+            // the whole call (owned by self); poll(2) writes only their revents.
+            let n = unsafe { libc::poll(fds.as_mut_ptr(), nfds as libc::nfds_t, timeout) };
+            if n < 0 {
+                if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return End::ClientGone;
+            }
             if n == 0 {
                 if !self.queue.is_empty() {
                     continue; // a query is running: the client waits, it is not idle
@@ -364,13 +372,9 @@ impl Engine<'_> {
                 }
                 continue;
             }
-            let ready: Vec<bool> = fds
-                .iter()
-                .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
-                .collect();
-            drop(fds);
-            for (i, &node) in watch.iter().enumerate() {
-                if ready[i] {
+            for i in 0..nw {
+                let node = watch[i];
+                if fds[i].revents != 0 {
                     if let Err(end) = self.fill_node(node) {
                         return end;
                     }
@@ -383,7 +387,7 @@ impl Engine<'_> {
                     }
                 }
             }
-            if read_client && ready[watch.len()] {
+            if read_client && fds[nw].revents != 0 {
                 match self.client.fill() {
                     Ok(0) => return End::ClientGone,
                     Ok(_) => self.active = true,

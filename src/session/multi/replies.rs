@@ -24,8 +24,8 @@ enum Step {
     /// The node's reply to the head entry is complete.
     Done,
     /// A whole message that needs the session's attention (already forwarded if it goes to
-    /// the client, and consumed).
-    Frame(u8, Vec<u8>),
+    /// the client, and consumed); its body is in `Engine::frame`.
+    Frame(u8),
 }
 
 impl Engine<'_> {
@@ -70,8 +70,11 @@ impl Engine<'_> {
                         }
                         break;
                     }
-                    Step::Frame(tag, body) => {
-                        if self.attend(n, tag, &body)? {
+                    Step::Frame(tag) => {
+                        let body = std::mem::take(&mut self.frame);
+                        let done = self.attend(n, tag, &body);
+                        self.frame = body;
+                        if done? {
                             if let Some(h) = self.queue.front_mut() {
                                 h.done.insert(n);
                             }
@@ -158,7 +161,9 @@ impl Engine<'_> {
             }
             off = frame_end;
             if attention {
-                step = Step::Frame(h.tag, body.to_vec());
+                self.frame.clear();
+                self.frame.extend_from_slice(body);
+                step = Step::Frame(h.tag);
                 break;
             }
             if awaits.ends_with(h.tag) && h.tag != b'N' && h.tag != b'A' && h.tag != b'S' {
