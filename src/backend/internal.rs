@@ -287,7 +287,7 @@ fn server_error(body: &[u8]) -> InternalError {
 }
 
 /// A DataRow body: int16 count, then per column an int32 length (−1 = NULL) and the bytes.
-fn parse_data_row(body: &[u8]) -> Result<Row, InternalError> {
+pub fn parse_data_row(body: &[u8]) -> Result<Row, InternalError> {
     let bad = || InternalError::Protocol(ProtocolError::Violation("invalid DataRow".into()));
     let n = u16::from_be_bytes(
         body.get(..2)

@@ -173,58 +173,50 @@ impl Relay<'_> {
             // A request is in flight and the backend needs nothing more from the client to
             // answer it: read the backend directly, without a poll(2) per round trip. (COPY IN
             // needs the client; client_idle_limit needs the one-second ticks.)
-            let (b_ready, c_ready) = if self.pending > 0
-                && !self.copy_in
-                && self.client_idle_limit <= 0
-            {
-                (true, false)
-            } else {
-                // SAFETY: both descriptors stay open for the whole call (owned by self).
-                let bfd = unsafe { std::os::fd::BorrowedFd::borrow_raw(self.be.conn.fd()) };
-                // SAFETY: as above.
-                let cfd = unsafe { std::os::fd::BorrowedFd::borrow_raw(self.client.fd()) };
-                let mut fds = [
-                    PollFd::new(bfd, PollFlags::POLLIN),
-                    PollFd::new(cfd, PollFlags::POLLIN),
-                ];
-                // While an intercepted command waits for the backend, the client is not read.
-                let nfds = if self.blocked { 1 } else { 2 };
-                let timeout = if self.client_idle_limit > 0 {
-                    PollTimeout::from(1000u16)
+            let (b_ready, c_ready) =
+                if self.pending > 0 && !self.copy_in && self.client_idle_limit <= 0 {
+                    (true, false)
                 } else {
-                    PollTimeout::NONE
-                };
-                let n = match poll(&mut fds[..nfds], timeout) {
-                    Ok(n) => n,
-                    Err(nix::errno::Errno::EINTR) => continue,
-                    Err(_) => return End::ClientGone,
-                };
-                if n == 0 && self.pending > 0 {
-                    // A query is running: the client is waiting, not idle.
-                    continue;
-                }
-                if n == 0 {
-                    idle_ticks += 1;
-                    child
-                        .sh
-                        .connection(child.slot, pool_idx, self.node)
-                        .client_idle_duration
-                        .store(idle_ticks as i32, Relaxed);
-                    if self.client_idle_limit > 0 && idle_ticks > self.client_idle_limit {
-                        let msg = format!(
-                            "child connection forced to terminate due to client_idle_limit:{} is reached",
-                            self.client_idle_limit
-                        );
-                        pglog!(Severity::Log, "{}", msg);
-                        send_error(self.client, &PgError::fatal("57000", &msg));
-                        return End::IdleLimit;
+                    // SAFETY: both descriptors stay open for the whole call (owned by self).
+                    let bfd = unsafe { std::os::fd::BorrowedFd::borrow_raw(self.be.conn.fd()) };
+                    // SAFETY: as above.
+                    let cfd = unsafe { std::os::fd::BorrowedFd::borrow_raw(self.client.fd()) };
+                    let mut fds = [
+                        PollFd::new(bfd, PollFlags::POLLIN),
+                        PollFd::new(cfd, PollFlags::POLLIN),
+                    ];
+                    // While an intercepted command waits for the backend, the client is not read.
+                    let nfds = if self.blocked { 1 } else { 2 };
+                    let timeout = if self.client_idle_limit > 0 {
+                        PollTimeout::from(1000u16)
+                    } else {
+                        PollTimeout::NONE
+                    };
+                    let n = match poll(&mut fds[..nfds], timeout) {
+                        Ok(n) => n,
+                        Err(nix::errno::Errno::EINTR) => continue,
+                        Err(_) => return End::ClientGone,
+                    };
+                    if n == 0 && self.pending > 0 {
+                        // A query is running: the client is waiting, not idle.
+                        continue;
                     }
-                    continue;
-                }
-                let b_ready = fds[0].revents().is_some_and(|r| !r.is_empty());
-                let c_ready = nfds == 2 && fds[1].revents().is_some_and(|r| !r.is_empty());
-                (b_ready, c_ready)
-            };
+                    if n == 0 {
+                        idle_ticks += 1;
+                        child
+                            .sh
+                            .connection(child.slot, pool_idx, self.node)
+                            .client_idle_duration
+                            .store(idle_ticks as i32, Relaxed);
+                        if self.client_idle_limit > 0 && idle_ticks > self.client_idle_limit {
+                            return idle_limit_reached(self.client, self.client_idle_limit);
+                        }
+                        continue;
+                    }
+                    let b_ready = fds[0].revents().is_some_and(|r| !r.is_empty());
+                    let c_ready = nfds == 2 && fds[1].revents().is_some_and(|r| !r.is_empty());
+                    (b_ready, c_ready)
+                };
             if b_ready {
                 match self.be.conn.fill() {
                     Ok(0) => {
@@ -537,6 +529,15 @@ impl Relay<'_> {
         }
         Ok(())
     }
+}
+
+/// client_idle_limit reached: pgpool's LOG and FATAL, and the session ends.
+fn idle_limit_reached(client: &Conn, limit: i64) -> End {
+    let msg =
+        format!("child connection forced to terminate due to client_idle_limit:{limit} is reached");
+    pglog!(Severity::Log, "{}", msg);
+    send_error(client, &PgError::fatal("57000", &msg));
+    End::IdleLimit
 }
 
 /// A malformed frame from the client ends this session only, with an error.

@@ -20,6 +20,15 @@ use super::catalog::Lookup;
 use super::records::{Awaits, Entry, Record, Stmt};
 use super::{End, Engine};
 
+/// What a routing call needs, borrowed from the session at once.
+struct RouteCtx<'a, 'l> {
+    router: &'a crate::router::Router,
+    route: &'a mut crate::router::SessionRoute,
+    look: &'a mut Lookup<'l>,
+    view: NodeView<'a>,
+    rng: &'a mut rand::rngs::StdRng,
+}
+
 /// Largest frame accepted from a client.
 const MAX_FRAME: usize = 1 << 30;
 
@@ -171,47 +180,19 @@ impl Engine<'_> {
         }
         let primary = self.primary;
         let primary_tx = self.tx(primary);
-        let Engine {
-            be,
-            child,
-            temp,
-            out,
-            route,
-            router,
-            usable,
-            weights,
-            delays,
-            database,
-            ..
-        } = self;
-        let view = NodeView {
-            usable: *usable,
-            primary,
-            weights,
-            delays,
-        };
-        let conn = if quiet { be[primary].as_mut() } else { None };
-        let child = &mut **child;
-        let mut look = Lookup::new(
-            conn,
-            &mut child.relcache,
-            temp,
-            router.check_temp_table,
-            database,
-            &stmt.analysis,
-            out,
-        );
-        let mut d = router.route(
-            &view,
-            route,
-            &stmt.analysis,
-            &stmt.text,
-            primary_tx,
-            &mut look,
-            &mut child.rng,
-        );
+        let mut d = self.with_router(stmt, |ctx| {
+            ctx.router.route(
+                &ctx.view,
+                ctx.route,
+                &stmt.analysis,
+                &stmt.text,
+                primary_tx,
+                ctx.look,
+                ctx.rng,
+            )
+        });
         // only connected nodes, never an empty set
-        d.nodes = NodeSet(d.nodes.0 & usable.0);
+        d.nodes = NodeSet(d.nodes.0 & self.usable.0);
         if d.nodes.is_empty() {
             d.nodes = NodeSet::single(primary);
         }
@@ -219,12 +200,9 @@ impl Engine<'_> {
         d
     }
 
-    /// Run `f` with the router, the session's routing state and a catalog lookup for `stmt`.
-    fn with_router<R>(
-        &mut self,
-        stmt: &Stmt,
-        f: impl FnOnce(&crate::router::Router, &mut crate::router::SessionRoute, &mut Lookup) -> R,
-    ) -> R {
+    /// Run `f` with the router, the session's routing state, the node view, the random source
+    /// and a catalog lookup for `stmt` (on the primary when it has nothing in flight).
+    fn with_router<R>(&mut self, stmt: &Stmt, f: impl FnOnce(RouteCtx<'_, '_>) -> R) -> R {
         let quiet = self.queue.is_empty() && !self.unsynced.contains(self.primary);
         let primary = self.primary;
         let Engine {
@@ -235,6 +213,9 @@ impl Engine<'_> {
             route,
             router,
             database,
+            usable,
+            weights,
+            delays,
             ..
         } = self;
         let conn = if quiet { be[primary].as_mut() } else { None };
@@ -248,7 +229,18 @@ impl Engine<'_> {
             &stmt.analysis,
             out,
         );
-        f(router, route, &mut look)
+        f(RouteCtx {
+            router,
+            route,
+            look: &mut look,
+            view: NodeView {
+                usable: *usable,
+                primary,
+                weights,
+                delays,
+            },
+            rng: &mut child.rng,
+        })
     }
 
     fn log_sent(&self, nodes: NodeSet, what: &str, text: &str) {
@@ -509,8 +501,9 @@ impl Engine<'_> {
             return;
         }
         let text = stmt.text.clone();
-        self.with_router(stmt, |router, route, look| {
-            router.after_success(route, &a, &text, tx_before, look)
+        self.with_router(stmt, |ctx| {
+            ctx.router
+                .after_success(ctx.route, &a, &text, tx_before, ctx.look)
         });
         match &a.kind {
             Kind::Prepare { name } => self.records.add_statement(
@@ -777,8 +770,9 @@ impl Engine<'_> {
             }
             let ptx = self.tx(self.primary);
             let text = stmt.text.clone();
-            self.with_router(&stmt, |router, route, look| {
-                router.after_success(route, &a, &text, ptx, look)
+            self.with_router(&stmt, |ctx| {
+                ctx.router
+                    .after_success(ctx.route, &a, &text, ptx, ctx.look)
             });
             if a.kind == Kind::Begin {
                 for n in nodes.iter() {

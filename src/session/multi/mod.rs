@@ -362,13 +362,7 @@ impl Engine<'_> {
                     .client_idle_duration
                     .store(idle_ticks as i32, Relaxed);
                 if self.client_idle_limit > 0 && idle_ticks > self.client_idle_limit {
-                    let msg = format!(
-                        "child connection forced to terminate due to client_idle_limit:{} is reached",
-                        self.client_idle_limit
-                    );
-                    pglog!(Severity::Log, "{}", msg);
-                    send_error(self.client, &PgError::fatal("57000", &msg));
-                    return End::IdleLimit;
+                    return super::idle_limit_reached(self.client, self.client_idle_limit);
                 }
                 continue;
             }
