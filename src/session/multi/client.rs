@@ -500,10 +500,9 @@ impl Engine<'_> {
                 .after_error(&mut self.route, if in_tx { b'T' } else { b'I' });
             return;
         }
-        let text = stmt.text.clone();
         self.with_router(stmt, |ctx| {
             ctx.router
-                .after_success(ctx.route, &a, &text, tx_before, ctx.look)
+                .after_success(ctx.route, &stmt.analysis, &stmt.text, tx_before, ctx.look)
         });
         match &a.kind {
             Kind::Prepare { name } => self.records.add_statement(
@@ -769,10 +768,9 @@ impl Engine<'_> {
                 self.copy_wait = true;
             }
             let ptx = self.tx(self.primary);
-            let text = stmt.text.clone();
             self.with_router(&stmt, |ctx| {
                 ctx.router
-                    .after_success(ctx.route, &a, &text, ptx, ctx.look)
+                    .after_success(ctx.route, &stmt.analysis, &stmt.text, ptx, ctx.look)
             });
             if a.kind == Kind::Begin {
                 for n in nodes.iter() {
