@@ -1198,3 +1198,36 @@ fn show_pool_nodes_reports_streaming_roles_and_counts() {
         },
     )
 }
+
+/// §7.4 with the per-connection answers pgpool-rs keeps: a statement shape found to read only a
+/// plain table is remembered as such, and a temporary table created later under the same name
+/// (which shadows it in this session) must send the same shape to the primary again.
+#[test]
+fn a_temporary_table_shadowing_a_plain_one_moves_its_reads_to_the_primary() {
+    within(
+        TEST_BOUND,
+        "a_temporary_table_shadowing_a_plain_one_moves_its_reads_to_the_primary",
+        || {
+            let cluster = shared_sr_cluster();
+            let t = unique("rt_shadow");
+            let _cleanup = Cleanup::new(cluster, format!("DROP TABLE IF EXISTS {t}"));
+            table_with_row(cluster, &t);
+            let d = Daemon::start_streaming(cluster, &weights(&[0, 1, 0]));
+            let mut c = d.client(SUPERUSER, "postgres");
+            let q = format!("SELECT inet_server_port() FROM {t}");
+            assert_eq!(
+                port_of(&mut c, cluster, &q),
+                1,
+                "a plain table: the standby"
+            );
+            assert_eq!(port_of(&mut c, cluster, &q), 1, "the same shape again");
+            c.simple_query(&format!("CREATE TEMP TABLE {t} AS SELECT 1 AS i"))
+                .expect("CREATE TEMP TABLE");
+            assert_eq!(
+                port_of(&mut c, cluster, &q),
+                0,
+                "the temporary table shadows the plain one: the primary"
+            );
+        },
+    )
+}

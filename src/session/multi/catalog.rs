@@ -7,6 +7,7 @@
 //! as "yes", which sends the statement to the primary (always correct, never faster).
 
 use crate::fasthash::FnvMap;
+use std::rc::Rc;
 use std::time::Duration;
 
 use crate::backend::internal::parse_data_row;
@@ -64,7 +65,14 @@ pub struct TempTables {
     pub known: FnvMap<RelRef, bool>,
     /// trace mode: tables created by CREATE TEMP TABLE in this session.
     pub traced: Vec<String>,
+    /// Statement shapes whose every relation and function was found to be a plain one (no
+    /// catalog, temporary or unlogged table, no volatile function): later statements of the same
+    /// shape skip the lookups. Emptied with `known`.
+    plain: Vec<Rc<Analysis>>,
 }
+
+/// Shapes remembered as plain per connection set.
+const PLAIN_LIMIT: usize = 32;
 
 impl TempTables {
     /// What stays valid for the next client of the same pooled connections.
@@ -72,6 +80,12 @@ impl TempTables {
         self.known.retain(|_, temp| !*temp);
         self.traced.clear();
         self
+    }
+
+    /// Temporary tables were created, dropped or discarded: forget what depended on them.
+    pub fn changed(&mut self) {
+        self.known.clear();
+        self.plain.clear();
     }
 }
 
@@ -83,10 +97,12 @@ pub struct Lookup<'a> {
     pub temp: &'a mut TempTables,
     pub temp_check: TempCheck,
     pub database: &'a str,
-    pub analysis: &'a Analysis,
+    pub analysis: &'a Rc<Analysis>,
     /// NotificationResponse messages met while reading internal answers (for the client).
     pub out: &'a mut Vec<u8>,
     fetched: bool,
+    /// The statement's shape is known to be plain: every catalog question is "no".
+    plain: bool,
 }
 
 impl<'a> Lookup<'a> {
@@ -97,9 +113,10 @@ impl<'a> Lookup<'a> {
         temp: &'a mut TempTables,
         temp_check: TempCheck,
         database: &'a str,
-        analysis: &'a Analysis,
+        analysis: &'a Rc<Analysis>,
         out: &'a mut Vec<u8>,
     ) -> Lookup<'a> {
+        let plain = temp.plain.iter().any(|p| Rc::ptr_eq(p, analysis));
         Lookup {
             conn,
             cache,
@@ -109,6 +126,32 @@ impl<'a> Lookup<'a> {
             analysis,
             out,
             fetched: false,
+            plain,
+        }
+    }
+
+    /// After the lookups: remember the shape when every answer is "no".
+    fn note_if_plain(&mut self) {
+        if self.plain || self.temp_check == TempCheck::Trace {
+            return;
+        }
+        let a = &**self.analysis;
+        let rels_plain = a.relations.iter().all(|r| {
+            self.cache
+                .relation(self.database, r)
+                .is_some_and(|f| !f.catalog && !f.unlogged)
+                && (self.temp_check == TempCheck::None || self.temp.known.get(r) == Some(&false))
+        });
+        let funcs_plain = a
+            .functions
+            .iter()
+            .all(|f| self.cache.function(self.database, f) == Some(false));
+        if rels_plain && funcs_plain {
+            if self.temp.plain.len() >= PLAIN_LIMIT {
+                self.temp.plain.remove(0);
+            }
+            self.temp.plain.push(self.analysis.clone());
+            self.plain = true;
         }
     }
 
@@ -118,6 +161,12 @@ impl<'a> Lookup<'a> {
             return;
         }
         self.fetched = true;
+        self.fetch_missing();
+        self.note_if_plain();
+    }
+
+    /// The batched internal query for the facts not cached yet.
+    fn fetch_missing(&mut self) {
         let Some(conn) = self.conn.as_deref_mut() else {
             return;
         };
@@ -217,6 +266,9 @@ impl<'a> Lookup<'a> {
 
 impl Catalog for Lookup<'_> {
     fn is_system_catalog(&mut self, rel: &RelRef) -> bool {
+        if self.plain {
+            return false;
+        }
         self.fetch();
         self.cache
             .relation(self.database, rel)
@@ -232,6 +284,9 @@ impl Catalog for Lookup<'_> {
                 .iter()
                 .any(|t| t.eq_ignore_ascii_case(&rel.name)),
             TempCheck::Catalog => {
+                if self.plain {
+                    return false;
+                }
                 self.fetch();
                 self.temp.known.get(rel).copied().unwrap_or(true)
             }
@@ -239,6 +294,9 @@ impl Catalog for Lookup<'_> {
     }
 
     fn is_unlogged_table(&mut self, rel: &RelRef) -> bool {
+        if self.plain {
+            return false;
+        }
         self.fetch();
         self.cache
             .relation(self.database, rel)
@@ -246,6 +304,9 @@ impl Catalog for Lookup<'_> {
     }
 
     fn is_volatile_function(&mut self, name: &str) -> bool {
+        if self.plain {
+            return false;
+        }
         self.fetch();
         self.cache.function(self.database, name).unwrap_or(true)
     }

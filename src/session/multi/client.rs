@@ -521,15 +521,15 @@ impl Engine<'_> {
             Kind::Discard(DiscardKind::All) => {
                 self.records.clear();
                 self.temp.traced.clear();
-                self.temp.known.clear();
+                self.temp.changed();
             }
             Kind::CreateTempTable { name } => {
                 self.temp.traced.push(name.clone());
-                self.temp.known.clear();
+                self.temp.changed();
             }
             Kind::DropTable => {
                 self.temp.traced.clear();
-                self.temp.known.clear();
+                self.temp.changed();
             }
             Kind::TwoPhase => self.close_standby_transactions(),
             _ => {}
@@ -772,6 +772,16 @@ impl Engine<'_> {
                 ctx.router
                     .after_success(ctx.route, &stmt.analysis, &stmt.text, ptx, ctx.look)
             });
+            if matches!(
+                a.kind,
+                Kind::CreateTempTable { .. } | Kind::DropTable | Kind::Discard(DiscardKind::All)
+            ) {
+                // temporary tables may change: forget the answers that depend on them
+                if let Kind::CreateTempTable { name } = &a.kind {
+                    self.temp.traced.push(name.clone());
+                }
+                self.temp.changed();
+            }
             if a.kind == Kind::Begin {
                 for n in nodes.iter() {
                     if let Some(b) = self.be[n].as_mut() {
