@@ -429,52 +429,13 @@ impl Main {
     /// shut down.
     fn reap_worker(&mut self, pid: Pid, code: Option<i32>, signal: Option<Signal>) -> Option<i32> {
         self.worker_pid = None;
-        match (code, signal) {
-            (Some(0), _) => {
-                pglog!(
-                    Severity::Log,
-                    "worker child process with pid: {} exits with status 0",
-                    pid
-                );
+        match log_exit("worker child process", pid, code, signal) {
+            Exit::Success => {
                 pglog!(Severity::Log, "worker child process with pid: {} exited with success and will not be restarted", pid);
                 return None;
             }
-            (Some(c), _) if c == exit_code::FATAL => {
-                pglog!(
-                    Severity::Log,
-                    "worker child process with pid: {} exits with status {}",
-                    pid,
-                    c
-                );
-                pglog!(
-                    Severity::Fatal,
-                    "worker child process exited with fatal error. shutting down"
-                );
-                return Some(self.shutdown(libc::SIGINT));
-            }
-            (Some(c), _) => {
-                pglog!(
-                    Severity::Log,
-                    "worker child process with pid: {} exits with status {}",
-                    pid,
-                    c
-                )
-            }
-            (None, Some(s)) => {
-                let sev = if matches!(s, Signal::SIGSEGV | Signal::SIGKILL) {
-                    Severity::Warning
-                } else {
-                    Severity::Log
-                };
-                pglog!(
-                    sev,
-                    "worker child process with pid: {} exited with status {} by signal {}",
-                    pid,
-                    s as i32,
-                    s as i32
-                );
-            }
-            _ => {}
+            Exit::Fatal => return Some(self.shutdown(libc::SIGINT)),
+            Exit::Restart => {}
         }
         self.fork_worker();
         if let Some(p) = self.worker_pid {
@@ -568,56 +529,19 @@ impl Main {
             if info.counted.swap(false, SeqCst) {
                 self.sh.header().conn_counter.fetch_sub(1, SeqCst);
             }
-            match (code, signal) {
-                (Some(0), _) => {
-                    pglog!(
-                        Severity::Log,
-                        "child process with pid: {} exits with status 0",
-                        pid
-                    );
+            match log_exit("child process", pid, code, signal) {
+                Exit::Success => {
                     info.pid.store(0, Relaxed);
                     if !self.dynamic() {
                         pglog!(Severity::Log, "child process with pid: {} exited with success and will not be restarted", pid);
                     }
                     continue;
                 }
-                (Some(c), _) if c == exit_code::FATAL => {
-                    pglog!(
-                        Severity::Log,
-                        "child process with pid: {} exits with status {}",
-                        pid,
-                        c
-                    );
+                Exit::Fatal => {
                     info.pid.store(0, Relaxed);
-                    pglog!(
-                        Severity::Fatal,
-                        "child process exited with fatal error. shutting down"
-                    );
                     return Some(self.shutdown(libc::SIGINT));
                 }
-                (Some(c), _) => {
-                    pglog!(
-                        Severity::Log,
-                        "child process with pid: {} exits with status {}",
-                        pid,
-                        c
-                    );
-                }
-                (None, Some(s)) => {
-                    let sev = if matches!(s, Signal::SIGSEGV | Signal::SIGKILL) {
-                        Severity::Warning
-                    } else {
-                        Severity::Log
-                    };
-                    pglog!(
-                        sev,
-                        "child process with pid: {} exited with status {} by signal {}",
-                        pid,
-                        s as i32,
-                        s as i32
-                    );
-                }
-                _ => {}
+                Exit::Restart => {}
             }
             // Its pooled backend connections died with it: forget them.
             for pool in 0..self.sh.max_pool {
@@ -730,5 +654,57 @@ impl Main {
             }
         }
         0
+    }
+}
+
+/// How a child or the worker ended, by the exit-code policy (spec/architecture.md §2.3).
+enum Exit {
+    /// Exit code 0: not restarted.
+    Success,
+    /// Exit code 3: the server shuts down.
+    Fatal,
+    /// Anything else: a replacement is forked.
+    Restart,
+}
+
+/// Log the end of a forked process with pgpool's wording (`what`: "child process", "worker
+/// child process") and classify it.
+fn log_exit(what: &str, pid: Pid, code: Option<i32>, signal: Option<Signal>) -> Exit {
+    match (code, signal) {
+        (Some(c), _) => pglog!(
+            Severity::Log,
+            "{} with pid: {} exits with status {}",
+            what,
+            pid,
+            c
+        ),
+        (None, Some(s)) => {
+            let sev = if matches!(s, Signal::SIGSEGV | Signal::SIGKILL) {
+                Severity::Warning
+            } else {
+                Severity::Log
+            };
+            pglog!(
+                sev,
+                "{} with pid: {} exited with status {} by signal {}",
+                what,
+                pid,
+                s as i32,
+                s as i32
+            );
+        }
+        _ => {}
+    }
+    match code {
+        Some(0) => Exit::Success,
+        Some(c) if c == exit_code::FATAL => {
+            pglog!(
+                Severity::Fatal,
+                "{} exited with fatal error. shutting down",
+                what
+            );
+            Exit::Fatal
+        }
+        _ => Exit::Restart,
     }
 }

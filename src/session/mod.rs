@@ -161,14 +161,7 @@ impl Relay<'_> {
         }
         loop {
             if signals::FAST_EXIT.load(SeqCst) {
-                send_error(
-                    self.client,
-                    &PgError::fatal(
-                        "57P01",
-                        "terminating connection due to administrator command",
-                    ),
-                );
-                return End::Shutdown;
+                return shutting_down(self.client);
             }
             // A request is in flight and the backend needs nothing more from the client to
             // answer it: read the backend directly, without a poll(2) per round trip. (COPY IN
@@ -529,6 +522,18 @@ impl Relay<'_> {
         }
         Ok(())
     }
+}
+
+/// Fast or immediate shutdown reached an open session: pgpool's FATAL, and the session ends.
+fn shutting_down(client: &Conn) -> End {
+    send_error(
+        client,
+        &PgError::fatal(
+            "57P01",
+            "terminating connection due to administrator command",
+        ),
+    );
+    End::Shutdown
 }
 
 /// client_idle_limit reached: pgpool's LOG and FATAL, and the session ends.

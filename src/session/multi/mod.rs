@@ -244,14 +244,7 @@ impl Engine<'_> {
         loop {
             if signals::FAST_EXIT.load(SeqCst) {
                 self.flush_client();
-                send_error(
-                    self.client,
-                    &PgError::fatal(
-                        "57P01",
-                        "terminating connection due to administrator command",
-                    ),
-                );
-                return End::Shutdown;
+                return super::shutting_down(self.client);
             }
             let need = match self.pump() {
                 Ok(n) => n,
