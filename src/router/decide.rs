@@ -146,12 +146,23 @@ impl Router {
         rng: &mut dyn RngCore,
     ) -> Decision {
         if self.statement_level_load_balance {
-            st.lb_node = self.select_node(view, &st.user, &st.database, &st.application_name, rng);
+            st.lb_node = self.select_load_balancing_node(
+                view,
+                &st.user,
+                &st.database,
+                &st.application_name,
+                rng,
+            );
         }
         if self.delay_exceeded(view, st.lb_node) {
             if self.prefer_lower_delay {
-                st.lb_node =
-                    self.select_node(view, &st.user, &st.database, &st.application_name, rng);
+                st.lb_node = self.select_load_balancing_node(
+                    view,
+                    &st.user,
+                    &st.database,
+                    &st.application_name,
+                    rng,
+                );
             } else {
                 return only(view, view.primary);
             }
@@ -163,7 +174,8 @@ impl Router {
         }
     }
 
-    pub(super) fn expand(&self, view: &NodeView<'_>, st: &SessionRoute) -> NodeSet {
+    /// routing.md §4.2: the nodes of class BOTH for this session.
+    pub fn expand_all(&self, view: &NodeView<'_>, st: &SessionRoute) -> NodeSet {
         match self.mode {
             Mode::Raw => NodeSet::single(home(view)),
             Mode::Streaming | Mode::Logical | Mode::Slony => {
@@ -181,8 +193,18 @@ impl Router {
         }
     }
 
+    /// routing.md §2, §4, §7, §8: the destination of a statement. Raw mode: `{view.primary}`
+    /// (pass the main node as primary). SL modes: a multi-statement string goes to the primary;
+    /// otherwise §7.2 (dml_adaptive bookkeeping, class, flags, read-only test, catalog tests,
+    /// pattern list, writing functions, delay). Native/snapshot isolation: §10.1 without
+    /// snapshot isolation's `transaction_read_only` shortcut.
+    ///
+    /// Not for EXECUTE/DEALLOCATE name, which the session answers from its records.
+    /// `primary_tx` is TSTATE(primary). Updates `st` (dml_adaptive bookkeeping, the
+    /// load-balance node with `statement_level_load_balance` or `prefer_lower_delay_standby`;
+    /// the redirect lists then match `st.user`/`st.database`/`st.application_name`).
     #[allow(clippy::too_many_arguments)]
-    pub(super) fn decide(
+    pub fn route(
         &self,
         view: &NodeView<'_>,
         st: &mut SessionRoute,
@@ -221,7 +243,7 @@ impl Router {
         match a.class {
             Class::Primary => return only(view, view.primary),
             Class::Both if st.multi_tx => return only(view, view.primary),
-            Class::Both => return decision(view, self.expand(view, st)),
+            Class::Both => return decision(view, self.expand_all(view, st)),
             Class::Either => {}
         }
         if st.writing && self.lb_on_write == LbOnWrite::Always {
@@ -265,8 +287,13 @@ impl Router {
                 return only(view, main);
             }
             if self.statement_level_load_balance {
-                st.lb_node =
-                    self.select_node(view, &st.user, &st.database, &st.application_name, rng);
+                st.lb_node = self.select_load_balancing_node(
+                    view,
+                    &st.user,
+                    &st.database,
+                    &st.application_name,
+                    rng,
+                );
             }
             return if view.usable.contains(st.lb_node) {
                 only(view, st.lb_node)

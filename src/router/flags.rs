@@ -105,7 +105,9 @@ impl Router {
         }
     }
 
-    pub(super) fn write_test(&self, a: &Analysis, text: &str, cat: &mut dyn Catalog) -> bool {
+    /// Is `a` a write for the W flag (routing.md §6.1): not a read-only SELECT per §7.1 or
+    /// calling a writing function, and not one of the READ ONLY settings?
+    pub fn is_write(&self, a: &Analysis, text: &str, cat: &mut dyn Catalog) -> bool {
         if a.sets_read_only {
             return false;
         }
@@ -125,7 +127,10 @@ impl Router {
         st.serializable = None;
     }
 
-    pub(super) fn success(
+    /// routing.md §6.1: a statement completed successfully. `primary_tx` is TSTATE(primary)
+    /// before the statement's own effect (the caller passes 'T' for statements inside a
+    /// transaction block).
+    pub fn after_success(
         &self,
         st: &mut SessionRoute,
         a: &Analysis,
@@ -145,7 +150,7 @@ impl Router {
             Kind::TwoPhase => {}
             _ => {
                 if (primary_tx == b'T' || self.lb_on_write == LbOnWrite::Always)
-                    && self.write_test(a, text, cat)
+                    && self.is_write(a, text, cat)
                 {
                     if !matches!(self.lb_on_write, LbOnWrite::Off | LbOnWrite::DmlAdaptive) {
                         st.writing = true;
@@ -158,7 +163,8 @@ impl Router {
         }
     }
 
-    pub(super) fn error(&self, st: &mut SessionRoute, primary_tx: u8) {
+    /// routing.md §6.1: an ErrorResponse arrived while TSTATE(primary) was `primary_tx`.
+    pub fn after_error(&self, st: &mut SessionRoute, primary_tx: u8) {
         if primary_tx != b'I' {
             st.failed = true;
         }

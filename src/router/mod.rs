@@ -19,7 +19,7 @@ pub use nodeset::NodeSet;
 use regex::Regex;
 
 use crate::config::Config;
-use crate::sql::{Analysis, RelRef};
+use crate::sql::RelRef;
 
 /// `backend_clustering_mode` as far as routing cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -210,72 +210,5 @@ impl Router {
                 cfg.get_str("dml_adaptive_object_relationship_list"),
             ),
         }
-    }
-
-    /// routing.md §5: the load-balance node of a new session (or of one statement with
-    /// `statement_level_load_balance`).
-    pub fn select_load_balancing_node(
-        &self,
-        view: &NodeView<'_>,
-        user: &str,
-        database: &str,
-        application_name: &str,
-        rng: &mut dyn rand::RngCore,
-    ) -> usize {
-        self.select_node(view, user, database, application_name, rng)
-    }
-
-    /// routing.md §2, §4, §7, §8: the destination of a statement. Raw mode: `{view.primary}`
-    /// (pass the main node as primary). SL modes: a multi-statement string goes to the primary;
-    /// otherwise §7.2 (dml_adaptive bookkeeping, class, flags, read-only test, catalog tests,
-    /// pattern list, writing functions, delay). Native/snapshot isolation: §10.1 without
-    /// snapshot isolation's `transaction_read_only` shortcut.
-    ///
-    /// Not for EXECUTE/DEALLOCATE name, which the session answers from its records.
-    /// `primary_tx` is TSTATE(primary). Updates `st` (dml_adaptive bookkeeping, the
-    /// load-balance node with `statement_level_load_balance` or `prefer_lower_delay_standby`;
-    /// the redirect lists then match `st.user`/`st.database`/`st.application_name`).
-    #[allow(clippy::too_many_arguments)]
-    pub fn route(
-        &self,
-        view: &NodeView<'_>,
-        st: &mut SessionRoute,
-        a: &Analysis,
-        text: &str,
-        primary_tx: u8,
-        cat: &mut dyn Catalog,
-        rng: &mut dyn rand::RngCore,
-    ) -> Decision {
-        self.decide(view, st, a, text, primary_tx, cat, rng)
-    }
-
-    /// routing.md §4.2: the nodes of class BOTH for this session.
-    pub fn expand_all(&self, view: &NodeView<'_>, st: &SessionRoute) -> NodeSet {
-        self.expand(view, st)
-    }
-
-    /// Is `a` a write for the W flag (routing.md §6.1): not a read-only SELECT per §7.1 or
-    /// calling a writing function, and not one of the READ ONLY settings?
-    pub fn is_write(&self, a: &Analysis, text: &str, cat: &mut dyn Catalog) -> bool {
-        self.write_test(a, text, cat)
-    }
-
-    /// routing.md §6.1: a statement completed successfully. `primary_tx` is TSTATE(primary)
-    /// before the statement's own effect (the caller passes 'T' for statements inside a
-    /// transaction block).
-    pub fn after_success(
-        &self,
-        st: &mut SessionRoute,
-        a: &Analysis,
-        text: &str,
-        primary_tx: u8,
-        cat: &mut dyn Catalog,
-    ) {
-        self.success(st, a, text, primary_tx, cat)
-    }
-
-    /// routing.md §6.1: an ErrorResponse arrived while TSTATE(primary) was `primary_tx`.
-    pub fn after_error(&self, st: &mut SessionRoute, primary_tx: u8) {
-        self.error(st, primary_tx)
     }
 }

@@ -104,8 +104,9 @@ impl Router {
         view.usable.contains(node).then_some(Suggested::Node(node))
     }
 
-    /// routing.md §5.2.
-    pub(super) fn select_node(
+    /// routing.md §5.2: the load-balance node of a new session (or of one statement with
+    /// `statement_level_load_balance`).
+    pub fn select_load_balancing_node(
         &self,
         view: &NodeView<'_>,
         user: &str,
