@@ -5,6 +5,7 @@
 //! fields are atomics; the only lock is the robust mutex of `lock.rs`.
 
 pub mod lock;
+pub mod requests;
 pub mod text;
 
 use std::sync::atomic::Ordering::Relaxed;
@@ -12,6 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicU32, AtomicU64, 
 use std::sync::OnceLock;
 
 pub use lock::RobustMutex;
+pub use requests::{HealthStats, NodeRequest, RequestKind};
 pub use text::ShText;
 
 /// pgpool's `MAX_NUM_BACKENDS`: backend slots 0..127.
@@ -179,12 +181,21 @@ pub struct Header {
     /// Children currently holding a client connection.
     pub conn_counter: AtomicI32,
     pub switching: AtomicBool,
+    /// Set with a pushed request before SIGUSR1 reaches the main process (pgpool's
+    /// `SIG_FAILOVER_INTERRUPT` flag).
+    pub failover_requested: AtomicBool,
+    /// Pid of the pgpool main process (the creator of the region).
+    pub main_pid: AtomicI32,
     pub start_time: AtomicI64,
     /// Serialises accept() among idle children when `serialize_accept` is on.
     pub accept_lock: RobustMutex,
     /// Protects multi-word updates of backend descriptors and requests.
     pub request_lock: RobustMutex,
     pub backends: [BackendInfo; MAX_BACKENDS],
+    /// Node-operation requests for the main process (`requests.rs`).
+    pub requests: requests::RequestQueue,
+    /// Health-check statistics per node.
+    pub health: [HealthStats; MAX_BACKENDS],
 }
 
 /// One client child's slot (`ProcessInfo[]`).
@@ -348,6 +359,13 @@ impl Shmem {
         sh.header().primary_node_id.store(-2, Relaxed);
         sh.header().main_node_id.store(-1, Relaxed);
         sh.header().start_time.store(now(), Relaxed);
+        sh.header().requests.init();
+        sh.header()
+            .main_pid
+            .store(std::process::id() as i32, Relaxed);
+        for h in &sh.header().health {
+            h.reset();
+        }
         for i in 0..num_children {
             sh.process(i).current_pool.store(-1, Relaxed);
         }
@@ -414,6 +432,19 @@ pub fn try_shmem() -> Option<&'static Shmem> {
     SHMEM.get()
 }
 
+/// The region for unit tests: created on first use (3 children, 2 pool slots), shared by every
+/// test of the process.
+#[cfg(test)]
+pub(crate) fn tests_region() -> &'static Shmem {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if try_shmem().is_none() {
+            Shmem::create(3, 2).expect("mmap");
+        }
+    });
+    shmem()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -433,7 +464,7 @@ mod tests {
 
     #[test]
     fn region_is_shared_with_a_forked_child_and_the_lock_survives_a_dead_holder() {
-        let sh = Shmem::create(3, 2).expect("mmap");
+        let sh = tests_region();
         sh.connection(2, 1, 5).pid.store(4242, Relaxed);
         assert_eq!(sh.connection(2, 1, 5).pid.load(Relaxed), 4242);
         assert_eq!(sh.header().primary_node_id.load(Relaxed), -2);
