@@ -3,3 +3,4 @@
 //! `pcp_*` tools are built on.
 
 pub mod wire;
+pub mod server;
