@@ -623,7 +623,8 @@ impl Main {
         let mut sent = sig;
         self.signal_children(Signal::try_from(sent).unwrap_or(Signal::SIGINT));
         self.signal_worker(sent);
-        self.pcp.signal(Signal::try_from(sent).unwrap_or(Signal::SIGINT));
+        self.pcp
+            .signal(Signal::try_from(sent).unwrap_or(Signal::SIGINT));
         // Wait for every child; a faster mode arriving meanwhile is passed on.
         loop {
             while let Ok(WaitStatus::Exited(p, _) | WaitStatus::Signaled(p, _, _)) =
@@ -645,7 +646,8 @@ impl Main {
                 sent = now_sig;
                 self.signal_children(Signal::try_from(sent).unwrap_or(Signal::SIGINT));
                 self.signal_worker(sent);
-                self.pcp.signal(Signal::try_from(sent).unwrap_or(Signal::SIGINT));
+                self.pcp
+                    .signal(Signal::try_from(sent).unwrap_or(Signal::SIGINT));
             }
             let _ = crate::protocol::conn::wait_fd(
                 self.pipe.fd(),

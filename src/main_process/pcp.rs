@@ -81,14 +81,15 @@ impl Main {
                     // leaves the parent's open. Nothing else owns them in this process.
                     unsafe { libc::close(l.raw()) };
                 }
-                let sockets: Vec<_> = self.pcp.listeners.iter().map(|l| (l.raw(), l.tcp)).collect();
+                let sockets: Vec<_> = self
+                    .pcp
+                    .listeners
+                    .iter()
+                    .map(|l| (l.raw(), l.tcp))
+                    .collect();
                 let logger = self.logger_pid.map(Pid::as_raw);
-                let code = crate::pcp::server::run(
-                    self.cfg.clone(),
-                    &self.pcp.pcp_file,
-                    &sockets,
-                    logger,
-                );
+                let code =
+                    crate::pcp::server::run(self.cfg.clone(), &self.pcp.pcp_file, &sockets, logger);
                 std::process::exit(code);
             }
             Ok(ForkResult::Parent { child }) => self.pcp.pid = Some(child),
@@ -105,12 +106,16 @@ impl Main {
         signal: Option<Signal>,
     ) -> Option<i32> {
         self.pcp.pid = None;
-        if let Exit::Fatal = log_exit("PCP child", pid, code, signal) {
+        if let Exit::Fatal = log_exit("PCP child process", pid, code, signal) {
             return Some(self.shutdown(libc::SIGINT));
         }
         self.fork_pcp();
         if let Some(p) = self.pcp.pid {
-            pglog!(Severity::Log, "fork a new PCP child pid {}", p);
+            pglog!(
+                Severity::Log,
+                "fork a new PCP child process with pid: {}",
+                p
+            );
         }
         None
     }

@@ -2,5 +2,5 @@
 //! (`wire`), the server process and its per-connection workers, and the client library the
 //! `pcp_*` tools are built on.
 
-pub mod wire;
 pub mod server;
+pub mod wire;

@@ -102,7 +102,10 @@ fn pcp_tools_agree_with_real_pgpool() {
     let conf = std::fs::read_to_string(real_dir.conf_path()).expect("conf");
     std::fs::write(
         real_dir.conf_path(),
-        conf.replace("socket_dir = '/tmp'", &format!("socket_dir = '{}'", real_dir_path.display())),
+        conf.replace(
+            "socket_dir = '/tmp'",
+            &format!("socket_dir = '{}'", real_dir_path.display()),
+        ),
     )
     .expect("conf");
     let _real = RealPgpool::start(&real_dir);
@@ -126,7 +129,10 @@ fn pcp_tools_agree_with_real_pgpool() {
     }
     let err = run(&ours, "pcp_node_info", &["-n", "9"]);
     assert_eq!(err, run(&real_dir, "pcp_node_info", &["-n", "9"]));
-    assert_eq!(err.1, "ERROR:  informing node info failed\nDETAIL:  invalid node ID : 9\n\n");
+    assert_eq!(
+        err.1,
+        "ERROR:  informing node info failed\nDETAIL:  invalid node ID : 9\n\n"
+    );
 
     // Health-check statistics without health checks: all zero, same words.
     let a = run(&ours, "pcp_health_check_stats", &["0"]);
@@ -136,7 +142,10 @@ fn pcp_tools_agree_with_real_pgpool() {
         [&f[..4], &f[8..]].concat().join(" ")
     };
     assert_eq!(a.2, 0, "{}", a.1);
-    assert_eq!(strip(&a.0).replace("waiting", "up"), strip(&b.0).replace("waiting", "up"));
+    assert_eq!(
+        strip(&a.0).replace("waiting", "up"),
+        strip(&b.0).replace("waiting", "up")
+    );
 
     // Process count: four children, `<pid> ` each.
     let (out, _, _) = run(&ours, "pcp_proc_count", &[]);
@@ -160,7 +169,10 @@ fn pcp_tools_agree_with_real_pgpool() {
     let (_, err, code) = run(&ours, "pcp_proc_info", &["-P", "1"]);
     assert_eq!(
         (err.as_str(), code),
-        ("ERROR:  informing process info failed\nDETAIL:  invalid process ID : 1\n\n", 0)
+        (
+            "ERROR:  informing process info failed\nDETAIL:  invalid process ID : 1\n\n",
+            0
+        )
     );
 
     // Pool status: the same parameter names in the same order.
@@ -186,14 +198,22 @@ fn pcp_tools_agree_with_real_pgpool() {
         a,
         (
             String::new(),
-            "ERROR:  PCP: informing watchdog info failed\nDETAIL:  watchdog is not enabled\n\n".into(),
+            "ERROR:  PCP: informing watchdog info failed\nDETAIL:  watchdog is not enabled\n\n"
+                .into(),
             0
         )
     );
 
     // Reload: success line, and the main process re-read its configuration.
     let a = run(&ours, "pcp_reload_config", &[]);
-    assert_eq!(a, ("pcp_reload_config -- Command Successful\n".into(), String::new(), 0));
+    assert_eq!(
+        a,
+        (
+            "pcp_reload_config -- Command Successful\n".into(),
+            String::new(),
+            0
+        )
+    );
     wait_until(Duration::from_secs(10), "the reload log line", || {
         ours.log().contains("reload config files.")
     })
@@ -202,7 +222,10 @@ fn pcp_tools_agree_with_real_pgpool() {
     // Attach of a node id out of range: pgpool's refusal as an ERROR.
     let (_, err, code) = run(&ours, "pcp_attach_node", &["7"]);
     assert_eq!(code, 0);
-    assert!(err.starts_with("ERROR:  invalid failback request, node id : 7 is out of range"), "{err}");
+    assert!(
+        err.starts_with("ERROR:  invalid failback request, node id : 7 is out of range"),
+        "{err}"
+    );
     // Promote of the primary: FATAL, as pgpool.
     let a = run(&ours, "pcp_promote_node", &["0"]);
     let b = run(&real_dir, "pcp_promote_node", &["0"]);
@@ -215,7 +238,8 @@ struct Pcp(TcpStream);
 impl Pcp {
     fn connect(port: u16) -> Pcp {
         let s = TcpStream::connect((HOST, port)).expect("connect to PCP");
-        s.set_read_timeout(Some(Duration::from_secs(20))).expect("timeout");
+        s.set_read_timeout(Some(Duration::from_secs(20)))
+            .expect("timeout");
         Pcp(s)
     }
     fn send(&mut self, kind: u8, payload: &[u8]) {
@@ -253,8 +277,14 @@ fn pcp_raw_protocol_errors_are_fatal_for_their_connection_only() {
 
     let mut c = Pcp::connect(port);
     let r = fatal(&c.auth("wrong"));
-    assert_eq!(r.message, format!("authentication failed for user \"{PCP_USER}\""));
-    assert_eq!(r.detail.as_deref(), Some("username and/or password does not match"));
+    assert_eq!(
+        r.message,
+        format!("authentication failed for user \"{PCP_USER}\"")
+    );
+    assert_eq!(
+        r.detail.as_deref(),
+        Some("username and/or password does not match")
+    );
     assert!(c.closed());
 
     let mut c = Pcp::connect(port);
@@ -262,7 +292,10 @@ fn pcp_raw_protocol_errors_are_fatal_for_their_connection_only() {
     let r = fatal(&c.recv());
     assert_eq!(
         (r.message.as_str(), r.detail.as_deref()),
-        ("authentication failed for new PCP connection", Some("connection not authorized"))
+        (
+            "authentication failed for new PCP connection",
+            Some("connection not authorized")
+        )
     );
     assert!(c.closed());
 
@@ -272,7 +305,13 @@ fn pcp_raw_protocol_errors_are_fatal_for_their_connection_only() {
     assert_eq!(r.message, "authentication failed");
 
     let mut c = Pcp::connect(port);
-    assert_eq!(c.auth(PCP_PASSWORD), wire::Packet { kind: b'r', payload: b"AuthenticationOK\0".to_vec() });
+    assert_eq!(
+        c.auth(PCP_PASSWORD),
+        wire::Packet {
+            kind: b'r',
+            payload: b"AuthenticationOK\0".to_vec()
+        }
+    );
     c.send(b'L', b"");
     assert_eq!(c.recv().payload, b"CommandComplete\x003\0");
     c.send(b'I', b"-1\0");
@@ -303,7 +342,10 @@ fn pcp_raw_protocol_errors_are_fatal_for_their_connection_only() {
     let r = fatal(&c.recv());
     assert_eq!(
         (r.message.as_str(), r.detail.as_deref()),
-        ("PCP processing request", Some("unknown PCP packet type \"Q\""))
+        (
+            "PCP processing request",
+            Some("unknown PCP packet type \"Q\"")
+        )
     );
     assert!(c.closed());
 
@@ -319,7 +361,10 @@ fn pcp_raw_protocol_errors_are_fatal_for_their_connection_only() {
 
     // The server still serves, also on its Unix socket.
     let sock = d.dir().join(format!(".s.PGSQL.{port}"));
-    let mode = std::fs::metadata(&sock).expect("pcp socket").permissions().mode();
+    let mode = std::fs::metadata(&sock)
+        .expect("pcp socket")
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o777);
     let mut u = std::os::unix::net::UnixStream::connect(&sock).expect("unix connect");
     wire::write_packet(&mut u, b'M', b"").expect("send");
@@ -328,5 +373,52 @@ fn pcp_raw_protocol_errors_are_fatal_for_their_connection_only() {
     assert_eq!(c.auth(PCP_PASSWORD).kind, b'r');
     c.send(b'X', b"");
     assert!(c.closed());
-    assert!(d.log().contains("authentication failed for user"), "{}", d.log());
+    assert!(
+        d.log().contains("authentication failed for user"),
+        "{}",
+        d.log()
+    );
+}
+
+/// The pid of the daemon's PCP main process, from the process titles of its children.
+fn pcp_main_pid(d: &Daemon) -> Option<u32> {
+    d.children_pids().into_iter().find(|&p| {
+        std::fs::read(format!("/proc/{p}/cmdline"))
+            .map(|c| c.starts_with(b"pgpool: PCP: wait for connection request"))
+            .unwrap_or(false)
+    })
+}
+
+#[test]
+fn pcp_process_is_reforked_and_pcp_stop_pgpool_stops_the_daemon() {
+    let cluster = shared_sr_cluster();
+    let mut d = Daemon::start_streaming(cluster, "");
+    let sock = d.dir().join(format!(".s.PGSQL.{}", d.pcp_port()));
+    let first = pcp_main_pid(&d).expect("a PCP process with pgpool's title");
+    // SAFETY: kill(2) on a process of our own daemon.
+    unsafe { libc::kill(first as i32, libc::SIGKILL) };
+    wait_until(Duration::from_secs(20), "a new PCP process", || {
+        pcp_main_pid(&d).is_some_and(|p| p != first)
+    })
+    .expect("re-forked");
+    assert!(
+        d.log().contains("fork a new PCP child process with pid: "),
+        "{}",
+        d.log()
+    );
+    let (out, err, code) = tool(d.dir(), d.pcp_port(), "pcp_node_count", &[]);
+    assert_eq!((out.as_str(), err.as_str(), code), ("3\n", "", 0));
+
+    let (out, err, code) = tool(d.dir(), d.pcp_port(), "pcp_stop_pgpool", &["-m", "x"]);
+    assert_eq!(code, 1, "{out}{err}"); // rejected by the tool itself
+    let (out, err, code) = tool(d.dir(), d.pcp_port(), "pcp_stop_pgpool", &["-m", "fast"]);
+    assert_eq!(
+        (out.as_str(), err.as_str(), code),
+        ("pcp_stop_pgpool -- Command Successful\n", "", 0)
+    );
+    wait_until(Duration::from_secs(20), "the daemon to stop", || {
+        !d.is_running()
+    })
+    .expect("stopped by pcp_stop_pgpool");
+    assert!(!sock.exists(), "the PCP socket file is removed at shutdown");
 }

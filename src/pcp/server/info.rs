@@ -53,7 +53,10 @@ pub fn cc_packet<S: AsRef<str>>(kind: u8, fields: &[S]) -> Vec<u8> {
 }
 
 fn array_size(kind: u8, n: usize) -> Vec<u8> {
-    encode(kind, &strings_payload(&["ArraySize".to_string(), n.to_string()]))
+    encode(
+        kind,
+        &strings_payload(&["ArraySize".to_string(), n.to_string()]),
+    )
 }
 
 /// `L`: number of configured backend slots.
@@ -64,7 +67,10 @@ pub fn node_count(sh: &Shmem) -> Vec<u8> {
 /// SERVER_ROLE number of `node`: primary/standby in streaming mode, else main/replica.
 fn role_number(streaming: bool, sh: &Shmem, node: usize) -> u8 {
     let h = sh.header();
-    match (streaming, streaming && h.primary_node_id.load(Relaxed) == node as i32) {
+    match (
+        streaming,
+        streaming && h.primary_node_id.load(Relaxed) == node as i32,
+    ) {
         (true, true) => 2,
         (true, false) => 3,
         (false, _) if h.main_node_id.load(Relaxed) == node as i32 => 0,
@@ -271,6 +277,9 @@ mod tests {
             cc_packet(b'l', &["1"]),
             b"l\0\0\0\x16CommandComplete\x001\0".to_vec()
         );
-        assert_eq!(cc_packet::<&str>(b'z', &[]), b"z\0\0\0\x14CommandComplete\0".to_vec());
+        assert_eq!(
+            cc_packet::<&str>(b'z', &[]),
+            b"z\0\0\0\x14CommandComplete\0".to_vec()
+        );
     }
 }

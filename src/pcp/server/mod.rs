@@ -136,7 +136,10 @@ pub fn run(
             return exit_code::NO_RESTART;
         }
         if GOT_USR1.swap(false, SeqCst) {
-            pglog!(Severity::Log, "PCP process restart request received");
+            pglog!(
+                Severity::Log,
+                "restart request received in pcp child process"
+            );
             forward(&workers, Signal::SIGTERM);
             return exit_code::RESTART;
         }
@@ -159,6 +162,7 @@ pub fn run(
                 let _ = setsockopt(&conn, sockopt::TcpNoDelay, &true);
             }
             if let Some(pid) = fork_worker(&cfg, pcp_file, sockets, logger_pid, conn, tcp) {
+                pglog!(Severity::Debug1, "forked new pcp worker, pid={}", pid);
                 workers.push(pid);
             }
         }
@@ -226,7 +230,11 @@ fn reap(workers: &mut Vec<Pid>) {
     while let Ok(WaitStatus::Exited(p, _) | WaitStatus::Signaled(p, _, _)) =
         waitpid(None, Some(WaitPidFlag::WNOHANG))
     {
-        pglog!(Severity::Debug1, "PCP process with pid: {} exit with SUCCESS.", p);
+        pglog!(
+            Severity::Debug1,
+            "PCP process with pid: {} exit with SUCCESS.",
+            p
+        );
         workers.retain(|&w| w != p);
     }
 }

@@ -82,14 +82,25 @@ fn wait_operation_done(cfg: &Config, sh: &Shmem) {
 }
 
 /// `D` / `d`: queue a detach (graceful: after the clients left, and wait for its end).
-pub fn detach(cfg: &Config, sh: &Shmem, payload: &[u8], graceful: bool) -> Result<Vec<u8>, PcpError> {
+pub fn detach(
+    cfg: &Config,
+    sh: &Shmem,
+    payload: &[u8],
+    graceful: bool,
+) -> Result<Vec<u8>, PcpError> {
     let node = usize::try_from(atoi(payload)).unwrap_or(usize::MAX >> 1);
     let flags = details::SWITCHOVER | details::CONFIRMED;
     detach_with(cfg, sh, node, flags, graceful)?;
     Ok(cc_packet::<&str>(b'd', &[]))
 }
 
-fn detach_with(cfg: &Config, sh: &Shmem, node: usize, flags: u8, graceful: bool) -> Result<(), PcpError> {
+fn detach_with(
+    cfg: &Config,
+    sh: &Shmem,
+    node: usize,
+    flags: u8,
+    graceful: bool,
+) -> Result<(), PcpError> {
     if !graceful {
         return degenerate_backend_set(&[node], flags, true).map_err(refused);
     }
@@ -137,7 +148,12 @@ pub fn parse_promote(payload: &[u8]) -> (i64, u8) {
 }
 
 /// `J` / `j`: promote `id` (option `s`: switchover, detaching the current primary).
-pub fn promote(cfg: &Config, sh: &Shmem, payload: &[u8], graceful: bool) -> Result<Vec<u8>, PcpError> {
+pub fn promote(
+    cfg: &Config,
+    sh: &Shmem,
+    payload: &[u8],
+    graceful: bool,
+) -> Result<Vec<u8>, PcpError> {
     let (id, opt) = parse_promote(payload);
     if id < 0 || id as usize >= sh.num_backends() {
         return Err(PcpError::error(
@@ -218,7 +234,10 @@ pub fn stop(sh: &Shmem, payload: &[u8]) -> Result<(Vec<u8>, After), PcpError> {
 
 /// `Z`: SIGHUP to the main process (no watchdog: cluster scope acts locally).
 pub fn reload() -> (Vec<u8>, After) {
-    (cc_packet::<&str>(b'z', &[]), After::SignalMain(Signal::SIGHUP))
+    (
+        cc_packet::<&str>(b'z', &[]),
+        After::SignalMain(Signal::SIGHUP),
+    )
 }
 
 /// `V`: rotate the log file through the logging collector.
@@ -229,7 +248,10 @@ pub fn log_rotate(cfg: &Config) -> Result<(Vec<u8>, After), PcpError> {
             Some("logging_collector is disabled".into()),
         ));
     }
-    Ok((cc_packet::<&str>(b'v', &[]), After::SignalLogger(Signal::SIGUSR1)))
+    Ok((
+        cc_packet::<&str>(b'v', &[]),
+        After::SignalLogger(Signal::SIGUSR1),
+    ))
 }
 
 /// `G`: there is no query cache yet, so the answer is pgpool's with `memory_cache_enabled = off`
@@ -253,7 +275,7 @@ pub fn recovery(cfg: &Config, sh: &Shmem, payload: &[u8]) -> PcpError {
         return fail("primary server cannot be recovered by online recovery.".into());
     }
     if !matches!(
-        mode.as_ref(),
+        mode,
         "streaming_replication" | "native_replication" | "snapshot_isolation"
     ) {
         return fail(
@@ -266,8 +288,17 @@ pub fn recovery(cfg: &Config, sh: &Shmem, payload: &[u8]) -> PcpError {
 
 /// `client_min_messages` values `A` accepts.
 const LEVELS: [&str; 11] = [
-    "debug5", "debug4", "debug3", "debug2", "debug1", "log", "commerror", "info", "notice",
-    "warning", "error",
+    "debug5",
+    "debug4",
+    "debug3",
+    "debug2",
+    "debug1",
+    "log",
+    "commerror",
+    "info",
+    "notice",
+    "warning",
+    "error",
 ];
 
 /// `A`: set a PCP-session parameter; only `client_min_messages` exists. Returns the new level.

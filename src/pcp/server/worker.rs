@@ -6,8 +6,8 @@
 use std::io::Write;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
-use std::sync::atomic::Ordering::SeqCst;
 use std::sync::atomic::AtomicBool;
+use std::sync::atomic::Ordering::SeqCst;
 
 use nix::sys::signal::{kill, sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
 use nix::unistd::Pid;
@@ -98,9 +98,11 @@ impl<'a> Session<'a> {
                 self.salt = Some(salt);
                 return reply(encode(b'm', &salt));
             }
-            b'R' => return self.authenticate(payload).and_then(|_| {
-                reply(encode(b'r', b"AuthenticationOK\0"))
-            }),
+            b'R' => {
+                return self
+                    .authenticate(payload)
+                    .and_then(|_| reply(encode(b'r', b"AuthenticationOK\0")))
+            }
             b'X' => return Ok(Outcome::Close),
             _ if !self.authenticated => {
                 return Err(PcpError::fatal(
@@ -181,12 +183,12 @@ impl<'a> Session<'a> {
                 Some(format!("could not open {file}. reason: {reason}")),
             )
         })?;
-        let users = crate::config::files::parse_pcp_conf(&text, &file).map_err(|e| {
-            PcpError::fatal("failed to authenticate PCP user", Some(e.to_string()))
-        })?;
-        let ok = users.iter().filter(|u| u.user == user).any(|u| {
-            crate::pcp::wire::auth_response(&u.md5, &user, &salt) == response
-        });
+        let users = crate::config::files::parse_pcp_conf(&text, &file)
+            .map_err(|e| PcpError::fatal("failed to authenticate PCP user", Some(e.to_string())))?;
+        let ok = users
+            .iter()
+            .filter(|u| u.user == user)
+            .any(|u| crate::pcp::wire::auth_response(&u.md5, &user, &salt) == response);
         if !ok {
             self.authenticated = false;
             return Err(PcpError::fatal(
@@ -195,7 +197,11 @@ impl<'a> Session<'a> {
             ));
         }
         self.authenticated = true;
-        pglog!(Severity::Debug1, "PCP: successfully authenticated user \"{}\"", user);
+        pglog!(
+            Severity::Debug1,
+            "PCP: successfully authenticated user \"{}\"",
+            user
+        );
         Ok(())
     }
 
@@ -265,7 +271,7 @@ fn report(conn: &mut Conn, e: &PcpError) {
 pub fn run(cfg: &Config, pcp_file: &Path, logger_pid: Option<i32>, mut conn: Conn) -> i32 {
     crate::logger::set_process("pcp_child", "PCP");
     install_signals();
-    crate::process_title::set("PCP: processing a request");
+    // (the title stays the PCP main process's, as in pgpool)
     let mut session = Session::new(cfg, pcp_file, logger_pid);
     loop {
         if TERM.load(SeqCst) {
@@ -303,5 +309,104 @@ pub fn run(cfg: &Config, pcp_file: &Path, logger_pid: Option<i32>, mut conn: Con
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pcp::wire::{auth_response, read_packet, split_strings, strings_payload};
+
+    fn reply(o: Result<Outcome, PcpError>) -> crate::pcp::wire::Packet {
+        match o {
+            Ok(Outcome::Reply(b, _)) => read_packet(&mut &b[..], None).expect("packet"),
+            Ok(Outcome::Close) => panic!("closed"),
+            Err(e) => panic!("error {e:?}"),
+        }
+    }
+
+    #[test]
+    fn authentication_then_requests() {
+        crate::shmem::tests_region();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("pcp.conf");
+        let h1 = crate::auth::passwords::md5_hex(b"secret");
+        std::fs::write(&file, format!("# comment\nadmin:{h1}\n")).expect("write");
+        let cfg = Config::defaults();
+        let mut s = Session::new(&cfg, &file, None);
+
+        let e = s
+            .handle(b'L', b"")
+            .err()
+            .expect("refused before authentication");
+        assert!(e.fatal);
+        assert_eq!(e.message, "authentication failed for new PCP connection");
+        let e = s.handle(b'R', b"admin\0x\0").err().expect("R without M");
+        assert_eq!(
+            (e.fatal, e.message.as_str()),
+            (true, "authentication failed")
+        );
+
+        let salt = reply(s.handle(b'M', b""));
+        assert_eq!((salt.kind, salt.payload.len()), (b'm', 4));
+        let bad = strings_payload(&["admin", &auth_response(&h1, "admin", b"zzzz")]);
+        let e = s.handle(b'R', &bad).err().expect("wrong answer");
+        assert_eq!(e.message, "authentication failed for user \"admin\"");
+
+        let salt = reply(s.handle(b'M', b"")).payload;
+        let good = strings_payload(&["admin", &auth_response(&h1, "admin", &salt)]);
+        let ok = reply(s.handle(b'R', &good));
+        assert_eq!(
+            (ok.kind, ok.payload.as_slice()),
+            (b'r', &b"AuthenticationOK\0"[..])
+        );
+        // the salt was used up: a second R needs a new M
+        assert!(s.handle(b'R', &good).is_err());
+        s.authenticated = true;
+
+        let l = reply(s.handle(b'L', b""));
+        assert_eq!(l.kind, b'l');
+        assert_eq!(split_strings(&l.payload)[0], "CommandComplete");
+        let e = s.handle(b'I', b"99\0").err().expect("bad node");
+        assert_eq!(
+            (e.fatal, e.detail.as_deref()),
+            (false, Some("invalid node ID : 99"))
+        );
+        let e = s.handle(b'W', b"-1\0").err().expect("no watchdog");
+        assert_eq!(e.detail.as_deref(), Some("watchdog is not enabled"));
+        let e = s.handle(b'J', b"200 \0n").err().expect("no such node");
+        assert_eq!(
+            (e.fatal, e.detail.as_deref()),
+            (false, Some("node id 200 is not valid"))
+        );
+        let e = s.handle(b'T', b"x").err().expect("bad mode");
+        assert_eq!(e.detail.as_deref(), Some("invalid shutdown mode \"x\""));
+        let e = s.handle(b'V', b"l").err().expect("no collector");
+        assert_eq!(e.detail.as_deref(), Some("logging_collector is disabled"));
+        let e = s.handle(b'q', b"").err().expect("unknown");
+        assert!(e.fatal);
+        assert_eq!(e.detail.as_deref(), Some("unknown PCP packet type \"q\""));
+        assert!(matches!(s.handle(b'X', b""), Ok(Outcome::Close)));
+
+        std::fs::write(&file, format!("{}:{h1}\n", "u".repeat(129))).expect("write");
+        let salt = reply(s.handle(b'M', b"")).payload;
+        let e = s
+            .handle(
+                b'R',
+                &strings_payload(&["admin", &auth_response(&h1, "admin", &salt)]),
+            )
+            .err()
+            .expect("bad file");
+        assert_eq!(e.message, "failed to authenticate PCP user");
+        std::fs::remove_file(&file).expect("rm");
+        reply(s.handle(b'M', b""));
+        let e = s.handle(b'R', &good).err().expect("no file");
+        assert_eq!(
+            e.detail,
+            Some(format!(
+                "could not open {}. reason: No such file or directory",
+                file.display()
+            ))
+        );
     }
 }
