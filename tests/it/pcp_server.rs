@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use pgpool_rs::pcp::wire::{self, Report};
 
-use crate::support::cluster::shared_sr_cluster;
+use crate::support::cluster::{shared_sr_cluster, Cluster, ClusterSpec, StopMode};
 use crate::support::daemon::{Daemon, PCP_PASSWORD, PCP_USER};
 use crate::support::sr::STREAMING_CONF;
 use crate::support::wire::md5_hex;
@@ -486,4 +486,80 @@ fn pcp_node_operations_are_queued_or_refused_with_pgpools_errors() {
         },
     )
     .unwrap_or_else(|e| panic!("{e}\n{}", d.log()));
+}
+
+/// pgpool_recovery / pgpool_remote_start stand-ins in template1 of the primary (the extension is
+/// not installed here): stage 1 records its arguments in `<log dir>/stage1`, remote start runs
+/// pg_ctl for real through COPY TO PROGRAM.
+fn install_recovery_functions(cluster: &Cluster) {
+    let logdir = cluster.dir().join("log");
+    let pg_ctl = crate::support::cluster::pgbin().join("pg_ctl");
+    let sql = format!(
+        "CREATE FUNCTION pgpool_recovery(s text, h text, d text, p text, n int, rp text, rh text) \
+         RETURNS bool LANGUAGE plpgsql AS $f$ BEGIN \
+         EXECUTE format('COPY (SELECT %L) TO %L', concat_ws(' ', s, h, d, p, n, rp, rh), '{stage1}'); \
+         RETURN true; END $f$; \
+         CREATE FUNCTION pgpool_remote_start(h text, d text) RETURNS bool LANGUAGE plpgsql AS $f$ BEGIN \
+         EXECUTE format('COPY (SELECT 1) TO PROGRAM %L', '{pg_ctl} -D ' || d || ' -l {log} -w start'); \
+         RETURN true; END $f$;",
+        stage1 = logdir.join("stage1").display(),
+        pg_ctl = pg_ctl.display(),
+        log = cluster.log_path(1).display(),
+    );
+    let mut c = cluster
+        .connect(0, crate::support::cluster::SUPERUSER, None, "template1")
+        .expect("connect to template1");
+    c.batch_execute(&sql)
+        .expect("create the recovery functions");
+}
+
+#[test]
+fn pcp_recovery_node_runs_stage_one_and_restarts_the_node() {
+    let cluster = Cluster::start(ClusterSpec::default());
+    install_recovery_functions(&cluster);
+    cluster.stop_node(1, StopMode::Fast);
+    let mut d = Daemon::prepare(
+        &cluster,
+        &format!(
+            "{STREAMING_CONF}recovery_user = 'postgres'\n\
+             recovery_1st_stage_command = 'recovery_1st_stage'\nrecovery_timeout = 30\n"
+        ),
+    );
+    // pgpool's view: node 1 is down.
+    std::fs::write(d.dir().join("pgpool_status"), "up\ndown\n").expect("status file");
+    d.launch_foreground(&[]).expect("daemon starts");
+    let run = |args: &[&str]| tool(d.dir(), d.pcp_port(), "pcp_recovery_node", args);
+
+    let (_, err, _) = run(&["0"]);
+    assert_eq!(
+        err,
+        "ERROR:  process recovery request failed\nDETAIL:  primary server cannot be recovered by online recovery.\n\n"
+    );
+    let out = run(&["1"]);
+    assert_eq!(
+        out,
+        (
+            "pcp_recovery_node -- Command Successful\n".into(),
+            String::new(),
+            0
+        ),
+        "{}",
+        d.log()
+    );
+    assert!(cluster.is_running(1));
+    let stage1 = std::fs::read_to_string(cluster.dir().join("log/stage1")).expect("stage 1 ran");
+    assert_eq!(
+        stage1.trim_end(),
+        format!(
+            "recovery_1st_stage {HOST} {} {} 1 {} {HOST}",
+            cluster.data_dir(1).display(),
+            cluster.port(0),
+            cluster.port(1)
+        )
+    );
+    assert!(
+        d.log().contains("received failback request for node_id: 1"),
+        "{}",
+        d.log()
+    );
 }

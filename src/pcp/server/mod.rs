@@ -5,10 +5,11 @@
 //! for the workers (which finish their request), SIGINT/SIGQUIT forward and exit, SIGUSR1 asks
 //! for a restart (exit and be re-forked), SIGUSR2 is passed on to the workers (it ends the wait
 //! of a graceful detach or promote). The request handlers are in `info` (reading) and `ops`
-//! (acting).
+//! (acting) and `recovery` (online recovery).
 
 pub mod info;
 pub mod ops;
+pub mod recovery;
 pub mod worker;
 
 use std::os::fd::{BorrowedFd, FromRawFd, OwnedFd, RawFd};
@@ -124,6 +125,7 @@ pub fn run(
     install_signals();
     crate::process_title::set("PCP: wait for connection request");
     pglog!(Severity::Log, "PCP process: {} started", std::process::id());
+    recovery::init_shared_flag();
     let mut workers: Vec<Pid> = Vec::new();
     loop {
         reap(&mut workers);

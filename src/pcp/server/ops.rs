@@ -1,6 +1,6 @@
 //! The PCP requests that act (spec/pcp.md §5.7–§5.14, §5.16; spec/failover.md §10): attach `C`,
 //! detach `D`/`d`, promote `J`/`j`, stop `T`/`t`, reload `Z`, log rotation `V`, query-cache
-//! invalidation `G`, the session parameter `A`, and the refusal of online recovery `O`. Node
+//! invalidation `G` and the session parameter `A`. Node
 //! operations are queued through `crate::failover::request`; the main process carries them out.
 
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
@@ -258,32 +258,6 @@ pub fn log_rotate(cfg: &Config) -> Result<(Vec<u8>, After), PcpError> {
 /// (turning the cache on is refused at start-up by the configuration checks).
 pub fn invalidate_query_cache() -> PcpError {
     PcpError::error("query cache is not enabled", None)
-}
-
-/// `O`: online recovery is not implemented; the id checks come first as in pgpool.
-pub fn recovery(cfg: &Config, sh: &Shmem, payload: &[u8]) -> PcpError {
-    let id = atoi(payload);
-    let fail = |d: String| PcpError::error("process recovery request failed", Some(d));
-    if let Err(e) = refuse_while_switching(sh) {
-        return e;
-    }
-    if id < 0 || id as usize >= sh.num_backends() {
-        return fail(format!("node id {id} is not valid"));
-    }
-    let mode = cfg.get_enum("backend_clustering_mode");
-    if mode == "streaming_replication" && sh.header().primary_node_id.load(Relaxed) == id as i32 {
-        return fail("primary server cannot be recovered by online recovery.".into());
-    }
-    if !matches!(
-        mode,
-        "streaming_replication" | "native_replication" | "snapshot_isolation"
-    ) {
-        return fail(
-            "recovery request is only allowed in replication and streaming replication modes."
-                .into(),
-        );
-    }
-    fail("online recovery is not supported by this version of pgpool-rs".into())
 }
 
 /// `client_min_messages` values `A` accepts.

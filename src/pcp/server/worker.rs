@@ -127,7 +127,7 @@ impl<'a> Session<'a> {
             b'd' => reply(ops::detach(cfg, sh, payload, true)?),
             b'J' => reply(ops::promote(cfg, sh, payload, false)?),
             b'j' => reply(ops::promote(cfg, sh, payload, true)?),
-            b'O' => Err(ops::recovery(cfg, sh, payload)),
+            b'O' => reply(super::recovery::recover(cfg, sh, payload)?),
             b'T' | b't' => ops::stop(sh, payload).map(|(b, a)| Outcome::Reply(b, a)),
             b'Z' => {
                 let (b, a) = ops::reload();
