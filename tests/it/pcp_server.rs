@@ -442,10 +442,13 @@ fn pcp_node_operations_are_queued_or_refused_with_pgpools_errors() {
         err,
         "ERROR:  could not process promote request\nDETAIL:  node id 5 is not valid\n\n"
     );
+    // A node pgpool sees as valid is not recovered (nothing is run on the shared cluster).
     let (_, err, _) = run("pcp_recovery_node", &["1"]);
-    assert!(
-        err.starts_with("ERROR:  process recovery request failed\n"),
-        "{err}"
+    assert_eq!(err, "ERROR:  node recovery failed, node id: 1 is alive\n\n");
+    let (_, err, _) = run("pcp_recovery_node", &["3"]);
+    assert_eq!(
+        err,
+        "ERROR:  process recovery request failed\nDETAIL:  node id 3 is not valid\n\n"
     );
     let (_, err, _) = run("pcp_recovery_node", &["0"]);
     assert_eq!(
