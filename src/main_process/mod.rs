@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod files;
 pub mod listen;
+mod pcp;
 pub mod signals;
 mod spare;
 
@@ -232,6 +233,8 @@ struct Main {
     /// The worker process (streaming-replication check), when running.
     worker_pid: Option<Pid>,
     spare: spare::SpareState,
+    /// The PCP sockets and process.
+    pcp: pcp::Pcp,
 }
 
 fn start(opts: &Options, cfg: Config, settings: LogSettings) -> Result<i32, String> {
@@ -280,6 +283,7 @@ fn start_inner(opts: &Options, cfg: Config, settings: LogSettings) -> Result<i32
             as i32,
     };
     let listeners = listen::create(&spec)?;
+    let pcp = pcp::Pcp::create(&cfg, opts.pcp_file.clone())?;
     let pipe = SelfPipe::install().map_err(|e| format!("could not create self pipe: {e}"))?;
     let mut m = Main {
         spare: spare::SpareState::default(),
@@ -289,6 +293,7 @@ fn start_inner(opts: &Options, cfg: Config, settings: LogSettings) -> Result<i32
         pipe,
         logger_pid,
         worker_pid: None,
+        pcp,
     };
     let initial = if m.dynamic() {
         let n = if m.cfg.get_enum("process_management_strategy") == "aggressive" {
@@ -305,6 +310,7 @@ fn start_inner(opts: &Options, cfg: Config, settings: LogSettings) -> Result<i32
     }
     m.detect_primary();
     m.fork_worker();
+    m.fork_pcp();
     files::write_status(&status_file(&m.cfg), sh);
     pglog!(
         Severity::Log,
@@ -522,6 +528,12 @@ impl Main {
                 }
                 continue;
             }
+            if self.pcp.is(pid) {
+                if let Some(code) = self.reap_pcp(pid, code, signal) {
+                    return Some(code);
+                }
+                continue;
+            }
             let Some(slot) = self.sh.child_by_pid(pid.as_raw()) else {
                 continue;
             };
@@ -595,6 +607,7 @@ impl Main {
         if let Some(p) = self.worker_pid {
             let _ = kill(p, Signal::SIGHUP);
         }
+        self.pcp.signal(Signal::SIGHUP);
         if let Some(p) = self.logger_pid {
             let _ = kill(p, Signal::SIGHUP);
         }
@@ -605,10 +618,13 @@ impl Main {
         pglog!(Severity::Log, "shutting down by signal {}", sig);
         listen::unlink_all(&self.listeners);
         self.listeners.clear();
+        self.pcp.close();
         pglog!(Severity::Log, "terminating all child processes");
         let mut sent = sig;
         self.signal_children(Signal::try_from(sent).unwrap_or(Signal::SIGINT));
         self.signal_worker(sent);
+        self.pcp
+            .signal(Signal::try_from(sent).unwrap_or(Signal::SIGINT));
         // Wait for every child; a faster mode arriving meanwhile is passed on.
         loop {
             while let Ok(WaitStatus::Exited(p, _) | WaitStatus::Signaled(p, _, _)) =
@@ -620,8 +636,9 @@ impl Main {
                 if Some(p) == self.worker_pid {
                     self.worker_pid = None;
                 }
+                self.pcp.forget(p);
             }
-            if self.live_children().is_empty() && self.worker_pid.is_none() {
+            if self.live_children().is_empty() && self.worker_pid.is_none() && !self.pcp.running() {
                 break;
             }
             let now_sig = signals::SHUTDOWN_SIGNAL.load(SeqCst);
@@ -629,6 +646,8 @@ impl Main {
                 sent = now_sig;
                 self.signal_children(Signal::try_from(sent).unwrap_or(Signal::SIGINT));
                 self.signal_worker(sent);
+                self.pcp
+                    .signal(Signal::try_from(sent).unwrap_or(Signal::SIGINT));
             }
             let _ = crate::protocol::conn::wait_fd(
                 self.pipe.fd(),

@@ -2,4 +2,5 @@
 //! (`wire`), the server process and its per-connection workers, and the client library the
 //! `pcp_*` tools are built on.
 
+pub mod server;
 pub mod wire;

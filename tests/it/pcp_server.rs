@@ -1,0 +1,568 @@
+//! The PCP server (spec/pcp.md): Debian's pgpool-II 4.3.5 pcp_* tools against our daemon,
+//! compared with the same tools against the real /usr/sbin/pgpool on the same cluster where the
+//! values are deterministic; raw-socket tests of authentication failures, requests before
+//! authentication, unknown kinds and bad lengths (each FATAL closes only its own connection).
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use pgpool_rs::pcp::wire::{self, Report};
+
+use crate::support::cluster::{shared_sr_cluster, Cluster, ClusterSpec, StopMode};
+use crate::support::daemon::{Daemon, PCP_PASSWORD, PCP_USER};
+use crate::support::sr::STREAMING_CONF;
+use crate::support::wire::md5_hex;
+use crate::support::{output_within, wait_until, HOST};
+
+/// Run `/usr/sbin/<tool> -h 127.0.0.1 -p <port> -U pcpadmin -w <args>` with a .pcppass in `dir`;
+/// (stdout, stderr, exit code).
+fn tool(dir: &Path, port: u16, name: &str, args: &[&str]) -> (String, String, i32) {
+    let pass = dir.join(format!("pcppass-{port}"));
+    std::fs::write(&pass, format!("{HOST}:{port}:{PCP_USER}:{PCP_PASSWORD}\n")).expect("pcppass");
+    std::fs::set_permissions(&pass, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let port_s = port.to_string();
+    let mut cmd = Command::new(format!("/usr/sbin/{name}"));
+    cmd.args(["-h", HOST, "-p", &port_s, "-U", PCP_USER, "-w"])
+        .args(args)
+        .env("PCPPASSFILE", &pass)
+        .stdin(Stdio::null());
+    let (out, finished) = output_within(&mut cmd, Duration::from_secs(30));
+    assert!(finished, "{name} did not finish");
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        out.status.code().unwrap_or(-1),
+    )
+}
+
+/// The real pgpool-II 4.3.5 on a prepared daemon directory; its process group is killed on drop.
+struct RealPgpool {
+    child: Child,
+}
+
+impl RealPgpool {
+    fn start(d: &Daemon) -> RealPgpool {
+        let child = Command::new("/usr/sbin/pgpool")
+            .arg("-n")
+            .arg("-f")
+            .arg(d.conf_path())
+            .arg("-F")
+            .arg(d.pcp_conf_path())
+            .current_dir(d.dir())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .expect("run /usr/sbin/pgpool");
+        let real = RealPgpool { child };
+        wait_until(Duration::from_secs(30), "real pgpool's PCP port", || {
+            tool(d.dir(), d.pcp_port(), "pcp_node_count", &[]).2 == 0
+        })
+        .expect("real pgpool answers PCP");
+        real
+    }
+}
+
+impl Drop for RealPgpool {
+    fn drop(&mut self) {
+        // SAFETY: kill(2) on the process group of the child we spawned (not reaped yet).
+        unsafe { libc::kill(-(self.child.id() as i32), libc::SIGKILL) };
+        let _ = self.child.wait();
+    }
+}
+
+/// Drop the trailing `YYYY-MM-DD HH:MM:SS` of each line (status-change timestamps).
+fn without_times(s: &str) -> String {
+    s.lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            if f.len() > 2 && f[f.len() - 2].len() == 10 && f[f.len() - 2].as_bytes()[4] == b'-' {
+                f[..f.len() - 2].join(" ")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn pcp_tools_agree_with_real_pgpool() {
+    let cluster = shared_sr_cluster();
+    let ours = Daemon::start_streaming(cluster, "");
+    let real_dir = Daemon::prepare(cluster, &format!("{STREAMING_CONF}socket_dir = '/tmp'\n"));
+    let real_dir_path = real_dir.dir().to_path_buf();
+    // 4.3 names the client socket directory `socket_dir`: keep it inside the daemon directory.
+    let conf = std::fs::read_to_string(real_dir.conf_path()).expect("conf");
+    std::fs::write(
+        real_dir.conf_path(),
+        conf.replace(
+            "socket_dir = '/tmp'",
+            &format!("socket_dir = '{}'", real_dir_path.display()),
+        ),
+    )
+    .expect("conf");
+    let _real = RealPgpool::start(&real_dir);
+    let run = |d: &Daemon, name: &str, args: &[&str]| tool(d.dir(), d.pcp_port(), name, args);
+
+    let (ours_out, ours_err, code) = run(&ours, "pcp_node_count", &[]);
+    assert_eq!((ours_out.as_str(), ours_err.as_str(), code), ("3\n", "", 0));
+    assert_eq!(run(&real_dir, "pcp_node_count", &[]).0, ours_out);
+
+    for args in [&[][..], &["-n", "1"][..], &["-v", "-n", "0"][..]] {
+        let a = run(&ours, "pcp_node_info", args);
+        let b = run(&real_dir, "pcp_node_info", args);
+        assert_eq!(a.2, 0, "{args:?}: {}", a.1);
+        let (mine, theirs) = (without_times(&a.0), without_times(&b.0));
+        assert!(!mine.is_empty());
+        assert_eq!(mine, theirs, "pcp_node_info {args:?}");
+    }
+    let err = run(&ours, "pcp_node_info", &["-n", "9"]);
+    assert_eq!(err, run(&real_dir, "pcp_node_info", &["-n", "9"]));
+    assert_eq!(
+        err.1,
+        "ERROR:  informing node info failed\nDETAIL:  invalid node ID : 9\n\n"
+    );
+
+    // Health-check statistics without health checks: all zero, same words (the status-change
+    // time, fields 6 and 7, may differ by a second).
+    let a = run(&ours, "pcp_health_check_stats", &["0"]);
+    let b = run(&real_dir, "pcp_health_check_stats", &["0"]);
+    let strip = |s: &str| {
+        let f: Vec<&str> = s.split(' ').collect();
+        [&f[..5], &f[7..]].concat().join(" ")
+    };
+    assert_eq!(a.2, 0, "{}", a.1);
+    assert_eq!(strip(&a.0), strip(&b.0));
+    assert!(
+        a.0.ends_with(" 0 0 0 0 0 0.000000 0 0 0 0.000000    \n"),
+        "{:?}",
+        a.0
+    );
+
+    // Process count: four children, `<pid> ` each.
+    let (out, _, _) = run(&ours, "pcp_proc_count", &[]);
+    let pids: Vec<&str> = out.trim_end_matches('\n').split_terminator(' ').collect();
+    assert_eq!(pids.len(), 4, "{out:?}");
+    assert!(out.ends_with(" \n"));
+    let mut children: Vec<String> = ours.client_children().iter().map(u32::to_string).collect();
+    let mut listed: Vec<String> = pids.iter().map(|s| s.to_string()).collect();
+    children.sort();
+    listed.sort();
+    assert_eq!(listed, children);
+
+    // Process info: every slot with -a (4 children x 2 pools x 3 nodes), 16 fields each.
+    let (out, err, code) = run(&ours, "pcp_proc_info", &["-a"]);
+    assert_eq!(code, 0, "{err}");
+    let (real_out, _, _) = run(&real_dir, "pcp_proc_info", &["-a"]);
+    assert_eq!(out.lines().count(), 24, "{out}");
+    assert_eq!(real_out.lines().count(), out.lines().count());
+    let (out, _, _) = run(&ours, "pcp_proc_info", &[pids[0]]);
+    assert_eq!(out, "No process information available\n\n");
+    let (_, err, code) = run(&ours, "pcp_proc_info", &["-P", "1"]);
+    assert_eq!(
+        (err.as_str(), code),
+        (
+            "ERROR:  informing process info failed\nDETAIL:  invalid process ID : 1\n\n",
+            0
+        )
+    );
+
+    // Pool status: the same parameter names in the same order.
+    let names = |s: &str| -> Vec<String> {
+        s.lines()
+            .filter_map(|l| l.strip_prefix("name : "))
+            .map(str::to_string)
+            .collect()
+    };
+    let (a, _, _) = run(&ours, "pcp_pool_status", &[]);
+    let (b, _, _) = run(&real_dir, "pcp_pool_status", &[]);
+    // Our SHOW pool_status lists 4.6's parameters (unix_socket_directories, ...), 4.3.5 its own
+    // set; the opening rows and the per-backend rows are the same.
+    let (a, b) = (names(&a), names(&b));
+    assert!(a.len() > 50, "{a:?}");
+    assert_eq!(a[..3], b[..3]);
+    assert_eq!(a[a.len() - 24..], b[b.len() - 24..]);
+
+    // Watchdog off: exactly pgpool's error; exit status 0.
+    let a = run(&ours, "pcp_watchdog_info", &[]);
+    assert_eq!(a, run(&real_dir, "pcp_watchdog_info", &[]));
+    assert_eq!(
+        a,
+        (
+            String::new(),
+            "ERROR:  PCP: informing watchdog info failed\nDETAIL:  watchdog is not enabled\n\n"
+                .into(),
+            0
+        )
+    );
+
+    // Reload: success line, and the main process re-read its configuration.
+    let a = run(&ours, "pcp_reload_config", &[]);
+    assert_eq!(
+        a,
+        (
+            "pcp_reload_config -- Command Successful\n".into(),
+            String::new(),
+            0
+        )
+    );
+    wait_until(Duration::from_secs(10), "the reload log line", || {
+        ours.log().contains("reload config files.")
+    })
+    .expect("reloaded");
+
+    // Attach of a node id out of range: pgpool's refusal as an ERROR.
+    let (_, err, code) = run(&ours, "pcp_attach_node", &["7"]);
+    assert_eq!(code, 0);
+    assert!(
+        err.starts_with("ERROR:  invalid failback request, node id : 7 is out of range"),
+        "{err}"
+    );
+    // Promote of the primary: FATAL, as pgpool.
+    let a = run(&ours, "pcp_promote_node", &["0"]);
+    let b = run(&real_dir, "pcp_promote_node", &["0"]);
+    assert_eq!(a, b);
+}
+
+/// A raw PCP connection.
+struct Pcp(TcpStream);
+
+impl Pcp {
+    fn connect(port: u16) -> Pcp {
+        let s = TcpStream::connect((HOST, port)).expect("connect to PCP");
+        s.set_read_timeout(Some(Duration::from_secs(20)))
+            .expect("timeout");
+        Pcp(s)
+    }
+    fn send(&mut self, kind: u8, payload: &[u8]) {
+        wire::write_packet(&mut self.0, kind, payload).expect("send");
+    }
+    fn recv(&mut self) -> wire::Packet {
+        wire::read_packet(&mut self.0, None).expect("reply")
+    }
+    fn auth(&mut self, password: &str) -> wire::Packet {
+        self.send(b'M', b"");
+        let salt = self.recv();
+        assert_eq!((salt.kind, salt.payload.len()), (b'm', 4));
+        let resp = wire::auth_response(&md5_hex(password.as_bytes()), PCP_USER, &salt.payload);
+        self.send(b'R', &wire::strings_payload(&[PCP_USER, &resp]));
+        self.recv()
+    }
+    fn closed(&mut self) -> bool {
+        let mut b = [0u8; 1];
+        matches!(self.0.read(&mut b), Ok(0) | Err(_))
+    }
+}
+
+fn fatal(p: &wire::Packet) -> Report {
+    assert_eq!(p.kind, b'E');
+    let r = Report::parse(&p.payload);
+    assert_eq!(r.severity, "FATAL");
+    r
+}
+
+#[test]
+fn pcp_raw_protocol_errors_are_fatal_for_their_connection_only() {
+    let cluster = shared_sr_cluster();
+    let d = Daemon::start_streaming(cluster, "");
+    let port = d.pcp_port();
+
+    let mut c = Pcp::connect(port);
+    let r = fatal(&c.auth("wrong"));
+    assert_eq!(
+        r.message,
+        format!("authentication failed for user \"{PCP_USER}\"")
+    );
+    assert_eq!(
+        r.detail.as_deref(),
+        Some("username and/or password does not match")
+    );
+    assert!(c.closed());
+
+    let mut c = Pcp::connect(port);
+    c.send(b'L', b"");
+    let r = fatal(&c.recv());
+    assert_eq!(
+        (r.message.as_str(), r.detail.as_deref()),
+        (
+            "authentication failed for new PCP connection",
+            Some("connection not authorized")
+        )
+    );
+    assert!(c.closed());
+
+    let mut c = Pcp::connect(port);
+    c.send(b'R', &wire::strings_payload(&[PCP_USER, "x"]));
+    let r = fatal(&c.recv());
+    assert_eq!(r.message, "authentication failed");
+
+    let mut c = Pcp::connect(port);
+    assert_eq!(
+        c.auth(PCP_PASSWORD),
+        wire::Packet {
+            kind: b'r',
+            payload: b"AuthenticationOK\0".to_vec()
+        }
+    );
+    c.send(b'L', b"");
+    assert_eq!(c.recv().payload, b"CommandComplete\x003\0");
+    c.send(b'I', b"-1\0");
+    let first = c.recv();
+    assert_eq!(first.payload, b"ArraySize\x003\0");
+    for _ in 0..3 {
+        let p = c.recv();
+        let f = wire::split_strings(&p.payload);
+        assert_eq!(f.len(), 13, "{f:?}"); // "NodeInfo" + 4.3.5's 12 fields
+        assert_eq!(f[0], "NodeInfo");
+    }
+    assert_eq!(c.recv().payload, b"CommandComplete\0");
+    // An ERROR keeps the connection.
+    c.send(b'H', b"9\0");
+    let p = c.recv();
+    assert_eq!(Report::parse(&p.payload).severity, "ERROR");
+    c.send(b'B', b"");
+    let size = c.recv();
+    assert_eq!(&size.payload[..10], b"ArraySize\0");
+    assert_eq!(size.payload.len(), 14);
+    let rows = i32::from_be_bytes(size.payload[10..].try_into().expect("4 bytes"));
+    for _ in 0..rows {
+        let p = c.recv();
+        assert_eq!(wire::split_strings(&p.payload).len(), 4); // ProcessConfig, name, value, desc
+    }
+    assert_eq!(c.recv().payload, b"CommandComplete\0");
+    c.send(b'Q', b"");
+    let r = fatal(&c.recv());
+    assert_eq!(
+        (r.message.as_str(), r.detail.as_deref()),
+        (
+            "PCP processing request",
+            Some("unknown PCP packet type \"Q\"")
+        )
+    );
+    assert!(c.closed());
+
+    // A bad length: FATAL invalid PCP packet.
+    let mut c = Pcp::connect(port);
+    c.0.write_all(b"L\0\0\x01\x04").expect("send");
+    let r = fatal(&c.recv());
+    assert_eq!(
+        (r.message.as_str(), r.detail.as_deref()),
+        ("invalid PCP packet", Some("incorrect packet length (260)"))
+    );
+    assert!(c.closed());
+
+    // The server still serves, also on its Unix socket.
+    let sock = d.dir().join(format!(".s.PGSQL.{port}"));
+    let mode = std::fs::metadata(&sock)
+        .expect("pcp socket")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o777);
+    let mut u = std::os::unix::net::UnixStream::connect(&sock).expect("unix connect");
+    wire::write_packet(&mut u, b'M', b"").expect("send");
+    assert_eq!(wire::read_packet(&mut u, None).expect("salt").kind, b'm');
+    let mut c = Pcp::connect(port);
+    assert_eq!(c.auth(PCP_PASSWORD).kind, b'r');
+    c.send(b'X', b"");
+    assert!(c.closed());
+    assert!(
+        d.log().contains("authentication failed for user"),
+        "{}",
+        d.log()
+    );
+}
+
+/// The pid of the daemon's PCP main process, from the process titles of its children.
+fn pcp_main_pid(d: &Daemon) -> Option<u32> {
+    d.children_pids().into_iter().find(|&p| {
+        std::fs::read(format!("/proc/{p}/cmdline"))
+            .map(|c| c.starts_with(b"pgpool: PCP: wait for connection request"))
+            .unwrap_or(false)
+    })
+}
+
+#[test]
+fn pcp_process_is_reforked_and_pcp_stop_pgpool_stops_the_daemon() {
+    let cluster = shared_sr_cluster();
+    let mut d = Daemon::start_streaming(cluster, "");
+    let sock = d.dir().join(format!(".s.PGSQL.{}", d.pcp_port()));
+    let first = pcp_main_pid(&d).expect("a PCP process with pgpool's title");
+    // SAFETY: kill(2) on a process of our own daemon.
+    unsafe { libc::kill(first as i32, libc::SIGKILL) };
+    wait_until(Duration::from_secs(20), "a new PCP process", || {
+        pcp_main_pid(&d).is_some_and(|p| p != first)
+    })
+    .expect("re-forked");
+    assert!(
+        d.log().contains("fork a new PCP child process with pid: "),
+        "{}",
+        d.log()
+    );
+    let (out, err, code) = tool(d.dir(), d.pcp_port(), "pcp_node_count", &[]);
+    assert_eq!((out.as_str(), err.as_str(), code), ("3\n", "", 0));
+
+    let (out, err, code) = tool(d.dir(), d.pcp_port(), "pcp_stop_pgpool", &["-m", "x"]);
+    assert_eq!(code, 1, "{out}{err}"); // rejected by the tool itself
+    let (out, err, code) = tool(d.dir(), d.pcp_port(), "pcp_stop_pgpool", &["-m", "fast"]);
+    assert_eq!(
+        (out.as_str(), err.as_str(), code),
+        ("pcp_stop_pgpool -- Command Successful\n", "", 0)
+    );
+    wait_until(Duration::from_secs(20), "the daemon to stop", || {
+        !d.is_running()
+    })
+    .expect("stopped by pcp_stop_pgpool");
+    assert!(!sock.exists(), "the PCP socket file is removed at shutdown");
+}
+
+#[test]
+fn pcp_node_operations_are_queued_or_refused_with_pgpools_errors() {
+    let cluster = shared_sr_cluster();
+    // Only this daemon's view of the nodes changes (no failover_command touches PostgreSQL).
+    let d = Daemon::start_streaming(cluster, "log_min_messages = log\nrecovery_timeout = 1\n");
+    let run = |name: &str, args: &[&str]| tool(d.dir(), d.pcp_port(), name, args);
+
+    let (_, err, code) = run("pcp_detach_node", &["7"]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        err,
+        "ERROR:  invalid degenerate backend request, node id : 7 is out of range. node id must be between [0 and 3]\n\n"
+    );
+    let (_, err, _) = run("pcp_detach_node", &["-g", "7"]);
+    assert!(err.contains("node id : 7 is out of range"), "{err}");
+    let (_, err, _) = run("pcp_promote_node", &["5"]);
+    assert_eq!(
+        err,
+        "ERROR:  could not process promote request\nDETAIL:  node id 5 is not valid\n\n"
+    );
+    // A node pgpool sees as valid is not recovered (nothing is run on the shared cluster).
+    let (_, err, _) = run("pcp_recovery_node", &["1"]);
+    assert_eq!(err, "ERROR:  node recovery failed, node id: 1 is alive\n\n");
+    let (_, err, _) = run("pcp_recovery_node", &["3"]);
+    assert_eq!(
+        err,
+        "ERROR:  process recovery request failed\nDETAIL:  node id 3 is not valid\n\n"
+    );
+    let (_, err, _) = run("pcp_recovery_node", &["0"]);
+    assert_eq!(
+        err,
+        "ERROR:  process recovery request failed\nDETAIL:  primary server cannot be recovered by online recovery.\n\n"
+    );
+
+    let started = std::time::Instant::now();
+    let out = run("pcp_detach_node", &["-g", "2"]);
+    assert_eq!(
+        out,
+        (
+            "pcp_detach_node -- Command Successful\n".into(),
+            String::new(),
+            0
+        )
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "the graceful wait is bounded"
+    );
+    let out = run("pcp_attach_node", &["2"]);
+    assert_eq!(
+        out,
+        (
+            "pcp_attach_node -- Command Successful\n".into(),
+            String::new(),
+            0
+        )
+    );
+    wait_until(
+        Duration::from_secs(10),
+        "the queued requests in the log",
+        || {
+            let log = d.log();
+            log.contains("received degenerate backend request for node_id: 2")
+                && log.contains("received failback request for node_id: 2")
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{}", d.log()));
+}
+
+/// pgpool_recovery / pgpool_remote_start stand-ins in template1 of the primary (the extension is
+/// not installed here): stage 1 records its arguments in `<log dir>/stage1`, remote start runs
+/// pg_ctl for real through COPY TO PROGRAM.
+fn install_recovery_functions(cluster: &Cluster) {
+    let logdir = cluster.dir().join("log");
+    let pg_ctl = crate::support::cluster::pgbin().join("pg_ctl");
+    let sql = format!(
+        "CREATE FUNCTION pgpool_recovery(s text, h text, d text, p text, n int, rp text, rh text) \
+         RETURNS bool LANGUAGE plpgsql AS $f$ BEGIN \
+         EXECUTE format('COPY (SELECT %L) TO %L', concat_ws(' ', s, h, d, p, n, rp, rh), '{stage1}'); \
+         RETURN true; END $f$; \
+         CREATE FUNCTION pgpool_remote_start(h text, d text) RETURNS bool LANGUAGE plpgsql AS $f$ BEGIN \
+         EXECUTE format('COPY (SELECT 1) TO PROGRAM %L', '{pg_ctl} -D ' || d || ' -l {log} -w start'); \
+         RETURN true; END $f$;",
+        stage1 = logdir.join("stage1").display(),
+        pg_ctl = pg_ctl.display(),
+        log = cluster.log_path(1).display(),
+    );
+    let mut c = cluster
+        .connect(0, crate::support::cluster::SUPERUSER, None, "template1")
+        .expect("connect to template1");
+    c.batch_execute(&sql)
+        .expect("create the recovery functions");
+}
+
+#[test]
+fn pcp_recovery_node_runs_stage_one_and_restarts_the_node() {
+    let cluster = Cluster::start(ClusterSpec::default());
+    install_recovery_functions(&cluster);
+    cluster.stop_node(1, StopMode::Fast);
+    let mut d = Daemon::prepare(
+        &cluster,
+        &format!(
+            "{STREAMING_CONF}recovery_user = 'postgres'\n\
+             recovery_1st_stage_command = 'recovery_1st_stage'\nrecovery_timeout = 30\n"
+        ),
+    );
+    // pgpool's view: node 1 is down.
+    std::fs::write(d.dir().join("pgpool_status"), "up\ndown\n").expect("status file");
+    d.launch_foreground(&[]).expect("daemon starts");
+    let run = |args: &[&str]| tool(d.dir(), d.pcp_port(), "pcp_recovery_node", args);
+
+    let (_, err, _) = run(&["0"]);
+    assert_eq!(
+        err,
+        "ERROR:  process recovery request failed\nDETAIL:  primary server cannot be recovered by online recovery.\n\n"
+    );
+    let out = run(&["1"]);
+    assert_eq!(
+        out,
+        (
+            "pcp_recovery_node -- Command Successful\n".into(),
+            String::new(),
+            0
+        ),
+        "{}",
+        d.log()
+    );
+    assert!(cluster.is_running(1));
+    let stage1 = std::fs::read_to_string(cluster.dir().join("log/stage1")).expect("stage 1 ran");
+    assert_eq!(
+        stage1.trim_end(),
+        format!(
+            "recovery_1st_stage {HOST} {} {} 1 {} {HOST}",
+            cluster.data_dir(1).display(),
+            cluster.port(0),
+            cluster.port(1)
+        )
+    );
+    assert!(
+        d.log().contains("received failback request for node_id: 1"),
+        "{}",
+        d.log()
+    );
+}
