@@ -2,4 +2,6 @@
 //! (`wire`), the server process and its per-connection workers, and the client library the
 //! `pcp_*` tools are built on.
 
+pub mod client;
+pub mod tools;
 pub mod wire;

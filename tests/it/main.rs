@@ -12,6 +12,7 @@ mod commands;
 mod daemon_smoke;
 mod extended;
 mod lifecycle;
+mod pcp_tools;
 mod pooling;
 mod protocol;
 mod psycopg;
