@@ -240,14 +240,15 @@ impl Connection {
                 "ERROR: PCP authorization failed. username too long.".into(),
             ));
         }
-        self.send(b'M', &[])?;
+        // (pgpool's library traces neither of the two authentication requests)
+        self.send_quiet(b'M', &[])?;
         let salt = self.reply(b'm')?.payload;
         if salt.len() < 4 {
             return Err(bad_packet());
         }
         let h1 = crate::auth::passwords::md5_hex(password.as_bytes());
         let answer = wire::auth_response(&h1, user, &salt[..4]);
-        self.send(b'R', &wire::strings_payload(&[user, answer.as_str()]))?;
+        self.send_quiet(b'R', &wire::strings_payload(&[user, answer.as_str()]))?;
         self.reply(b'r')?;
         Ok(())
     }
@@ -260,6 +261,10 @@ impl Connection {
                 payload.len() + 4
             );
         }
+        self.send_quiet(kind, payload)
+    }
+
+    fn send_quiet(&mut self, kind: u8, payload: &[u8]) -> Result<(), ClientError> {
         wire::write_packet(&mut self.stream, kind, payload)
             .and_then(|_| self.stream.flush())
             .map_err(|_| ClientError::Protocol("ERROR: unable to send data to backend".into()))

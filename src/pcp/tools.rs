@@ -49,6 +49,7 @@ const LONG: &[LongOpt] = &[
     ("watchdog-id", HasArg::Required, 'n'),
     ("password", HasArg::No, 'W'),
     ("verbose", HasArg::No, 'v'),
+    ("version", HasArg::No, 'V'),
 ];
 
 const SCOPE_HELP: &str = "  -s, --scope=SCOPE      SCOPE can be \"cluster\", or \"local\"\n                         cluster scope do operations on all Pgpool-II nodes\n                         part of the watchdog cluster\n";
@@ -300,7 +301,7 @@ fn parse(tool: Tool, argv0: &str, args: &[String], err: &mut dyn Write) -> Resul
             }
             'g' | 's' | 'm' => return Err(invalid_argument(err, a)),
             _ => {
-                // '?': --help anywhere but first
+                // '?' / 'V': --help or --version anywhere but first
                 let _ = write!(err, "{try_line}");
                 return Err(1);
             }

@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::support::cluster::{shared_sr_cluster, SUPERUSER};
+use crate::support::cluster::{shared_sr_cluster, Cluster, ClusterSpec, SUPERUSER};
 use crate::support::daemon::{Daemon, PCP_USER};
 use crate::support::pcp::{self, PcpPass, Run};
 use crate::support::sr::STREAMING_CONF;
@@ -73,6 +73,14 @@ fn read_only_tools_print_what_debians_print() {
     let r = same(&d, &pass, "pcp_node_count", &[], true);
     assert_eq!((r.stdout.as_str(), r.code), ("3\n", 0));
     same(&d, &pass, "pcp_node_count", &["-v"], true);
+    // the protocol trace of -d
+    let r = same(&d, &pass, "pcp_node_count", &["-d"], true);
+    assert!(
+        r.stdout.starts_with("DEBUG: recv: tos=\"m\", len=8\n"),
+        "{}",
+        r.stdout
+    );
+    same(&d, &pass, "pcp_node_info", &["-d", "-n", "9"], true);
 
     let r = same(&d, &pass, "pcp_node_info", &[], true);
     assert_eq!(r.stdout.lines().count(), 3, "{}", r.stdout);
@@ -214,6 +222,8 @@ fn help_text_matches_debians() {
         assert_eq!(r.code, 0);
         assert!(r.stderr.starts_with(&format!("{tool} - ")), "{}", r.stderr);
         same_args(&pass, tool, &["-w", "--help"], true);
+        same_args(&pass, tool, &["-V"], true);
+        same_args(&pass, tool, &["-w", "--version"], true);
     }
 }
 
@@ -287,4 +297,102 @@ fn pg_md5_matches_debians() {
         "{}",
         r.stderr
     );
+}
+
+/// Node status column (3rd field) of `pcp_node_info -n <node>` through Debian's tool.
+fn node_status(d: &Daemon, pass: &PcpPass, node: &str) -> String {
+    let args = pcp::args(d.pcp_port(), &["-n", node]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let r = pcp::run(&pcp::debian("pcp_node_info"), &args, pass);
+    r.stdout.split(' ').nth(2).unwrap_or("").to_string()
+}
+
+fn wait_status(d: &Daemon, pass: &PcpPass, node: &str, want: &[&str]) {
+    wait_until(Duration::from_secs(30), "a node status change", || {
+        want.contains(&node_status(d, pass, node).as_str())
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", d.log()));
+}
+
+/// attach/detach/promote/recovery/reload/stop change the topology: on a cluster of our own.
+#[test]
+fn node_operations_match_debians_on_a_private_cluster() {
+    let cluster = Cluster::start(ClusterSpec::default());
+    let mut d = Daemon::start_with_bin(
+        &cluster,
+        &format!("{STREAMING_CONF}child_life_time = 0\n"),
+        Path::new(DEBIAN_PGPOOL),
+    );
+    let addr = format!("{HOST}:{}", d.pcp_port());
+    wait_until(Duration::from_secs(20), "the PCP port", || {
+        std::net::TcpStream::connect(&addr).is_ok()
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", d.log()));
+    let pass = PcpPass::new();
+    let args = |extra: &[&str]| pcp::args(d.pcp_port(), extra);
+    let run = |bin: std::path::PathBuf, extra: &[&str]| {
+        let a = args(extra);
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        pcp::run(&bin, &a, &pass)
+    };
+
+    // detach and attach the standby: ours, then Debian's, same output
+    let ours_detach = run(pcp::ours("pcp_detach_node"), &["-n", "1"]);
+    assert_eq!(
+        (ours_detach.stdout.as_str(), ours_detach.code),
+        ("pcp_detach_node -- Command Successful\n", 0),
+        "{}",
+        ours_detach.stderr
+    );
+    wait_status(&d, &pass, "1", &["3"]);
+    let ours_attach = run(pcp::ours("pcp_attach_node"), &["1"]);
+    wait_status(&d, &pass, "1", &["1", "2"]);
+    let theirs_detach = run(pcp::debian("pcp_detach_node"), &["-n", "1"]);
+    assert_eq!(ours_detach, theirs_detach);
+    wait_status(&d, &pass, "1", &["3"]);
+    let theirs_attach = run(pcp::debian("pcp_attach_node"), &["1"]);
+    assert_eq!(ours_attach, theirs_attach);
+    assert_eq!(
+        ours_attach.stdout,
+        "pcp_attach_node -- Command Successful\n"
+    );
+    wait_status(&d, &pass, "1", &["1", "2"]);
+
+    // reload, and the refusals of promote and recovery
+    let r = same(&d, &pass, "pcp_reload_config", &[], true);
+    assert_eq!(r.stdout, "pcp_reload_config -- Command Successful\n");
+    same(&d, &pass, "pcp_reload_config", &["-s", "local"], true);
+    let r = same(&d, &pass, "pcp_promote_node", &["-n", "0"], true);
+    assert!(
+        r.stderr.contains("specified node is already primary node"),
+        "{}",
+        r.stderr
+    );
+    same(&d, &pass, "pcp_promote_node", &["5"], true);
+    same(&d, &pass, "pcp_recovery_node", &["-n", "5"], true);
+    same(&d, &pass, "pcp_recovery_node", &["-n", "0"], true);
+
+    // 4.3.5 has no log rotation / cache invalidation request: the server refuses (exit 0)
+    for tool in ["pcp_log_rotate", "pcp_invalidate_query_cache"] {
+        let r = run(pcp::ours(tool), &[]);
+        assert_eq!(r.code, 0, "{tool}");
+        assert!(
+            r.stderr.contains("unknown PCP packet type"),
+            "{tool}: {}",
+            r.stderr
+        );
+    }
+
+    // ours stops pgpool
+    let r = run(pcp::ours("pcp_stop_pgpool"), &["-m", "fast"]);
+    assert_eq!(
+        (r.stdout.as_str(), r.code),
+        ("pcp_stop_pgpool -- Command Successful\n", 0),
+        "{}",
+        r.stderr
+    );
+    wait_until(Duration::from_secs(30), "pgpool to stop", || {
+        !d.is_running()
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", d.log()));
 }
