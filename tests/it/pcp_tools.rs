@@ -396,3 +396,57 @@ fn node_operations_match_debians_on_a_private_cluster() {
     })
     .unwrap_or_else(|e| panic!("{e}\n{}", d.log()));
 }
+
+/// pcp_watchdog_info with the watchdog on (one pgpool, which becomes the leader).
+#[test]
+fn watchdog_info_matches_debians() {
+    let ports = pcp::reserve_ports(3);
+    let mut d = Daemon::prepare_with_bin(
+        shared_sr_cluster(),
+        &format!("{STREAMING_CONF}child_life_time = 0\n"),
+        Path::new(DEBIAN_PGPOOL).to_path_buf(),
+    );
+    let dir = d.dir().display().to_string();
+    let conf = format!(
+        "use_watchdog = on\n\
+         hostname0 = '{HOST}'\n\
+         wd_port0 = {wd}\n\
+         pgpool_port0 = {port}\n\
+         hostname1 = '{HOST}'\n\
+         wd_port1 = {wd1}\n\
+         pgpool_port1 = {port1}\n\
+         wd_lifecheck_method = 'external'\n\
+         wd_ipc_socket_dir = '{dir}'\n",
+        wd = ports.port(0),
+        port = d.port(),
+        wd1 = ports.port(1),
+        port1 = ports.port(2),
+    );
+    let mut text = std::fs::read_to_string(d.conf_path()).expect("read pgpool.conf");
+    text.push_str(&conf);
+    std::fs::write(d.conf_path(), text).expect("write pgpool.conf");
+    std::fs::write(d.dir().join("pgpool_node_id"), "0\n").expect("write pgpool_node_id");
+    d.launch_foreground(&[]).unwrap_or_else(|e| panic!("{e}"));
+    let pass = PcpPass::new();
+    let a = pcp::args(d.pcp_port(), &[]);
+    let a: Vec<&str> = a.iter().map(String::as_str).collect();
+    // (the peer never answers) wait until the local node's state settles
+    let mut last = String::new();
+    wait_until(
+        Duration::from_secs(60),
+        "the watchdog state to settle",
+        || {
+            std::thread::sleep(Duration::from_secs(1));
+            let now = pcp::run(&pcp::debian("pcp_watchdog_info"), &a, &pass).stdout;
+            let settled = now == last && (now.contains(" LEADER ") || now.contains(" STANDBY "));
+            last = now;
+            settled
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{}", d.log()));
+    let r = same(&d, &pass, "pcp_watchdog_info", &[], true);
+    assert!(r.stdout.starts_with("2 "), "{}", r.stdout);
+    same(&d, &pass, "pcp_watchdog_info", &["-v"], true);
+    same(&d, &pass, "pcp_watchdog_info", &["-n", "0"], true);
+    same(&d, &pass, "pcp_watchdog_info", &["-v", "3"], true);
+}

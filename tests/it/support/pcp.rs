@@ -134,3 +134,8 @@ pub fn args(pcp_port: u16, extra: &[&str]) -> Vec<String> {
     v.extend(extra.iter().map(|s| s.to_string()));
     v
 }
+
+/// `count` reserved loopback ports (e.g. a watchdog's wd_port and heartbeat port).
+pub fn reserve_ports(count: u16) -> super::ports::PortBlock {
+    super::ports::PortBlock::reserve(count)
+}
