@@ -255,6 +255,18 @@ fn pg_md5_matches_debians() {
         );
     }
 
+    // -i: username:password lines
+    let input = pass.dir().join("pairs");
+    std::fs::write(&input, "a:b\n\nnocolon\nc:d:e\n").expect("write the input file");
+    let input = input.display().to_string();
+    let r = same_args(&pass, "pg_md5", &["-i", &input], true);
+    assert!(
+        r.stdout
+            .contains("LINE#03: Invalid username:password pair\n"),
+        "{}",
+        r.stdout
+    );
+
     // -m -u -f: the same pool_passwd after the same sequence of updates
     let mut files = Vec::new();
     for bin in [pcp::ours("pg_md5"), pcp::debian("pg_md5")] {
