@@ -26,6 +26,7 @@ pub mod files;
 pub mod lexer;
 pub mod lookup;
 pub mod params;
+pub mod pcppass;
 pub mod sample;
 mod show;
 pub mod validate;

@@ -2,5 +2,7 @@
 //! (`wire`), the server process and its per-connection workers, and the client library the
 //! `pcp_*` tools are built on.
 
+pub mod client;
+pub mod tools;
 pub mod server;
 pub mod wire;

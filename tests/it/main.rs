@@ -13,6 +13,7 @@ mod daemon_smoke;
 mod extended;
 mod lifecycle;
 mod pcp_server;
+mod pcp_tools;
 mod pooling;
 mod protocol;
 mod psycopg;

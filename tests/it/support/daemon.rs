@@ -43,6 +43,8 @@ pub struct Daemon {
     /// The main process's exit status when `pgpool()` reaped it (see `reap_if_exited`)
     reaped: std::sync::Mutex<Option<ExitStatus>>,
     watchdog: Option<Watchdog>,
+    /// The pgpool binary this daemon runs (`pgpool_bin()` unless `start_with_bin` chose one).
+    bin: PathBuf,
 }
 
 /// The binary under test.
@@ -64,6 +66,16 @@ impl Daemon {
         let mut daemon = Daemon::prepare(cluster, extra_conf);
         daemon.launch_foreground(&[])?;
         Ok(daemon)
+    }
+
+    /// Like `start`, running `bin` (e.g. Debian's `/usr/sbin/pgpool`, 4.3.5) instead of
+    /// `pgpool_bin()`. A binary other than ours also gets 4.3's `socket_dir` line.
+    pub fn start_with_bin(cluster: &Cluster, extra_conf: &str, bin: &Path) -> Daemon {
+        let mut daemon = Daemon::prepare_with_bin(cluster, extra_conf, bin.to_path_buf());
+        daemon
+            .launch_foreground(&[])
+            .unwrap_or_else(|e| panic!("{e}"));
+        daemon
     }
 
     /// Like `start`, with extra command-line arguments after `-n -f … -F …` (e.g. `["-k", key]`).
@@ -93,6 +105,11 @@ impl Daemon {
     /// pool_passwd), nothing started yet: for `launch` with other options, or for running the
     /// binary by hand. Dropping it removes the directory (and stops what `launch` started).
     pub fn prepare(cluster: &Cluster, extra_conf: &str) -> Daemon {
+        Daemon::prepare_with_bin(cluster, extra_conf, pgpool_bin())
+    }
+
+    /// `prepare` for another pgpool binary (see `start_with_bin`).
+    pub fn prepare_with_bin(cluster: &Cluster, extra_conf: &str, bin: PathBuf) -> Daemon {
         let ports = PortBlock::reserve(2);
         let dir = tempfile::Builder::new()
             .prefix("pgrs-daemon-")
@@ -105,6 +122,7 @@ impl Daemon {
             child: None,
             reaped: std::sync::Mutex::new(None),
             watchdog: None,
+            bin,
         };
         daemon.write_files(cluster, extra_conf);
         daemon
@@ -120,7 +138,7 @@ impl Daemon {
             "launch: the daemon is already running"
         );
         let log = File::create(self.log_path()).expect("create pgpool.log");
-        let child = Command::new(pgpool_bin())
+        let child = Command::new(&self.bin)
             .args(args)
             .current_dir(&self.dir)
             .stdin(Stdio::null())
@@ -128,7 +146,7 @@ impl Daemon {
             .stderr(log)
             .process_group(0)
             .spawn()
-            .map_err(|e| format!("cannot run {}: {e}", pgpool_bin().display()))?;
+            .map_err(|e| format!("cannot run {}: {e}", self.bin.display()))?;
         let pid = child.id().to_string();
         self.child = Some(child);
         self.watchdog = Some(Watchdog::spawn(
@@ -193,7 +211,9 @@ impl Daemon {
             port = self.port(),
             pcp_port = self.pcp_port(),
         );
-        if std::env::var_os("PGRS_PGPOOL_BIN").is_some() {
+        if std::env::var_os("PGRS_PGPOOL_BIN").is_some()
+            || self.bin.as_path() != Path::new(env!("CARGO_BIN_EXE_pgpool"))
+        {
             // pgpool-II 4.3 names the (single) client socket directory `socket_dir`
             conf.push_str(&format!("socket_dir = '{d}'\n"));
         }
@@ -363,7 +383,7 @@ impl Daemon {
     /// Run the binary under test with this daemon's `-f`/`-F` plus `args` (e.g. `["reload"]`,
     /// `["-m", "fast", "stop"]`), bounded by 20 s (killed after that).
     pub fn pgpool(&self, args: &[&str]) -> Output {
-        let mut child = Command::new(pgpool_bin())
+        let mut child = Command::new(&self.bin)
             .arg("-f")
             .arg(self.conf_path())
             .arg("-F")

@@ -1,0 +1,464 @@
+//! Our pcp_* tools and pg_md5 against Debian's pgpool-II 4.3.5 ones (the arbiter): both run
+//! with the same arguments against the same REAL pgpool-II 4.3.5 daemon (`/usr/sbin/pgpool`) in
+//! front of the shared streaming cluster, and must print the same stdout (and stderr for errors)
+//! and exit with the same code. Only read-only requests run against the shared cluster.
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::support::cluster::{shared_sr_cluster, Cluster, ClusterSpec, SUPERUSER};
+use crate::support::daemon::{Daemon, PCP_USER};
+use crate::support::pcp::{self, PcpPass, Run};
+use crate::support::sr::STREAMING_CONF;
+use crate::support::{wait_until, HOST};
+
+const DEBIAN_PGPOOL: &str = "/usr/sbin/pgpool";
+
+/// Debian's pgpool in streaming mode on the shared cluster; no child restarts (the proc_info
+/// "before process restarting" countdown would tick between the two runs).
+fn real_pgpool() -> Daemon {
+    let d = Daemon::start_with_bin(
+        shared_sr_cluster(),
+        &format!("{STREAMING_CONF}child_life_time = 0\n"),
+        Path::new(DEBIAN_PGPOOL),
+    );
+    // the daemon is ready when the client port accepts; the PCP process may come a bit later
+    let addr = format!("{HOST}:{}", d.pcp_port());
+    wait_until(Duration::from_secs(20), "the PCP port", || {
+        std::net::TcpStream::connect(&addr).is_ok()
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", d.log()));
+    d
+}
+
+/// Run ours and Debian's `tool` with `-h/-p/-U/-w` + `extra`; assert the same stdout and exit
+/// code (and stderr when `stderr` is set). Returns Debian's run.
+fn same(d: &Daemon, pass: &PcpPass, tool: &str, extra: &[&str], stderr: bool) -> Run {
+    let args = pcp::args(d.pcp_port(), extra);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    same_args(pass, tool, &args, stderr)
+}
+
+fn same_args(pass: &PcpPass, tool: &str, args: &[&str], stderr: bool) -> Run {
+    let (ours, theirs) = pcp::both(tool, args, pass);
+    assert_eq!(
+        ours.stdout, theirs.stdout,
+        "{tool} {args:?}: stdout differs\nours stderr: {}\ntheirs stderr: {}",
+        ours.stderr, theirs.stderr
+    );
+    assert_eq!(
+        ours.code, theirs.code,
+        "{tool} {args:?}: exit code differs (ours stderr {:?}, theirs {:?})",
+        ours.stderr, theirs.stderr
+    );
+    if stderr {
+        assert_eq!(
+            ours.stderr, theirs.stderr,
+            "{tool} {args:?}: stderr differs"
+        );
+    }
+    theirs
+}
+
+#[test]
+fn read_only_tools_print_what_debians_print() {
+    let d = real_pgpool();
+    let pass = PcpPass::new();
+    // a pooled connection with a database, so that proc_info has rows to show
+    let mut client = d.client(SUPERUSER, "postgres");
+    client
+        .simple_query("SELECT 1")
+        .expect("query through pgpool");
+
+    let r = same(&d, &pass, "pcp_node_count", &[], true);
+    assert_eq!((r.stdout.as_str(), r.code), ("3\n", 0));
+    same(&d, &pass, "pcp_node_count", &["-v"], true);
+    // the protocol trace of -d
+    let r = same(&d, &pass, "pcp_node_count", &["-d"], true);
+    assert!(
+        r.stdout.starts_with("DEBUG: recv: tos=\"m\", len=8\n"),
+        "{}",
+        r.stdout
+    );
+    same(&d, &pass, "pcp_node_info", &["-d", "-n", "9"], true);
+
+    let r = same(&d, &pass, "pcp_node_info", &[], true);
+    assert_eq!(r.stdout.lines().count(), 3, "{}", r.stdout);
+    same(&d, &pass, "pcp_node_info", &["-n", "1"], true);
+    same(&d, &pass, "pcp_node_info", &["1"], true);
+    same(&d, &pass, "pcp_node_info", &["-v"], true);
+    same(&d, &pass, "pcp_node_info", &["-a", "-v", "-n", "2"], true);
+
+    let r = same(&d, &pass, "pcp_health_check_stats", &["-n", "0"], true);
+    assert!(r.stdout.starts_with("0 127.0.0.1 "), "{}", r.stdout);
+    same(
+        &d,
+        &pass,
+        "pcp_health_check_stats",
+        &["-n", "2", "-v"],
+        true,
+    );
+
+    let r = same(&d, &pass, "pcp_proc_count", &[], true);
+    assert_eq!(r.stdout.split_whitespace().count(), 4, "{}", r.stdout);
+    same(&d, &pass, "pcp_proc_count", &["-v"], true);
+
+    let r = same(&d, &pass, "pcp_proc_info", &[], true);
+    assert!(r.stdout.contains(" postgres "), "{}", r.stdout);
+    same(&d, &pass, "pcp_proc_info", &["-a"], true);
+    let r = same(&d, &pass, "pcp_proc_info", &["-v"], true);
+    let pid = r
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("PID                       : "))
+        .expect("a PID line")
+        .to_string();
+    let r = same(&d, &pass, "pcp_proc_info", &["-P", &pid], true);
+    assert!(r.stdout.contains(&format!(" {pid} ")), "{}", r.stdout);
+    same(&d, &pass, "pcp_proc_info", &["-v", "-a", &pid], true);
+
+    let r = same(&d, &pass, "pcp_pool_status", &[], true);
+    assert!(
+        r.stdout.starts_with("name : backend_clustering_mode\n"),
+        "{}",
+        r.stdout
+    );
+    same(&d, &pass, "pcp_pool_status", &["-v"], true);
+
+    let r = same(&d, &pass, "pcp_watchdog_info", &[], true);
+    assert_eq!(
+        r.stderr,
+        "ERROR:  PCP: informing watchdog info failed\nDETAIL:  watchdog is not enabled\n\n"
+    );
+    same(&d, &pass, "pcp_watchdog_info", &["-v", "0"], true);
+}
+
+#[test]
+fn errors_and_exit_codes_match_debians() {
+    let d = real_pgpool();
+    let pass = PcpPass::new();
+    let r = same(&d, &pass, "pcp_node_info", &["-n", "9"], true);
+    assert_eq!(
+        (r.stderr.as_str(), r.code),
+        (
+            "ERROR:  informing node info failed\nDETAIL:  invalid node ID : 9\n\n",
+            0
+        )
+    );
+    same(&d, &pass, "pcp_health_check_stats", &["-n", "7"], true);
+    same(&d, &pass, "pcp_proc_info", &["-P", "1"], true);
+    same(&d, &pass, "pcp_node_info", &["-n", "200"], true);
+    same(&d, &pass, "pcp_node_info", &["200"], true);
+    same(&d, &pass, "pcp_proc_info", &["0"], true);
+    same(&d, &pass, "pcp_watchdog_info", &["-n", "-1"], true);
+    same(&d, &pass, "pcp_attach_node", &[], true);
+    same(&d, &pass, "pcp_stop_pgpool", &["-m", "x"], true);
+    same(&d, &pass, "pcp_reload_config", &["-s", "x"], true);
+    same(&d, &pass, "pcp_node_count", &["--mode=f"], true);
+    same(&d, &pass, "pcp_node_count", &["extra", "args"], true);
+
+    // wrong password: FATAL, exit 1
+    let wrong = PcpPass::with_password("not-the-password");
+    let r = same(&d, &wrong, "pcp_node_count", &[], true);
+    assert_eq!(
+        (r.stderr.as_str(), r.code),
+        (
+            &*format!(
+                "FATAL:  authentication failed for user \"{PCP_USER}\"\nDETAIL:  username and/or password does not match\n\n"
+            ),
+            1
+        )
+    );
+    // nothing listening, bad port, no such socket directory
+    same_args(
+        &pass,
+        "pcp_node_count",
+        &["-h", "127.0.0.1", "-p", "1029", "-w"],
+        true,
+    );
+    same_args(
+        &pass,
+        "pcp_node_count",
+        &["-h", "127.0.0.1", "-p", "80", "-w"],
+        true,
+    );
+    same_args(
+        &pass,
+        "pcp_node_count",
+        &["-h", "/nonexistent", "-p", "9999", "-w"],
+        true,
+    );
+    same_args(&pass, "pcp_proc_count", &["-x"], false);
+    // over the unix socket (the daemon directory is pgpool's pcp_socket_dir)
+    let dir = d.socket_dir().display().to_string();
+    let port = d.pcp_port().to_string();
+    same_args(
+        &pass,
+        "pcp_node_count",
+        &["-h", &dir, "-p", &port, "-U", PCP_USER, "-w"],
+        true,
+    );
+}
+
+#[test]
+fn help_text_matches_debians() {
+    let pass = PcpPass::new();
+    for tool in [
+        "pcp_attach_node",
+        "pcp_detach_node",
+        "pcp_node_count",
+        "pcp_node_info",
+        "pcp_health_check_stats",
+        "pcp_pool_status",
+        "pcp_proc_count",
+        "pcp_proc_info",
+        "pcp_promote_node",
+        "pcp_recovery_node",
+        "pcp_stop_pgpool",
+        "pcp_watchdog_info",
+        "pcp_reload_config",
+    ] {
+        let r = same_args(&pass, tool, &["--help"], true);
+        assert_eq!(r.code, 0);
+        assert!(r.stderr.starts_with(&format!("{tool} - ")), "{}", r.stderr);
+        same_args(&pass, tool, &["-w", "--help"], true);
+        same_args(&pass, tool, &["-V"], true);
+        same_args(&pass, tool, &["-w", "--version"], true);
+    }
+}
+
+#[test]
+fn pg_md5_matches_debians() {
+    let pass = PcpPass::new();
+    let r = same_args(&pass, "pg_md5", &["pcppass"], true);
+    assert_eq!(r.stdout, "0d0e5266f9ff6a4235a45222acf90cbb\n");
+    same_args(&pass, "pg_md5", &["a", "b"], true);
+    let long = "x".repeat(129);
+    // the usage names argv[0], which differs (our path vs /usr/sbin/pg_md5): compare the rest
+    for args in [vec![long.as_str()], vec![], vec!["-x"], vec!["--help"]] {
+        let (ours, theirs) = (
+            pcp::run(&pcp::ours("pg_md5"), &args, &pass),
+            pcp::run(&pcp::debian("pg_md5"), &args, &pass),
+        );
+        let ours_bin = pcp::ours("pg_md5").display().to_string();
+        let norm = |s: &str, bin: &str| s.replace(bin, "PG_MD5");
+        assert_eq!(ours.code, theirs.code, "pg_md5 {args:?}");
+        assert_eq!(
+            norm(&ours.stdout, &ours_bin),
+            norm(&theirs.stdout, "/usr/sbin/pg_md5"),
+            "pg_md5 {args:?}"
+        );
+        assert_eq!(
+            norm(&ours.stderr, &ours_bin),
+            norm(&theirs.stderr, "/usr/sbin/pg_md5"),
+            "pg_md5 {args:?}"
+        );
+    }
+
+    // -i: username:password lines
+    let input = pass.dir().join("pairs");
+    std::fs::write(&input, "a:b\n\nnocolon\nc:d:e\n").expect("write the input file");
+    let input = input.display().to_string();
+    let r = same_args(&pass, "pg_md5", &["-i", &input], true);
+    assert!(
+        r.stdout
+            .contains("LINE#03: Invalid username:password pair\n"),
+        "{}",
+        r.stdout
+    );
+
+    // -m -u -f: the same pool_passwd after the same sequence of updates
+    let mut files = Vec::new();
+    for bin in [pcp::ours("pg_md5"), pcp::debian("pg_md5")] {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let conf = dir.path().join("pgpool.conf");
+        std::fs::write(&conf, "pool_passwd = 'pool_passwd'\n").expect("write pgpool.conf");
+        let conf = conf.display().to_string();
+        for (user, pw) in [("alice", "secret"), ("bob", "s2"), ("alice", "s3")] {
+            let r = pcp::run_in(
+                &bin,
+                &["-m", "-u", user, "-f", &conf, pw],
+                &pass,
+                dir.path(),
+            );
+            assert_eq!(
+                (r.code, r.stdout.as_str()),
+                (0, ""),
+                "{}: {}",
+                bin.display(),
+                r.stderr
+            );
+        }
+        files.push(std::fs::read_to_string(dir.path().join("pool_passwd")).expect("pool_passwd"));
+    }
+    assert_eq!(files[0], files[1]);
+    assert_eq!(
+        files[0],
+        "alice:md57adb5a9d4330469f786f9cb195f70526\nbob:md564df37c3d7090e706821259639dc5c69\n"
+    );
+    // a missing configuration file
+    let r = pcp::run(
+        &pcp::ours("pg_md5"),
+        &["-m", "-u", "u", "-f", "/nonexistent/pgpool.conf", "x"],
+        &pass,
+    );
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr
+            .ends_with("Unable to get configuration. Exiting...\n"),
+        "{}",
+        r.stderr
+    );
+}
+
+/// Node status column (3rd field) of `pcp_node_info -n <node>` through Debian's tool.
+fn node_status(d: &Daemon, pass: &PcpPass, node: &str) -> String {
+    let args = pcp::args(d.pcp_port(), &["-n", node]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let r = pcp::run(&pcp::debian("pcp_node_info"), &args, pass);
+    r.stdout.split(' ').nth(2).unwrap_or("").to_string()
+}
+
+fn wait_status(d: &Daemon, pass: &PcpPass, node: &str, want: &[&str]) {
+    wait_until(Duration::from_secs(30), "a node status change", || {
+        want.contains(&node_status(d, pass, node).as_str())
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", d.log()));
+}
+
+/// attach/detach/promote/recovery/reload/stop change the topology: on a cluster of our own.
+#[test]
+fn node_operations_match_debians_on_a_private_cluster() {
+    let cluster = Cluster::start(ClusterSpec::default());
+    let mut d = Daemon::start_with_bin(
+        &cluster,
+        &format!("{STREAMING_CONF}child_life_time = 0\n"),
+        Path::new(DEBIAN_PGPOOL),
+    );
+    let addr = format!("{HOST}:{}", d.pcp_port());
+    wait_until(Duration::from_secs(20), "the PCP port", || {
+        std::net::TcpStream::connect(&addr).is_ok()
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", d.log()));
+    let pass = PcpPass::new();
+    let args = |extra: &[&str]| pcp::args(d.pcp_port(), extra);
+    let run = |bin: std::path::PathBuf, extra: &[&str]| {
+        let a = args(extra);
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        pcp::run(&bin, &a, &pass)
+    };
+
+    // detach and attach the standby: ours, then Debian's, same output
+    let ours_detach = run(pcp::ours("pcp_detach_node"), &["-n", "1"]);
+    assert_eq!(
+        (ours_detach.stdout.as_str(), ours_detach.code),
+        ("pcp_detach_node -- Command Successful\n", 0),
+        "{}",
+        ours_detach.stderr
+    );
+    wait_status(&d, &pass, "1", &["3"]);
+    let ours_attach = run(pcp::ours("pcp_attach_node"), &["1"]);
+    wait_status(&d, &pass, "1", &["1", "2"]);
+    let theirs_detach = run(pcp::debian("pcp_detach_node"), &["-n", "1"]);
+    assert_eq!(ours_detach, theirs_detach);
+    wait_status(&d, &pass, "1", &["3"]);
+    let theirs_attach = run(pcp::debian("pcp_attach_node"), &["1"]);
+    assert_eq!(ours_attach, theirs_attach);
+    assert_eq!(
+        ours_attach.stdout,
+        "pcp_attach_node -- Command Successful\n"
+    );
+    wait_status(&d, &pass, "1", &["1", "2"]);
+
+    // reload, and the refusals of promote and recovery
+    let r = same(&d, &pass, "pcp_reload_config", &[], true);
+    assert_eq!(r.stdout, "pcp_reload_config -- Command Successful\n");
+    same(&d, &pass, "pcp_reload_config", &["-s", "local"], true);
+    let r = same(&d, &pass, "pcp_promote_node", &["-n", "0"], true);
+    assert!(
+        r.stderr.contains("specified node is already primary node"),
+        "{}",
+        r.stderr
+    );
+    same(&d, &pass, "pcp_promote_node", &["5"], true);
+    same(&d, &pass, "pcp_recovery_node", &["-n", "5"], true);
+    same(&d, &pass, "pcp_recovery_node", &["-n", "0"], true);
+
+    // 4.3.5 has no log rotation / cache invalidation request: the server refuses (exit 0)
+    for tool in ["pcp_log_rotate", "pcp_invalidate_query_cache"] {
+        let r = run(pcp::ours(tool), &[]);
+        assert_eq!(r.code, 0, "{tool}");
+        assert!(
+            r.stderr.contains("unknown PCP packet type"),
+            "{tool}: {}",
+            r.stderr
+        );
+    }
+
+    // ours stops pgpool
+    let r = run(pcp::ours("pcp_stop_pgpool"), &["-m", "fast"]);
+    assert_eq!(
+        (r.stdout.as_str(), r.code),
+        ("pcp_stop_pgpool -- Command Successful\n", 0),
+        "{}",
+        r.stderr
+    );
+    wait_until(Duration::from_secs(30), "pgpool to stop", || {
+        !d.is_running()
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", d.log()));
+}
+
+/// pcp_watchdog_info with the watchdog on (one pgpool, which becomes the leader).
+#[test]
+fn watchdog_info_matches_debians() {
+    let ports = pcp::reserve_ports(3);
+    let mut d = Daemon::prepare_with_bin(
+        shared_sr_cluster(),
+        &format!("{STREAMING_CONF}child_life_time = 0\n"),
+        Path::new(DEBIAN_PGPOOL).to_path_buf(),
+    );
+    let dir = d.dir().display().to_string();
+    let conf = format!(
+        "use_watchdog = on\n\
+         hostname0 = '{HOST}'\n\
+         wd_port0 = {wd}\n\
+         pgpool_port0 = {port}\n\
+         hostname1 = '{HOST}'\n\
+         wd_port1 = {wd1}\n\
+         pgpool_port1 = {port1}\n\
+         wd_lifecheck_method = 'external'\n\
+         wd_ipc_socket_dir = '{dir}'\n",
+        wd = ports.port(0),
+        port = d.port(),
+        wd1 = ports.port(1),
+        port1 = ports.port(2),
+    );
+    let mut text = std::fs::read_to_string(d.conf_path()).expect("read pgpool.conf");
+    text.push_str(&conf);
+    std::fs::write(d.conf_path(), text).expect("write pgpool.conf");
+    std::fs::write(d.dir().join("pgpool_node_id"), "0\n").expect("write pgpool_node_id");
+    d.launch_foreground(&[]).unwrap_or_else(|e| panic!("{e}"));
+    let pass = PcpPass::new();
+    let a = pcp::args(d.pcp_port(), &[]);
+    let a: Vec<&str> = a.iter().map(String::as_str).collect();
+    // (the peer never answers) wait until the local node's state settles
+    let mut last = String::new();
+    wait_until(
+        Duration::from_secs(60),
+        "the watchdog state to settle",
+        || {
+            std::thread::sleep(Duration::from_secs(1));
+            let now = pcp::run(&pcp::debian("pcp_watchdog_info"), &a, &pass).stdout;
+            let settled = now == last && (now.contains(" LEADER ") || now.contains(" STANDBY "));
+            last = now;
+            settled
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{}", d.log()));
+    let r = same(&d, &pass, "pcp_watchdog_info", &[], true);
+    assert!(r.stdout.starts_with("2 "), "{}", r.stdout);
+    same(&d, &pass, "pcp_watchdog_info", &["-v"], true);
+    same(&d, &pass, "pcp_watchdog_info", &["-n", "0"], true);
+    same(&d, &pass, "pcp_watchdog_info", &["-v", "3"], true);
+}
