@@ -62,7 +62,26 @@ fn same_args(pass: &PcpPass, tool: &str, args: &[&str], stderr: bool) -> Run {
 
 #[test]
 fn read_only_tools_print_what_debians_print() {
-    let d = real_pgpool();
+    read_only_tools_agree(&real_pgpool());
+}
+
+/// The other half of the cross-compatibility: both tool sets against OUR daemon.
+#[test]
+fn read_only_tools_print_what_debians_print_against_our_daemon() {
+    let d = Daemon::start(
+        shared_sr_cluster(),
+        &format!("{STREAMING_CONF}child_life_time = 0\n"),
+    );
+    let addr = format!("{HOST}:{}", d.pcp_port());
+    wait_until(Duration::from_secs(20), "the PCP port", || {
+        std::net::TcpStream::connect(&addr).is_ok()
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", d.log()));
+    read_only_tools_agree(&d);
+}
+
+/// Every read-only tool, ours and Debian's, against `d`: same stdout, stderr and exit code.
+fn read_only_tools_agree(d: &Daemon) {
     let pass = PcpPass::new();
     // a pooled connection with a database, so that proc_info has rows to show
     let mut client = d.client(SUPERUSER, "postgres");
@@ -70,67 +89,67 @@ fn read_only_tools_print_what_debians_print() {
         .simple_query("SELECT 1")
         .expect("query through pgpool");
 
-    let r = same(&d, &pass, "pcp_node_count", &[], true);
+    let r = same(d, &pass, "pcp_node_count", &[], true);
     assert_eq!((r.stdout.as_str(), r.code), ("3\n", 0));
-    same(&d, &pass, "pcp_node_count", &["-v"], true);
+    same(d, &pass, "pcp_node_count", &["-v"], true);
     // the protocol trace of -d
-    let r = same(&d, &pass, "pcp_node_count", &["-d"], true);
+    let r = same(d, &pass, "pcp_node_count", &["-d"], true);
     assert!(
         r.stdout.starts_with("DEBUG: recv: tos=\"m\", len=8\n"),
         "{}",
         r.stdout
     );
-    same(&d, &pass, "pcp_node_info", &["-d", "-n", "9"], true);
+    same(d, &pass, "pcp_node_info", &["-d", "-n", "9"], true);
 
-    let r = same(&d, &pass, "pcp_node_info", &[], true);
+    let r = same(d, &pass, "pcp_node_info", &[], true);
     assert_eq!(r.stdout.lines().count(), 3, "{}", r.stdout);
-    same(&d, &pass, "pcp_node_info", &["-n", "1"], true);
-    same(&d, &pass, "pcp_node_info", &["1"], true);
-    same(&d, &pass, "pcp_node_info", &["-v"], true);
-    same(&d, &pass, "pcp_node_info", &["-a", "-v", "-n", "2"], true);
+    same(d, &pass, "pcp_node_info", &["-n", "1"], true);
+    same(d, &pass, "pcp_node_info", &["1"], true);
+    same(d, &pass, "pcp_node_info", &["-v"], true);
+    same(d, &pass, "pcp_node_info", &["-a", "-v", "-n", "2"], true);
 
-    let r = same(&d, &pass, "pcp_health_check_stats", &["-n", "0"], true);
+    let r = same(d, &pass, "pcp_health_check_stats", &["-n", "0"], true);
     assert!(r.stdout.starts_with("0 127.0.0.1 "), "{}", r.stdout);
     same(
-        &d,
+        d,
         &pass,
         "pcp_health_check_stats",
         &["-n", "2", "-v"],
         true,
     );
 
-    let r = same(&d, &pass, "pcp_proc_count", &[], true);
+    let r = same(d, &pass, "pcp_proc_count", &[], true);
     assert_eq!(r.stdout.split_whitespace().count(), 4, "{}", r.stdout);
-    same(&d, &pass, "pcp_proc_count", &["-v"], true);
+    same(d, &pass, "pcp_proc_count", &["-v"], true);
 
-    let r = same(&d, &pass, "pcp_proc_info", &[], true);
+    let r = same(d, &pass, "pcp_proc_info", &[], true);
     assert!(r.stdout.contains(" postgres "), "{}", r.stdout);
-    same(&d, &pass, "pcp_proc_info", &["-a"], true);
-    let r = same(&d, &pass, "pcp_proc_info", &["-v"], true);
+    same(d, &pass, "pcp_proc_info", &["-a"], true);
+    let r = same(d, &pass, "pcp_proc_info", &["-v"], true);
     let pid = r
         .stdout
         .lines()
         .find_map(|l| l.strip_prefix("PID                       : "))
         .expect("a PID line")
         .to_string();
-    let r = same(&d, &pass, "pcp_proc_info", &["-P", &pid], true);
+    let r = same(d, &pass, "pcp_proc_info", &["-P", &pid], true);
     assert!(r.stdout.contains(&format!(" {pid} ")), "{}", r.stdout);
-    same(&d, &pass, "pcp_proc_info", &["-v", "-a", &pid], true);
+    same(d, &pass, "pcp_proc_info", &["-v", "-a", &pid], true);
 
-    let r = same(&d, &pass, "pcp_pool_status", &[], true);
+    let r = same(d, &pass, "pcp_pool_status", &[], true);
     assert!(
         r.stdout.starts_with("name : backend_clustering_mode\n"),
         "{}",
         r.stdout
     );
-    same(&d, &pass, "pcp_pool_status", &["-v"], true);
+    same(d, &pass, "pcp_pool_status", &["-v"], true);
 
-    let r = same(&d, &pass, "pcp_watchdog_info", &[], true);
+    let r = same(d, &pass, "pcp_watchdog_info", &[], true);
     assert_eq!(
         r.stderr,
         "ERROR:  PCP: informing watchdog info failed\nDETAIL:  watchdog is not enabled\n\n"
     );
-    same(&d, &pass, "pcp_watchdog_info", &["-v", "0"], true);
+    same(d, &pass, "pcp_watchdog_info", &["-v", "0"], true);
 }
 
 #[test]
