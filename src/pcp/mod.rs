@@ -3,6 +3,6 @@
 //! `pcp_*` tools are built on.
 
 pub mod client;
-pub mod tools;
 pub mod server;
+pub mod tools;
 pub mod wire;

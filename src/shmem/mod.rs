@@ -184,6 +184,8 @@ pub struct Header {
     /// Set with a pushed request before SIGUSR1 reaches the main process (pgpool's
     /// `SIG_FAILOVER_INTERRUPT` flag).
     pub failover_requested: AtomicBool,
+    /// An online recovery (PCP `O`) is running; one at a time.
+    pub in_recovery: AtomicBool,
     /// Pid of the pgpool main process (the creator of the region).
     pub main_pid: AtomicI32,
     pub start_time: AtomicI64,

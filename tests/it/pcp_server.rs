@@ -491,41 +491,62 @@ fn pcp_node_operations_are_queued_or_refused_with_pgpools_errors() {
     .unwrap_or_else(|e| panic!("{e}\n{}", d.log()));
 }
 
-/// pgpool_recovery / pgpool_remote_start stand-ins in template1 of the primary (the extension is
-/// not installed here): stage 1 records its arguments in `<log dir>/stage1`, remote start runs
-/// pg_ctl for real through COPY TO PROGRAM.
-fn install_recovery_functions(cluster: &Cluster) {
+/// The real `pgpool_recovery` extension (Debian's postgresql-15-pgpool2) in template1 of the
+/// primary, with the two scripts it runs from the primary's data directory: stage 1 re-clones the
+/// target with pg_basebackup (and records its arguments in `<log dir>/stage1`), remote start
+/// starts the target with pg_ctl.
+fn install_recovery(cluster: &Cluster) {
+    let bin = crate::support::cluster::pgbin();
     let logdir = cluster.dir().join("log");
-    let pg_ctl = crate::support::cluster::pgbin().join("pg_ctl");
-    let sql = format!(
-        "CREATE FUNCTION pgpool_recovery(s text, h text, d text, p text, n int, rp text, rh text) \
-         RETURNS bool LANGUAGE plpgsql AS $f$ BEGIN \
-         EXECUTE format('COPY (SELECT %L) TO %L', concat_ws(' ', s, h, d, p, n, rp, rh), '{stage1}'); \
-         RETURN true; END $f$; \
-         CREATE FUNCTION pgpool_remote_start(h text, d text) RETURNS bool LANGUAGE plpgsql AS $f$ BEGIN \
-         EXECUTE format('COPY (SELECT 1) TO PROGRAM %L', '{pg_ctl} -D ' || d || ' -l {log} -w start'); \
-         RETURN true; END $f$;",
-        stage1 = logdir.join("stage1").display(),
-        pg_ctl = pg_ctl.display(),
+    let stage1 = format!(
+        "#!/bin/sh\n\
+         # recovery_1st_stage <primary datadir> <target host> <target datadir> <primary port> <node> <target port> <primary host>\n\
+         echo \"$@\" > {rec}\n\
+         rm -rf \"$3\"\n\
+         {bin}/pg_basebackup -h \"$7\" -p \"$4\" -U {user} -D \"$3\" -R -X stream -c fast || exit 1\n\
+         echo \"port = $6\" >> \"$3/postgresql.auto.conf\"\n",
+        rec = logdir.join("stage1").display(),
+        bin = bin.display(),
+        user = crate::support::cluster::SUPERUSER,
+    );
+    let remote_start = format!(
+        "#!/bin/sh\n# pgpool_remote_start <target host> <target datadir>\n\
+         {bin}/pg_ctl -D \"$2\" -l {log} -w start >/dev/null 2>&1 < /dev/null\n",
+        bin = bin.display(),
         log = cluster.log_path(1).display(),
     );
+    let data = cluster.data_dir(0);
+    for (name, text) in [
+        ("recovery_1st_stage", stage1),
+        ("pgpool_remote_start", remote_start),
+    ] {
+        let path = data.join(name);
+        std::fs::write(&path, text).expect("write a recovery script");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        crate::support::os_user::os_user().chown(&path);
+    }
     let mut c = cluster
         .connect(0, crate::support::cluster::SUPERUSER, None, "template1")
         .expect("connect to template1");
-    c.batch_execute(&sql)
-        .expect("create the recovery functions");
+    c.batch_execute("CREATE EXTENSION IF NOT EXISTS pgpool_recovery")
+        .expect("CREATE EXTENSION pgpool_recovery (package postgresql-15-pgpool2)");
 }
 
 #[test]
-fn pcp_recovery_node_runs_stage_one_and_restarts_the_node() {
+fn pcp_recovery_node_reclones_a_detached_standby_and_attaches_it() {
     let cluster = Cluster::start(ClusterSpec::default());
-    install_recovery_functions(&cluster);
+    install_recovery(&cluster);
+    let keep = cluster.psql(
+        0,
+        "CREATE TABLE before_recovery AS SELECT 42 AS v; SELECT 1",
+    );
+    assert_eq!(keep.trim(), "1");
     cluster.stop_node(1, StopMode::Fast);
     let mut d = Daemon::prepare(
         &cluster,
         &format!(
             "{STREAMING_CONF}recovery_user = 'postgres'\n\
-             recovery_1st_stage_command = 'recovery_1st_stage'\nrecovery_timeout = 30\n"
+             recovery_1st_stage_command = 'recovery_1st_stage'\nrecovery_timeout = 60\n"
         ),
     );
     // pgpool's view: node 1 is down.
@@ -550,19 +571,47 @@ fn pcp_recovery_node_runs_stage_one_and_restarts_the_node() {
         d.log()
     );
     assert!(cluster.is_running(1));
+    assert!(cluster.is_in_recovery(1), "the re-cloned node is a standby");
     let stage1 = std::fs::read_to_string(cluster.dir().join("log/stage1")).expect("stage 1 ran");
     assert_eq!(
         stage1.trim_end(),
         format!(
-            "recovery_1st_stage {HOST} {} {} 1 {} {HOST}",
+            "{} {HOST} {} {} 1 {} {HOST}",
+            cluster.data_dir(0).display(),
             cluster.data_dir(1).display(),
             cluster.port(0),
             cluster.port(1)
         )
     );
-    assert!(
-        d.log().contains("received failback request for node_id: 1"),
-        "{}",
-        d.log()
-    );
+    for line in [
+        "received failback request for node_id: 1",
+        "node recovery, 1st stage is done",
+        "recovery done",
+    ] {
+        assert!(d.log().contains(line), "{line}\n{}", d.log());
+    }
+    // the failback is carried out: node 1 is up again and serves what the primary had
+    crate::support::wait_until(
+        Duration::from_secs(30),
+        "node 1 up in SHOW pool_nodes",
+        || {
+            d.psql("SHOW pool_nodes")
+                .map(|o| {
+                    o.lines()
+                        .any(|l| l.starts_with("1|") && l.split('|').nth(3) == Some("up"))
+                })
+                .unwrap_or(false)
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{}", d.log()));
+    crate::support::wait_until(
+        Duration::from_secs(30),
+        "the row replayed on node 1",
+        || {
+            cluster
+                .try_psql(1, "SELECT v FROM before_recovery")
+                .is_ok_and(|o| o.trim() == "42")
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
 }

@@ -110,13 +110,7 @@ fn read_only_tools_agree(d: &Daemon) {
 
     let r = same(d, &pass, "pcp_health_check_stats", &["-n", "0"], true);
     assert!(r.stdout.starts_with("0 127.0.0.1 "), "{}", r.stdout);
-    same(
-        d,
-        &pass,
-        "pcp_health_check_stats",
-        &["-n", "2", "-v"],
-        true,
-    );
+    same(d, &pass, "pcp_health_check_stats", &["-n", "2", "-v"], true);
 
     let r = same(d, &pass, "pcp_proc_count", &[], true);
     assert_eq!(r.stdout.split_whitespace().count(), 4, "{}", r.stdout);

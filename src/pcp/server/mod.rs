@@ -125,7 +125,6 @@ pub fn run(
     install_signals();
     crate::process_title::set("PCP: wait for connection request");
     pglog!(Severity::Log, "PCP process: {} started", std::process::id());
-    recovery::init_shared_flag();
     let mut workers: Vec<Pid> = Vec::new();
     loop {
         reap(&mut workers);

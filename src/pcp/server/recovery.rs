@@ -1,13 +1,11 @@
 //! Online recovery, PCP `O` (spec/failover.md §15, pcp.md §5.10), in streaming replication
 //! mode: stage 1 (`pgpool_recovery(...)` on the primary, which runs
 //! `recovery_1st_stage_command`), `pgpool_remote_start(...)`, the wait for the restarted
-//! postmaster, then a failback request. One recovery at a time: the flag lives in a page the PCP
-//! main process maps shared before forking its workers. Stage 2 (native replication / snapshot
+//! postmaster, then a failback request. One recovery at a time: the flag is `in_recovery` in the
+//! shared region's header. Stage 2 (native replication / snapshot
 //! isolation, which must stop children from accepting) is not implemented.
 
-use std::sync::atomic::AtomicBool;
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use super::info::{atoi, cc_packet};
@@ -19,28 +17,6 @@ use crate::logger::Severity;
 use crate::pglog;
 use crate::shmem::requests::details;
 use crate::shmem::{BackendStatus, Shmem};
-
-static IN_PROGRESS: OnceLock<&'static AtomicBool> = OnceLock::new();
-
-/// Map the shared "recovery in progress" flag (PCP main process, before forking workers).
-pub fn init_shared_flag() {
-    let len = std::num::NonZeroUsize::new(4096).expect("non-zero");
-    // SAFETY: a fresh anonymous shared mapping, zero-filled by the kernel, never unmapped; an
-    // AtomicBool is valid for the all-zero byte and the page is suitably aligned.
-    let flag = unsafe {
-        nix::sys::mman::mmap_anonymous(
-            None,
-            len,
-            nix::sys::mman::ProtFlags::PROT_READ | nix::sys::mman::ProtFlags::PROT_WRITE,
-            nix::sys::mman::MapFlags::MAP_SHARED,
-        )
-        .ok()
-        .map(|p| &*(p.as_ptr() as *const AtomicBool))
-    };
-    if let Some(f) = flag {
-        let _ = IN_PROGRESS.set(f);
-    }
-}
 
 fn fail(detail: impl Into<String>) -> PcpError {
     PcpError::error("process recovery request failed", Some(detail.into()))
@@ -76,17 +52,15 @@ pub fn recover(cfg: &Config, sh: &Shmem, payload: &[u8]) -> Result<Vec<u8>, PcpE
             "online recovery in native replication and snapshot isolation modes is not supported by pgpool-rs",
         ));
     }
-    let flag = IN_PROGRESS.get().copied();
-    if flag.is_some_and(|f| f.swap(true, SeqCst)) {
+    let flag = &sh.header().in_recovery;
+    if flag.swap(true, SeqCst) {
         return Err(PcpError::fatal(
             "process recovery request failed",
             Some("pgpool-II is already processing another recovery request.".into()),
         ));
     }
     let r = start_recovery(cfg, sh, id as usize);
-    if let Some(f) = flag {
-        f.store(false, SeqCst);
-    }
+    flag.store(false, SeqCst);
     r.map(|()| cc_packet::<&str>(b'c', &[]))
 }
 

@@ -16,7 +16,7 @@ pub mod cluster;
 pub mod daemon;
 #[allow(dead_code)] // each test module uses a different part of it
 pub mod frames;
-mod os_user;
+pub mod os_user;
 #[allow(dead_code)] // pcp_tools.rs uses most of it; the lead's runs use the rest
 pub mod pcp;
 mod ports;
