@@ -204,7 +204,7 @@ fn connect_nodes(child: &mut Child) -> Result<Vec<(usize, Conn)>, PgError> {
                 if child.settings.failover_on_backend_error {
                     // request the detach (the main process carries it out) and end this
                     // session; later sessions use the new topology
-                    notice_backend_error(node);
+                    crate::failover::request::notice_backend_error(node);
                     return Err(failed("executing failover on backend"));
                 }
                 if child.settings.raw_mode {
@@ -225,16 +225,6 @@ fn connect_nodes(child: &mut Child) -> Result<Vec<(usize, Conn)>, PgError> {
         }
     }
     Ok(conns)
-}
-
-/// `notice_backend_error`: a child could not use `node`; request its detach (spec/failover.md
-/// §3 rows 4–7), flagged as a switchover (a partial restart in streaming mode).
-pub fn notice_backend_error(node: usize) {
-    let _ = crate::failover::request::degenerate_backend_set(
-        &[node],
-        crate::shmem::requests::details::SWITCHOVER,
-        false,
-    );
 }
 
 /// Open new backend connections for slot `idx`, authenticate, and relay the start of the

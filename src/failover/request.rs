@@ -211,3 +211,10 @@ static STREAMING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool:
 pub fn set_primary_mode(streaming_or_logical: bool) {
     STREAMING.store(streaming_or_logical, Relaxed);
 }
+
+/// `notice_backend_error`: a child could not use `node` (connection refused, admin shutdown);
+/// request its detach (spec/failover.md §3 rows 4–7) as a switchover, which restarts only the
+/// children using the node in streaming mode.
+pub fn notice_backend_error(node: usize) {
+    let _ = degenerate_backend_set(&[node], crate::shmem::requests::details::SWITCHOVER, false);
+}

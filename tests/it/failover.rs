@@ -372,6 +372,38 @@ fn pgpool_status_keeps_a_down_node_down_across_restart_and_dash_d_discards_it() 
     assert!(d.log().contains("discarded"), "{}", tail(&d.log(), 20));
 }
 
+#[test]
+fn health_check_test_fault_file_fails_a_healthy_node() {
+    // node 1 is the same server as node 0; only the fault file makes its checks fail
+    let cluster = shared_cluster();
+    let d = Daemon::start(
+        cluster,
+        &format!(
+            "backend_hostname1 = '127.0.0.1'\n\
+             backend_port1 = {}\n\
+             backend_weight1 = 1\n\
+             health_check_period = 1\n\
+             health_check_timeout = 5\n\
+             health_check_test = on\n\
+             log_min_messages = log\n",
+            cluster.port(0)
+        ),
+    );
+    std::fs::write(d.dir().join("backend_down_request"), "1\tdown\n").expect("fault file");
+    wait_pool_nodes(&d, Duration::from_secs(20), "node 1 down", |r| {
+        r.len() == 2 && r[1]["status"] == "down" && r[0]["status"] != "down"
+    });
+    assert!(
+        d.log()
+            .contains("health check failed on node 1 (timeout:0)"),
+        "{}",
+        tail(&d.log(), 30)
+    );
+    let stats = health_stats(&d);
+    assert_eq!(stats[0]["fail_count"], "0", "{stats:?}");
+    assert!(count(&stats[1], "fail_count") >= 1, "{stats:?}");
+}
+
 fn append(path: &Path, text: &str) {
     use std::io::Write;
     let mut f = std::fs::OpenOptions::new()
