@@ -8,6 +8,7 @@ use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 use std::time::Duration;
 
 use super::command::{self, CommandArgs};
+use super::follow;
 use crate::backend::primary;
 use crate::config::Config;
 use crate::logger::Severity;
@@ -56,7 +57,7 @@ fn raw_mode(cfg: &Config) -> bool {
     cfg.get_enum("backend_clustering_mode") == "raw"
 }
 
-fn streaming(cfg: &Config) -> bool {
+pub(super) fn streaming(cfg: &Config) -> bool {
     cfg.get_enum("backend_clustering_mode") == "streaming_replication"
 }
 
@@ -77,7 +78,7 @@ pub fn primary_accessor(sh: &Shmem) -> i32 {
     }
 }
 
-fn host_port(sh: &Shmem, node: usize) -> (String, i32) {
+pub(super) fn host_port(sh: &Shmem, node: usize) -> (String, i32) {
     let b = sh.backend(node);
     (b.hostname.get(), b.port.load(Relaxed))
 }
@@ -327,7 +328,7 @@ fn one_request(
     let new_primary = determine_new_primary(cfg, sh, hooks, req.kind, node, *search_primary);
 
     // §5.8
-    if let Some(m) = follow_primary(
+    if let Some(m) = follow::follow_primary(
         cfg,
         sh,
         hooks,
@@ -489,78 +490,6 @@ fn determine_new_primary(
     search(cfg, sh, hooks)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn follow_primary(
-    cfg: &Config,
-    sh: &Shmem,
-    hooks: &mut dyn Hooks,
-    kind: RequestKind,
-    node: i32,
-    old_primary: i32,
-    new_primary: i32,
-    downed: &[bool],
-) -> Option<i32> {
-    if !streaming(cfg) {
-        return None;
-    }
-    let cmd = cfg.get_str("follow_primary_command");
-    if cmd.is_empty() && kind != RequestKind::Promote {
-        return None;
-    }
-    let node_valid = node >= 0
-        && (node as usize) < sh.num_backends()
-        && sh.backend(node as usize).status().is_valid();
-    let primary_went_down = if old_primary >= 0 {
-        downed.get(old_primary as usize).copied().unwrap_or(false)
-    } else {
-        new_primary >= 0
-    };
-    let act = match kind {
-        RequestKind::NodeDown => primary_went_down,
-        RequestKind::Promote => node_valid,
-        _ => false,
-    };
-    if !act || new_primary < 0 {
-        return None;
-    }
-    let mut count = 0;
-    for i in 0..sh.num_backends() {
-        let b = sh.backend(i);
-        if i as i32 == new_primary || b.status() == BackendStatus::Unused {
-            continue;
-        }
-        let (host, port) = host_port(sh, i);
-        pglog!(
-            Severity::Log,
-            "starting follow degeneration. shutdown host {}({})",
-            host,
-            port
-        );
-        b.set_status(BackendStatus::Down);
-        hooks.write_status();
-        count += 1;
-    }
-    if count == 0 {
-        pglog!(
-            Severity::Log,
-            "failover: no follow backends are degenerated"
-        );
-    } else {
-        pglog!(
-            Severity::Log,
-            "failover: {} follow backends have been degenerated",
-            count
-        );
-    }
-    if !cmd.is_empty() {
-        hooks.fork_follow_child(FollowJob {
-            old_primary,
-            new_primary,
-        });
-    }
-    Some(next_main_node(sh))
-}
-
 fn save_node_info(sh: &Shmem, old_primary: i32, new_primary: i32, new_main: i32) {
     let h = sh.header();
     let n = sh.num_backends() as i32;
@@ -586,37 +515,5 @@ fn save_node_info(sh: &Shmem, old_primary: i32, new_primary: i32, new_main: i32)
     if new_main >= 0 {
         h.main_node_id.store(new_main, Relaxed);
         pglog!(Severity::Log, "failover: set new main node: {}", new_main);
-    }
-}
-
-/// The follow child's work (§5.8): with the follow-primary lock held, run
-/// `follow_primary_command` for every node down now, ascending.
-pub fn run_follow_commands(cfg: &Config, sh: &Shmem, job: FollowJob) {
-    let _ongoing = super::lock::mark_ongoing(cfg);
-    let _lock = super::lock::acquire(cfg, true);
-    for i in 0..sh.num_backends() {
-        if sh.backend(i).status() != BackendStatus::Down {
-            continue;
-        }
-        pglog!(
-            Severity::Log,
-            "=== Starting follow primary command for node {} ===",
-            i
-        );
-        command::execute(
-            cfg.get_str("follow_primary_command"),
-            &CommandArgs {
-                node: i as i32,
-                new_main: job.new_primary,
-                old_main: job.old_primary,
-                old_primary: job.old_primary,
-            },
-            cfg.backends(),
-        );
-        pglog!(
-            Severity::Log,
-            "=== Follow primary command for node {} ended ===",
-            i
-        );
     }
 }

@@ -184,7 +184,7 @@ impl Hooks for Ops<'_> {
                 let _ = nix::unistd::setsid();
                 logger::set_process("follow_child", "FOLLOW CHILD");
                 crate::process_title::set("follow primary child");
-                procedure::run_follow_commands(&self.m.cfg, self.m.sh, job);
+                crate::failover::follow::run_follow_commands(&self.m.cfg, self.m.sh, job);
                 std::process::exit(0);
             }
             Ok(ForkResult::Parent { .. }) => {}
