@@ -8,6 +8,7 @@ pub mod commands;
 pub mod config;
 pub mod failover;
 pub mod fasthash;
+pub mod health;
 pub mod logger;
 pub mod main_process;
 pub mod pcp;

@@ -21,6 +21,25 @@ pub mod follow;
 pub mod internal;
 pub mod primary;
 
+/// `BackendInfo.flag` bit: `DISALLOW_TO_FAILOVER` (pgpool's `POOL_DISALLOW_TO_FAILOVER`).
+pub const FLAG_DISALLOW_TO_FAILOVER: u32 = 0x1;
+/// `BackendInfo.flag` bit: `ALWAYS_PRIMARY`.
+pub const FLAG_ALWAYS_PRIMARY: u32 = 0x2;
+
+/// Copy every configured slot's `backend_flag` into shared memory (start-up and reload).
+pub fn store_flags(cfg: &Config, sh: &Shmem) {
+    for (i, b) in cfg.backends().iter().enumerate().take(MAX_BACKENDS) {
+        let mut f = 0;
+        if b.disallow_to_failover() {
+            f |= FLAG_DISALLOW_TO_FAILOVER;
+        }
+        if b.always_primary() {
+            f |= FLAG_ALWAYS_PRIMARY;
+        }
+        sh.backend(i).flag.store(f, Relaxed);
+    }
+}
+
 /// Set `main_node_id` to the lowest-numbered valid node (−1 if none).
 pub fn recompute_main_node(sh: &Shmem) {
     let main = (0..sh.num_backends())
@@ -32,6 +51,7 @@ pub fn recompute_main_node(sh: &Shmem) {
 /// Apply a reloaded configuration's backend slots: weights, flags and application names always;
 /// host and port only for slots that were unused (a new node starts `down`).
 pub fn apply_reloaded_backends(cfg: &Config, sh: &Shmem) {
+    store_flags(cfg, sh);
     let backends = cfg.backends();
     let total: f64 = backends
         .iter()
@@ -130,26 +150,4 @@ pub fn connect_to(host: &str, port: u16, timeout_ms: u64) -> io::Result<OwnedFd>
         }
     }
     Err(last)
-}
-
-/// Detach `node` after a child could not reach it (raw mode, `failover_on_backend_error`):
-/// status down, main node recomputed, the parent told so that it records the change. The full
-/// failover procedure (commands, child restarts) belongs to the failover module.
-pub fn degenerate(sh: &Shmem, node: usize) {
-    let _g = sh.header().request_lock.lock();
-    let info = sh.backend(node);
-    if !info.status().is_valid() {
-        return;
-    }
-    pglog!(
-        Severity::Log,
-        "received degenerate backend request for node_id: {} from pid [{}]",
-        node,
-        std::process::id()
-    );
-    info.set_status(BackendStatus::Down);
-    recompute_main_node(sh);
-    let main = sh.header().main_node_id.load(Relaxed);
-    pglog!(Severity::Log, "failover: set new main node: {}", main);
-    let _ = nix::sys::signal::kill(nix::unistd::getppid(), nix::sys::signal::Signal::SIGUSR1);
 }

@@ -139,7 +139,10 @@ pub fn find_primary_node(cfg: &Config, sh: &Shmem) -> i32 {
             }
         })
         .collect();
+    // the follow child re-points standbys meanwhile: wait for it (failover.md §7.1 step 3)
+    let lock = crate::failover::lock::acquire(cfg, true);
     let class = verify_backend_node_status(cfg, sh, &mut conns);
+    drop(lock);
     let mut primary = -1;
     for (i, c) in class.iter().enumerate() {
         match c {

@@ -7,7 +7,6 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use crate::auth::{AuthContext, AuthOutcome};
-use crate::backend::Snapshot;
 use crate::logger::Severity;
 use crate::pglog;
 use crate::pool::{BackendConn, Slot};
@@ -173,60 +172,59 @@ pub fn session_nodes(child: &Child) -> Vec<usize> {
 }
 
 /// Connect to every node of `session_nodes`. A node that cannot be reached is detached when
-/// `failover_on_backend_error` is on (pgpool's failover on a connection error): in raw mode the
-/// next node is tried, otherwise this session fails and later ones go on without the node. With
-/// it off, a standby that cannot be reached is left out of this session only.
+/// `failover_on_backend_error` is on (a NODE_DOWN request to the main process): this session
+/// fails with FATAL, later ones use the new topology. With it off, a standby that cannot be
+/// reached is left out of this session only; the main node or primary ends the session.
 fn connect_nodes(child: &mut Child) -> Result<Vec<(usize, Conn)>, PgError> {
-    'again: loop {
-        let nodes = session_nodes(child);
-        if nodes.is_empty() {
-            return Err(PgError::fatal(
-                "XX000",
-                "all backend nodes are down, pgpool requires at least one valid node",
-            ));
-        }
-        let mut conns = Vec::with_capacity(nodes.len());
-        for node in nodes {
-            match crate::backend::connect(child.sh, node, child.settings.connect_timeout_ms) {
-                Ok(fd) => conns.push((node, Conn::new(fd))),
-                Err(e) => {
-                    let info = child.sh.backend(node);
-                    pglog!(
-                        Severity::Log,
-                        detail = e;
-                        "failed to connect to PostgreSQL server on \"{}:{}\"", info.hostname.get(), info.port.load(Relaxed)
-                    );
-                    let failed = || {
-                        PgError::fatal("XX000", "failed to create a backend connection")
-                            .with_detail("executing failover on backend")
-                    };
-                    if child.settings.raw_mode {
-                        // raw mode: detach the main node and try the next one
-                        if !child.settings.failover_on_backend_error {
-                            return Err(failed());
-                        }
-                        crate::backend::degenerate(child.sh, node);
-                        child.snapshot = Snapshot::take(child.sh);
-                        continue 'again;
-                    }
-                    if child.settings.failover_on_backend_error {
-                        // the node is detached; this session fails, the next ones go on
-                        // without it
-                        crate::backend::degenerate(child.sh, node);
-                        return Err(failed());
-                    }
-                    let essential = Some(node) == child.snapshot.main_node
-                        || Some(node) == child.snapshot.primary_node;
-                    if essential {
-                        return Err(failed());
-                    }
-                    // failover off: this session goes on without the node
-                    continue;
+    let nodes = session_nodes(child);
+    if nodes.is_empty() {
+        return Err(PgError::fatal(
+            "XX000",
+            "all backend nodes are down, pgpool requires at least one valid node",
+        ));
+    }
+    let mut conns = Vec::with_capacity(nodes.len());
+    for node in nodes {
+        match crate::backend::connect(child.sh, node, child.settings.connect_timeout_ms) {
+            Ok(fd) => conns.push((node, Conn::new(fd))),
+            Err(e) => {
+                let info = child.sh.backend(node);
+                pglog!(
+                    Severity::Log,
+                    detail = e;
+                    "failed to connect to PostgreSQL server on \"{}:{}\"", info.hostname.get(), info.port.load(Relaxed)
+                );
+                let failed = |detail: &str| {
+                    PgError::fatal(
+                        "XX000",
+                        format!("failed to create a backend {node} connection"),
+                    )
+                    .with_detail(detail.to_string())
+                };
+                if child.settings.failover_on_backend_error {
+                    // request the detach (the main process carries it out) and end this
+                    // session; later sessions use the new topology
+                    crate::failover::request::notice_backend_error(node);
+                    return Err(failed("executing failover on backend"));
                 }
+                if child.settings.raw_mode {
+                    return Err(failed(
+                        "not executing failover because failover_on_backend_error is off",
+                    ));
+                }
+                let essential = Some(node) == child.snapshot.main_node
+                    || Some(node) == child.snapshot.primary_node;
+                if essential {
+                    return Err(failed(
+                        "not executing failover because failover_on_backend_error is off",
+                    ));
+                }
+                // failover off: this session goes on without the node
+                continue;
             }
         }
-        return Ok(conns);
     }
+    Ok(conns)
 }
 
 /// Open new backend connections for slot `idx`, authenticate, and relay the start of the

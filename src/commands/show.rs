@@ -593,14 +593,15 @@ fn cache_row() -> Vec<String> {
     r
 }
 
-/// Health-check statistics. No process records them in shared memory yet, so every counter is 0,
-/// the averages `0.000000` and the check times empty; identity, status, role and the last
-/// status change are live.
+/// Health-check statistics from the shared per-node records (`health::stats` formats them).
 fn health_check_stats(cfg: &dyn SessionConfig, sh: &Shmem) -> Vec<Vec<String>> {
     let streaming = cfg.streaming();
     (0..sh.num_backends())
         .map(|i| {
             let b = sh.backend(i);
+            let period = node_param(cfg, "health_check_period", i)
+                .and_then(|v| v.parse::<i64>().ok())
+                .unwrap_or(0);
             let mut r = vec![
                 i.to_string(),
                 b.hostname.get(),
@@ -609,12 +610,7 @@ fn health_check_stats(cfg: &dyn SessionConfig, sh: &Shmem) -> Vec<Vec<String>> {
                 role(streaming, sh, i).to_owned(),
                 local_time(b.status_changed_time.load(Relaxed)),
             ];
-            // total, success, fail, skip, retry
-            r.extend(std::iter::repeat_n("0".to_owned(), 5));
-            r.push("0.000000".to_owned()); // average_retry_count
-            r.extend(std::iter::repeat_n("0".to_owned(), 3)); // max_retry_count, max/min duration
-            r.push("0.000000".to_owned()); // average_duration
-            r.extend(std::iter::repeat_n(String::new(), 4)); // last_* timestamps
+            r.extend(crate::health::stats::columns(sh.health(i), period));
             r
         })
         .collect()
@@ -918,8 +914,9 @@ mod tests {
             // SHOW pool_health_check_stats, pool_backend_stats
             let (cols, rows, _) = ask(&mut cfg, ShowPool::HealthCheckStats);
             assert_eq!(cols, header("node_id|hostname|port|status|role|last_status_change|total_count|success_count|fail_count|skip_count|retry_count|average_retry_count|max_retry_count|max_duration|min_duration|average_duration|last_health_check|last_successful_health_check|last_skip_health_check|last_failed_health_check"));
+            // no health check ran: min_duration is still pgpool's INT_MAX start value
             let mut want = header(&format!(
-                "0|/tmp|5432|up|main|{changed}|0|0|0|0|0|0.000000|0|0|0|0.000000||||"
+                "0|/tmp|5432|up|main|{changed}|0|0|0|0|0|0.000000|0|0|2147483647|0.000000||||"
             ));
             assert_eq!(rows[0], want);
             let (cols, rows, _) = ask(&mut cfg, ShowPool::BackendStats);

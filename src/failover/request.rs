@@ -58,7 +58,7 @@ pub fn degenerate_backend_set(
         if n >= MAX_BACKENDS || n >= sh.num_backends() {
             refuse(
                 throw_error,
-                format!("invalid degenerate backend request, node id : {n} is out of range. node id must be between [0 and {}]", sh.num_backends()),
+                format!("invalid degenerate backend request, node id: {n} is out of range. node id must be between [0 and {}]", sh.num_backends()),
             )?;
             continue;
         }
@@ -69,6 +69,16 @@ pub fn degenerate_backend_set(
                 format!(
                     "invalid degenerate backend request, node id : {n} status: [{}] is not valid for failover",
                     b.status() as u8
+                ),
+            )?;
+            continue;
+        }
+        if b.flag.load(Relaxed) & crate::backend::FLAG_DISALLOW_TO_FAILOVER != 0 {
+            refuse(
+                throw_error,
+                format!(
+                    "degenerate backend request for node_id: {n} from pid [{}] is canceled because failover is disallowed on the node",
+                    std::process::id()
                 ),
             )?;
             continue;
@@ -94,13 +104,24 @@ pub fn degenerate_backend_set(
     Ok(())
 }
 
-/// Request that `node` be attached again (`send_failback_request`).
+/// Request that `node` be attached again (`send_failback_request`). A quarantined node's
+/// failback only lifts the quarantine (`UPDATE`).
 pub fn send_failback_request(node: usize, throw_error: bool, details: u8) -> Result<(), Refused> {
     let sh = shmem();
     if node >= sh.num_backends() {
         return refuse(
             throw_error,
-            format!("invalid failback request, node id : {node} is out of range. node id must be between [0 and {}]", sh.num_backends()),
+            format!("invalid failback request, node id: {node} is out of range. node id must be between [0 and {}]", sh.num_backends()),
+        );
+    }
+    let b = sh.backend(node);
+    if raw_mode() && b.status().is_valid() {
+        return refuse(
+            throw_error,
+            format!(
+                "invalid failback request, node id : {node} status: [{}] not valid for failback",
+                b.status() as u8
+            ),
         );
     }
     pglog!(
@@ -109,6 +130,16 @@ pub fn send_failback_request(node: usize, throw_error: bool, details: u8) -> Res
         node,
         std::process::id()
     );
+    let mut details = details;
+    if b.quarantine.load(Relaxed) {
+        details |= crate::shmem::requests::details::UPDATE;
+        pglog!(
+            Severity::Log,
+            "failback request from pid [{}] is changed to update status request because node_id: {} was quarantined",
+            std::process::id(),
+            node
+        );
+    }
     register_node_operation_request(
         sh,
         &NodeRequest {
@@ -120,19 +151,40 @@ pub fn send_failback_request(node: usize, throw_error: bool, details: u8) -> Res
     Ok(())
 }
 
+/// Raw mode, read from the process's configuration when it has one (set by `set_raw_mode`).
+fn raw_mode() -> bool {
+    RAW_MODE.load(Relaxed)
+}
+
+static RAW_MODE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Tell the submitting side whether `backend_clustering_mode = raw` (the main process calls it
+/// at start-up before forking; every process inherits it).
+pub fn set_raw_mode(raw: bool) {
+    RAW_MODE.store(raw, Relaxed);
+}
+
 /// Request that `node` become the primary (`promote_backend`). False when refused (logged).
 pub fn promote_backend(node: usize, details: u8) -> bool {
     let sh = shmem();
-    if node >= sh.num_backends() || !sh.backend(node).status().is_valid() {
+    if !STREAMING.load(Relaxed) {
+        return false;
+    }
+    if node >= sh.num_backends() {
+        pglog!(
+            Severity::Log,
+            "invalid promote backend request, node id: {} is out of range. node id must be between [0 and {}]",
+            node,
+            sh.num_backends()
+        );
+        return false;
+    }
+    if !sh.backend(node).status().is_valid() {
         pglog!(
             Severity::Log,
             "invalid promote backend request, node id : {} status: [{}] not valid",
             node,
-            if node < sh.num_backends() {
-                sh.backend(node).status() as u8
-            } else {
-                0
-            }
+            sh.backend(node).status() as u8
         );
         return false;
     }
@@ -150,4 +202,19 @@ pub fn promote_backend(node: usize, details: u8) -> bool {
             nodes: vec![node],
         },
     )
+}
+
+static STREAMING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+/// Tell the submitting side whether the mode has a primary (streaming or logical
+/// replication): promote requests are refused otherwise. Called with `set_raw_mode`.
+pub fn set_primary_mode(streaming_or_logical: bool) {
+    STREAMING.store(streaming_or_logical, Relaxed);
+}
+
+/// `notice_backend_error`: a child could not use `node` (connection refused, admin shutdown);
+/// request its detach (spec/failover.md §3 rows 4–7) as a switchover, which restarts only the
+/// children using the node in streaming mode.
+pub fn notice_backend_error(node: usize) {
+    let _ = degenerate_backend_set(&[node], crate::shmem::requests::details::SWITCHOVER, false);
 }

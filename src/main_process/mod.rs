@@ -5,6 +5,7 @@
 //! `stop` and `reload` command modes live here too.
 
 pub mod cli;
+mod failover;
 pub mod files;
 pub mod listen;
 mod pcp;
@@ -232,6 +233,8 @@ struct Main {
     logger_pid: Option<Pid>,
     /// The worker process (streaming-replication check), when running.
     worker_pid: Option<Pid>,
+    /// The health-check process of each backend slot (`failover.rs`).
+    health_pids: Vec<Option<Pid>>,
     spare: spare::SpareState,
     /// The PCP sockets and process.
     pcp: pcp::Pcp,
@@ -294,6 +297,7 @@ fn start_inner(opts: &Options, cfg: Config, settings: LogSettings) -> Result<i32
         logger_pid,
         worker_pid: None,
         pcp,
+        health_pids: Vec::new(),
     };
     let initial = if m.dynamic() {
         let n = if m.cfg.get_enum("process_management_strategy") == "aggressive" {
@@ -311,6 +315,7 @@ fn start_inner(opts: &Options, cfg: Config, settings: LogSettings) -> Result<i32
     m.detect_primary();
     m.fork_worker();
     m.fork_pcp();
+    m.fork_health_checks();
     files::write_status(&status_file(&m.cfg), sh);
     pglog!(
         Severity::Log,
@@ -361,6 +366,9 @@ fn init_backends(cfg: &Config, opts: &Options, sh: &Shmem) {
         };
         info.set_status(st);
     }
+    crate::backend::store_flags(cfg, sh);
+    crate::failover::request::set_raw_mode(cfg.get_enum("backend_clustering_mode") == "raw");
+    crate::failover::request::set_primary_mode(crate::backend::primary::has_primary_search(cfg));
     crate::backend::recompute_main_node(sh);
 }
 
@@ -480,9 +488,13 @@ impl Main {
             if signals::GOT_SIGUSR2.swap(false, SeqCst) {
                 self.signal_children(Signal::SIGUSR2);
             }
-            if signals::GOT_SIGUSR1.swap(false, SeqCst) {
-                // A node changed state (a child detached it): record it.
-                files::write_status(&status_file(&self.cfg), self.sh);
+            // a queued node operation (its SIGUSR1 may have arrived during start-up)
+            if signals::GOT_SIGUSR1.swap(false, SeqCst) || self.sh.pending_requests() > 0 {
+                self.run_failover();
+                // "failover done": wakes PCP workers waiting in a graceful detach/promote or a
+                // recovery (pgpool also restarts its PCP process here to refresh its copy of the
+                // node states; ours reads them from shared memory, so the connections stay)
+                self.pcp.signal(Signal::SIGUSR2);
             }
             if self.dynamic() {
                 let (sh, cfg) = (self.sh, &self.cfg);
@@ -534,6 +546,12 @@ impl Main {
                 }
                 continue;
             }
+            if let Some(node) = self.health_node(pid) {
+                if let Some(code) = self.reap_health(node, pid, code, signal) {
+                    return Some(code);
+                }
+                continue;
+            }
             let Some(slot) = self.sh.child_by_pid(pid.as_raw()) else {
                 continue;
             };
@@ -574,11 +592,14 @@ impl Main {
         }
     }
 
-    /// The worker has no session to finish: any shutdown mode ends it at once.
+    /// The worker and the health checks have no session to finish: any shutdown mode ends
+    /// them at once.
     fn signal_worker(&self, sig: i32) {
+        let sig = Signal::try_from(sig).unwrap_or(Signal::SIGTERM);
         if let Some(p) = self.worker_pid {
-            let _ = kill(p, Signal::try_from(sig).unwrap_or(Signal::SIGTERM));
+            let _ = kill(p, sig);
         }
+        self.signal_health_checks(sig);
     }
 
     fn signal_children(&self, sig: Signal) {
@@ -608,6 +629,8 @@ impl Main {
             let _ = kill(p, Signal::SIGHUP);
         }
         self.pcp.signal(Signal::SIGHUP);
+        self.signal_health_checks(Signal::SIGHUP);
+        self.fork_health_checks();
         if let Some(p) = self.logger_pid {
             let _ = kill(p, Signal::SIGHUP);
         }
@@ -637,8 +660,13 @@ impl Main {
                     self.worker_pid = None;
                 }
                 self.pcp.forget(p);
+                self.forget_health_pid(p);
             }
-            if self.live_children().is_empty() && self.worker_pid.is_none() && !self.pcp.running() {
+            if self.live_children().is_empty()
+                && self.worker_pid.is_none()
+                && !self.pcp.running()
+                && !self.health_checks_running()
+            {
                 break;
             }
             let now_sig = signals::SHUTDOWN_SIGNAL.load(SeqCst);

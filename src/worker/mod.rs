@@ -17,6 +17,7 @@ use crate::config::Config;
 use crate::exit_code;
 use crate::logger::{self, LogSettings, Severity};
 use crate::pglog;
+use crate::shmem::requests::details;
 use crate::shmem::{shmem, Shmem};
 
 static RELOAD: AtomicBool = AtomicBool::new(false);
@@ -91,7 +92,10 @@ pub fn run(mut cfg: Config) -> i32 {
         if cfg.get_enum("backend_clustering_mode") == "streaming_replication"
             && !sh.header().switching.load(SeqCst)
         {
-            check_round(&cfg, sh, &mut versions);
+            // the follow child's commands reshape the cluster: skip the round meanwhile
+            if let Some(_lock) = crate::failover::lock::acquire(&cfg, false) {
+                check_round(&cfg, sh, &mut versions);
+            }
         }
         pause(Duration::from_secs(period as u64));
     }
@@ -130,12 +134,11 @@ fn check_round(cfg: &Config, sh: &Shmem, versions: &mut delay::Versions) {
     let class = primary::verify_backend_node_status(cfg, sh, &mut conns);
     for (i, c) in class.iter().enumerate() {
         if *c == NodeClass::Invalid {
-            // Detaching a false primary is a failover request, which this build does not
-            // make yet: say so instead of pretending.
-            pglog!(
-                Severity::Warning,
-                "node {} is a false primary but cannot be detached: failover requests are not supported",
-                i
+            // detach_false_primary (failover.md §7.4): no watchdog, so no leader check
+            let _ = crate::failover::request::degenerate_backend_set(
+                &[i],
+                details::SWITCHOVER | details::CONFIRMED,
+                false,
             );
         }
     }

@@ -11,6 +11,7 @@ mod cluster_smoke;
 mod commands;
 mod daemon_smoke;
 mod extended;
+mod failover;
 mod lifecycle;
 mod pcp_server;
 mod pcp_tools;

@@ -336,6 +336,7 @@ impl Engine<'_> {
         };
         let mut off = 0;
         let mut fatal = false;
+        let mut shutdown = false;
         {
             let buf = be.conn.buffered();
             while let Ok(Some(h)) = be.conn.frame_at(off, MAX_FRAME) {
@@ -352,6 +353,7 @@ impl Engine<'_> {
                         self.out.extend_from_slice(&buf[off..off + h.total]);
                         fatal = messages::parse_error_fields(body).is_ok_and(|f| f.is_fatal());
                         if let Ok(f) = messages::parse_error_fields(body) {
+                            shutdown |= f.code == "57P01" || f.code == "57P02";
                             pglog!(
                                 Severity::Log,
                                 "backend {}: {}: {}",
@@ -367,6 +369,14 @@ impl Engine<'_> {
             }
         }
         be.conn.consume(off);
+        // failover_on_backend_shutdown (failover.md §3 row 7): the primary or this session's
+        // load-balance node was shut down by its administrator
+        if shutdown
+            && (n == self.primary || n == self.route.lb_node)
+            && self.child.cfg.get_bool("failover_on_backend_shutdown")
+        {
+            crate::failover::request::notice_backend_error(n);
+        }
         if fatal {
             Err(End::BackendGone)
         } else {
