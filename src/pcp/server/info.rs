@@ -7,7 +7,7 @@
 use std::sync::atomic::Ordering::Relaxed;
 
 use super::PcpError;
-use crate::commands::show::{self, local_time};
+use crate::commands::show;
 use crate::commands::{Env, SessionConfig, ShowPool};
 use crate::pcp::wire::{encode, strings_payload};
 use crate::shmem::Shmem;
@@ -124,7 +124,7 @@ pub fn node_info(cfg: &dyn SessionConfig, sh: &Shmem, payload: &[u8]) -> Result<
     Ok(out)
 }
 
-/// `H`: health-check statistics of one node (from the health check's shared record).
+/// `H`: health-check statistics of one node: its SHOW pool_health_check_stats row.
 pub fn health_stats(
     cfg: &dyn SessionConfig,
     sh: &Shmem,
@@ -143,45 +143,8 @@ pub fn health_stats(
     let Some(row) = table.get(id as usize) else {
         return Err(fail(format!("stats data for node ID {id} does not exist")));
     };
-    let h = sh.health(id as usize);
-    let total = h.total_count.load(Relaxed);
-    let success = h.success_count.load(Relaxed);
-    let fail_count = h.fail_count.load(Relaxed);
-    let skip = h.skip_count.load(Relaxed);
-    let retry = h.retry_count.load(Relaxed);
-    let checked = total.saturating_sub(skip);
-    let avg_retry = if checked > 0 {
-        retry as f64 / checked as f64
-    } else {
-        0.0
-    };
-    let avg_duration = if checked > 0 {
-        h.total_health_check_duration.load(Relaxed) as f64 / checked as f64
-    } else {
-        0.0
-    };
-    let min = match h.min_health_check_duration.load(Relaxed) {
-        i32::MAX => 0,
-        m => m,
-    };
-    let when = |t: i64| if t == 0 { String::new() } else { local_time(t) };
-    let mut fields: Vec<String> = row[..6].to_vec();
-    fields.extend([
-        total.to_string(),
-        success.to_string(),
-        fail_count.to_string(),
-        skip.to_string(),
-        retry.to_string(),
-        format!("{avg_retry:.6}"),
-        h.max_retry_count.load(Relaxed).to_string(),
-        h.max_health_check_duration.load(Relaxed).to_string(),
-        min.to_string(),
-        format!("{avg_duration:.6}"),
-        when(h.last_health_check.load(Relaxed)),
-        when(h.last_successful_health_check.load(Relaxed)),
-        when(h.last_skip_health_check.load(Relaxed)),
-        when(h.last_failed_health_check.load(Relaxed)),
-    ]);
+    // the same 20 columns as SHOW pool_health_check_stats
+    let fields: Vec<String> = row.clone();
     Ok(cc_packet(b'h', &fields))
 }
 
