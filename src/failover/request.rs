@@ -45,6 +45,31 @@ pub fn register_node_operation_request(sh: &Shmem, req: &NodeRequest) -> bool {
     true
 }
 
+/// Why `n` cannot be detached, in pgpool's words (None: it can). pgpool's `test_only` check,
+/// also used by the graceful PCP detach before it waits for clients.
+pub fn degenerate_refusal(sh: &Shmem, n: usize) -> Option<String> {
+    if n >= MAX_BACKENDS || n >= sh.num_backends() {
+        return Some(format!(
+            "invalid degenerate backend request, node id: {n} is out of range. node id must be between [0 and {}]",
+            sh.num_backends()
+        ));
+    }
+    let b = sh.backend(n);
+    if !b.status().is_valid() && !b.quarantine.load(Relaxed) {
+        return Some(format!(
+            "invalid degenerate backend request, node id : {n} status: [{}] is not valid for failover",
+            b.status() as u8
+        ));
+    }
+    if b.flag.load(Relaxed) & crate::backend::FLAG_DISALLOW_TO_FAILOVER != 0 {
+        return Some(format!(
+            "degenerate backend request for node_id: {n} from pid [{}] is canceled because failover is disallowed on the node",
+            std::process::id()
+        ));
+    }
+    None
+}
+
 /// Request that `nodes` be detached (`degenerate_backend_set`). With `throw_error` a refused
 /// node is an error, otherwise a log line.
 pub fn degenerate_backend_set(
@@ -55,32 +80,8 @@ pub fn degenerate_backend_set(
     let sh = shmem();
     let mut keep = Vec::new();
     for &n in nodes {
-        if n >= MAX_BACKENDS || n >= sh.num_backends() {
-            refuse(
-                throw_error,
-                format!("invalid degenerate backend request, node id: {n} is out of range. node id must be between [0 and {}]", sh.num_backends()),
-            )?;
-            continue;
-        }
-        let b = sh.backend(n);
-        if !b.status().is_valid() && !b.quarantine.load(Relaxed) {
-            refuse(
-                throw_error,
-                format!(
-                    "invalid degenerate backend request, node id : {n} status: [{}] is not valid for failover",
-                    b.status() as u8
-                ),
-            )?;
-            continue;
-        }
-        if b.flag.load(Relaxed) & crate::backend::FLAG_DISALLOW_TO_FAILOVER != 0 {
-            refuse(
-                throw_error,
-                format!(
-                    "degenerate backend request for node_id: {n} from pid [{}] is canceled because failover is disallowed on the node",
-                    std::process::id()
-                ),
-            )?;
+        if let Some(why) = degenerate_refusal(sh, n) {
+            refuse(throw_error, why)?;
             continue;
         }
         pglog!(

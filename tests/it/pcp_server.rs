@@ -222,7 +222,7 @@ fn pcp_tools_agree_with_real_pgpool() {
     let (_, err, code) = run(&ours, "pcp_attach_node", &["7"]);
     assert_eq!(code, 0);
     assert!(
-        err.starts_with("ERROR:  invalid failback request, node id : 7 is out of range"),
+        err.starts_with("ERROR:  invalid failback request, node id: 7 is out of range"),
         "{err}"
     );
     // Promote of the primary: FATAL, as pgpool.
@@ -433,10 +433,10 @@ fn pcp_node_operations_are_queued_or_refused_with_pgpools_errors() {
     assert_eq!(code, 0);
     assert_eq!(
         err,
-        "ERROR:  invalid degenerate backend request, node id : 7 is out of range. node id must be between [0 and 3]\n\n"
+        "ERROR:  invalid degenerate backend request, node id: 7 is out of range. node id must be between [0 and 3]\n\n"
     );
     let (_, err, _) = run("pcp_detach_node", &["-g", "7"]);
-    assert!(err.contains("node id : 7 is out of range"), "{err}");
+    assert!(err.contains("node id: 7 is out of range"), "{err}");
     let (_, err, _) = run("pcp_promote_node", &["5"]);
     assert_eq!(
         err,

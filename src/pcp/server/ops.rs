@@ -116,24 +116,10 @@ fn detach_with(
 
 /// The checks `degenerate_backend_set` makes, without queueing (pgpool's `test_only`).
 fn check_detachable(sh: &Shmem, node: usize) -> Result<(), PcpError> {
-    let n = sh.num_backends();
-    if node >= n {
-        return Err(PcpError::error(
-            format!("invalid degenerate backend request, node id : {node} is out of range. node id must be between [0 and {n}]"),
-            None,
-        ));
+    match crate::failover::request::degenerate_refusal(sh, node) {
+        Some(why) => Err(PcpError::error(why, None)),
+        None => Ok(()),
     }
-    let b = sh.backend(node);
-    if !b.status().is_valid() && !b.quarantine.load(Relaxed) {
-        return Err(PcpError::error(
-            format!(
-                "invalid degenerate backend request, node id : {node} status: [{}] is not valid for failover",
-                b.status() as u8
-            ),
-            None,
-        ));
-    }
-    Ok(())
 }
 
 /// The node id and option byte of a `J`/`j` payload: `"<id> " \0 <opt>`.
