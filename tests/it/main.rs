@@ -17,3 +17,4 @@ mod protocol;
 mod psycopg;
 mod routing;
 mod sr_check;
+mod tls;
