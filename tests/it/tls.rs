@@ -344,11 +344,34 @@ const STAT_SSL: &str = "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()
 fn backend_connections_are_encrypted_and_verified_without_plaintext_fallback() {
     let certs = Certs::make();
     let cluster = tls_cluster(&certs);
+    // from now on the backend refuses every plaintext TCP login
+    let hba = cluster.data_dir(0).join("pg_hba.conf");
+    let text = std::fs::read_to_string(&hba).unwrap();
+    std::fs::write(&hba, format!("hostnossl all all 0.0.0.0/0 reject\n{text}")).unwrap();
+    cluster.reload(0);
+    assert!(psql_tls(
+        cluster.port(0),
+        "postgres",
+        None,
+        "sslmode=disable",
+        "SELECT 1"
+    )
+    .is_err());
     // ssl_ca_cert trusts the backend's issuer: the backend link is TLS
-    let d = Daemon::start(&cluster, &certs.pgpool_conf("ca.crt"));
+    let conf = format!(
+        "{}backend_clustering_mode = 'streaming_replication'\n",
+        certs.pgpool_conf("ca.crt")
+    );
+    let d = Daemon::start(&cluster, &conf);
     assert_eq!(
         d.psql(STAT_SSL).as_deref(),
         Ok("t"),
+        "{}",
+        tail(&d.log(), 30)
+    );
+    // pgpool's own logins (primary detection at start-up) go over TLS too
+    assert!(
+        d.log().contains("find_primary_node: primary node is 0"),
         "{}",
         tail(&d.log(), 30)
     );
