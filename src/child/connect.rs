@@ -39,7 +39,7 @@ pub fn open_session(
         match read_first_packet(client, timeout) {
             Ok(FirstPacket::Startup(sp)) => break sp,
             Ok(FirstPacket::SslRequest) => {
-                if crate::tls::accept_client(client).is_err() {
+                if crate::tls::accept_client(client, timeout).is_err() {
                     return None;
                 }
             }

@@ -49,12 +49,17 @@ impl From<BackendTlsError> for std::io::Error {
 
 /// Answer an SSLRequest: `N` when frontend TLS is off (Ok(false)), else `S` and the server
 /// handshake (Ok(true)). Errors are logged here; the caller closes the connection.
-pub fn accept_client(conn: &mut Conn) -> Result<bool, FrontendTlsError> {
-    accept_with(conn, super::settings().server.as_ref())
+/// The handshake is bounded by `timeout` (authentication_timeout) when given.
+pub fn accept_client(conn: &mut Conn, timeout: Option<Duration>) -> Result<bool, FrontendTlsError> {
+    accept_with(conn, super::settings().server.as_ref(), timeout)
 }
 
 /// `accept_client` with an explicit server context (None = frontend TLS off).
-pub fn accept_with(conn: &mut Conn, ctx: Option<&SslContext>) -> Result<bool, FrontendTlsError> {
+pub fn accept_with(
+    conn: &mut Conn,
+    ctx: Option<&SslContext>,
+    timeout: Option<Duration>,
+) -> Result<bool, FrontendTlsError> {
     let Some(ctx) = ctx.filter(|_| !conn.is_tls()) else {
         conn.write_all(b"N")?;
         return Ok(false);
@@ -65,9 +70,11 @@ pub fn accept_with(conn: &mut Conn, ctx: Option<&SslContext>) -> Result<bool, Fr
             return Err(FrontendTlsError::UnencryptedData);
         }
         let ssl = Ssl::new(ctx).map_err(|e| FrontendTlsError::Handshake(e.to_string()))?;
-        let s = ssl
-            .accept(FdIo(conn.fd()))
-            .map_err(|e| FrontendTlsError::Handshake(reason(&e.to_string())))?;
+        // A client that stops in the middle of the handshake must not hold the child forever.
+        set_read_timeout(conn.fd(), timeout);
+        let s = ssl.accept(FdIo(conn.fd()));
+        set_read_timeout(conn.fd(), None);
+        let s = s.map_err(|e| FrontendTlsError::Handshake(reason(&e.to_string())))?;
         conn.set_tls(TlsStream::new(s));
         Ok(true)
     })();
@@ -175,4 +182,13 @@ pub fn connect_backend_with(
 /// OpenSSL's message without the library's bookkeeping prefix noise (one line).
 fn reason(s: &str) -> String {
     s.lines().next().unwrap_or(s).to_string()
+}
+
+/// SO_RCVTIMEO on a socket (None = wait forever). Failure only loses the bound.
+fn set_read_timeout(fd: std::os::fd::RawFd, timeout: Option<Duration>) {
+    let t = timeout.unwrap_or(Duration::ZERO);
+    let tv = nix::sys::time::TimeVal::new(t.as_secs() as _, t.subsec_micros() as _);
+    // SAFETY: the descriptor belongs to the connection being negotiated and stays open.
+    let bfd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+    let _ = nix::sys::socket::setsockopt(&bfd, nix::sys::socket::sockopt::ReceiveTimeout, &tv);
 }

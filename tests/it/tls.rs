@@ -289,7 +289,7 @@ fn client_certificate_common_name_is_read() {
             back
         });
         let mut conn = Conn::new(ours.into());
-        assert!(pgpool_rs::tls::negotiate::accept_with(&mut conn, Some(&ctx)).unwrap());
+        assert!(pgpool_rs::tls::negotiate::accept_with(&mut conn, Some(&ctx), None).unwrap());
         assert!(conn.is_tls());
         assert_eq!(conn.peer_cert_cn(), want);
         assert_eq!(conn.read_exact(4, None).unwrap(), b"ping");
@@ -483,16 +483,27 @@ fn sslrequest_exchanges_refuse_plaintext_after_s() {
     theirs.write_all(b"\0\0\0\x08plaintext").unwrap();
     conn.fill().unwrap();
     assert!(matches!(
-        accept_with(&mut conn, Some(&ctx)),
+        accept_with(&mut conn, Some(&ctx), None),
         Err(FrontendTlsError::UnencryptedData)
     ));
     let mut b = [0u8; 1];
     theirs.read_exact(&mut b).unwrap();
     assert_eq!(&b, b"S");
+    // a client that says nothing after `S` is dropped once the timeout passes
+    let (ours, _theirs) = UnixStream::pair().unwrap();
+    let mut conn = Conn::new(ours.into());
+    let t0 = std::time::Instant::now();
+    let r = accept_with(
+        &mut conn,
+        Some(&ctx),
+        Some(std::time::Duration::from_millis(300)),
+    );
+    assert!(matches!(r, Err(FrontendTlsError::Handshake(_))), "{r:?}");
+    assert!(t0.elapsed() < std::time::Duration::from_secs(5));
     // frontend TLS off: `N`, plaintext goes on
     let (ours, mut theirs) = UnixStream::pair().unwrap();
     let mut conn = Conn::new(ours.into());
-    assert!(!accept_with(&mut conn, None).unwrap());
+    assert!(!accept_with(&mut conn, None, None).unwrap());
     theirs.read_exact(&mut b).unwrap();
     assert_eq!(&b, b"N");
     assert!(!conn.is_tls());
