@@ -19,6 +19,7 @@ pub mod router;
 pub mod session;
 pub mod shmem;
 pub mod sql;
+pub mod tls;
 pub mod worker;
 
 /// The pgpool-II version whose behaviour we follow, as `pgpool -v` and `SHOW pool_version` print it.

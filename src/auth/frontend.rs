@@ -8,7 +8,7 @@ use crate::protocol::{Conn, ProtocolError};
 
 use super::error::{AuthContext, AuthError};
 use super::passwords::{constant_time_eq, md5_password_hash, md5_salted, StoredPassword};
-use super::scram::{random_bytes, ScramError, ScramServer, SCRAM_SHA_256};
+use super::scram::{random_bytes, ScramError, ScramServer};
 
 /// Longest password packet body accepted (spec/auth.md §14.1).
 pub const MAX_PASSWORD_PACKET: usize = 1024;
@@ -159,11 +159,15 @@ pub fn scram_exchange(
     password: &str,
 ) -> Result<(), AuthError> {
     let mut server = ScramServer::new(password);
-    send(client, |o| messages::auth_sasl(o, &[SCRAM_SHA_256]))?;
+    // Over TLS SCRAM-SHA-256-PLUS is offered too (beyond pgpool; docs/tls.md).
+    if let Some(cb) = client.tls_server_end_point() {
+        server = server.with_channel_binding(cb);
+    }
+    send(client, |o| messages::auth_sasl(o, server.mechanisms()))?;
     let body = read_password_packet(client, ctx)?;
     let (mech, initial) = messages::parse_sasl_initial_response(&body)
         .map_err(|e| AuthError::refused("malformed SCRAM message", e.to_string()))?;
-    if mech != SCRAM_SHA_256 {
+    if !server.select_mechanism(&mech) {
         return Err(AuthError::Refused(crate::protocol::PgError::internal(
             "client selected an invalid SASL authentication mechanism",
         )));

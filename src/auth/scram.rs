@@ -2,6 +2,9 @@
 //! `ScramServer` authenticates a client against a clear-text password (verifier rebuilt per
 //! login: 16 random salt bytes, 4096 iterations), `ScramClient` authenticates pgpool to a
 //! backend (postgres-protocol's client, gs2 header `n,,`). No socket I/O here.
+//!
+//! Beyond pgpool: over TLS the server side also offers `SCRAM-SHA-256-PLUS` with
+//! `tls-server-end-point` channel binding (RFC 5929), as PostgreSQL does (docs/tls.md).
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
@@ -13,6 +16,10 @@ use super::passwords::constant_time_eq;
 
 /// The only mechanism pgpool offers and uses.
 pub const SCRAM_SHA_256: &str = "SCRAM-SHA-256";
+/// The channel-binding variant, offered to clients on TLS connections only.
+pub const SCRAM_SHA_256_PLUS: &str = "SCRAM-SHA-256-PLUS";
+/// The only channel-binding type supported.
+pub const CB_TLS_SERVER_END_POINT: &str = "tls-server-end-point";
 /// Iterations of the per-login verifier.
 pub const ITERATIONS: u32 = 4096;
 
@@ -29,6 +36,11 @@ pub enum ScramError {
     ExtensionUnsupported,
     #[error("non-printable characters in SCRAM nonce")]
     NonPrintableNonce,
+    #[error("unsupported SCRAM channel-binding type \"{0}\"")]
+    UnsupportedChannelBindingType(String),
+    /// The client could bind but believes we cannot ('y' flag) although PLUS was offered.
+    #[error("SCRAM channel binding negotiation error")]
+    ChannelBindingNegotiation,
     #[error("unexpected SCRAM channel-binding attribute in client-final-message")]
     BadChannelBinding,
     #[error("invalid SCRAM response")]
@@ -52,6 +64,12 @@ impl ScramError {
         match self {
             ScramError::Malformed(d) => Some((*d).to_string()),
             ScramError::NonceMismatch => Some("Nonce does not match.".into()),
+            ScramError::ChannelBindingNegotiation => Some(
+                "The client supports SCRAM channel binding but thinks the server does not. \
+                 However, this server does support channel binding."
+                    .into(),
+            ),
+            ScramError::BadChannelBinding => Some("SCRAM channel binding check failed.".into()),
             ScramError::Backend(d) => Some(d.clone()),
             _ => None,
         }
@@ -97,7 +115,8 @@ struct Keys {
 enum ServerState {
     AwaitClientFirst,
     AwaitClientFinal {
-        cbind: char,
+        /// The gs2 header (`n,,`, `y,,`, `p=tls-server-end-point,,`) the `c=` value repeats.
+        gs2_header: String,
         nonce: String,
         client_first_bare: String,
         server_first: String,
@@ -109,6 +128,10 @@ enum ServerState {
 pub struct ScramServer {
     keys: Keys,
     state: ServerState,
+    /// `tls-server-end-point` data when the connection is TLS (PLUS is then offered).
+    cb_data: Option<Vec<u8>>,
+    /// The client chose SCRAM-SHA-256-PLUS.
+    plus: bool,
 }
 
 impl ScramServer {
@@ -133,7 +156,30 @@ impl ScramServer {
         ScramServer {
             keys,
             state: ServerState::AwaitClientFirst,
+            cb_data: None,
+            plus: false,
         }
+    }
+
+    /// Offer SCRAM-SHA-256-PLUS bound to `data` (the connection's `tls-server-end-point` hash).
+    pub fn with_channel_binding(mut self, data: Vec<u8>) -> ScramServer {
+        self.cb_data = Some(data);
+        self
+    }
+
+    /// The mechanisms to list in AuthenticationSASL, preferred first.
+    pub fn mechanisms(&self) -> &'static [&'static str] {
+        if self.cb_data.is_some() {
+            &[SCRAM_SHA_256_PLUS, SCRAM_SHA_256]
+        } else {
+            &[SCRAM_SHA_256]
+        }
+    }
+
+    /// Record the client's choice; false when it is not one of `mechanisms()`.
+    pub fn select_mechanism(&mut self, mech: &str) -> bool {
+        self.plus = mech == SCRAM_SHA_256_PLUS && self.cb_data.is_some();
+        self.plus || mech == SCRAM_SHA_256
     }
 
     /// Handle the client-first-message; returns the server-first-message. The server nonce is
@@ -154,13 +200,39 @@ impl ScramServer {
             return Err(ScramError::OutOfOrder);
         }
         let msg = check_text(msg)?;
-        let mut chars = msg.chars();
-        let cbind = match chars.next() {
-            Some(c @ ('n' | 'y')) => c,
-            Some('p') => return Err(ScramError::ChannelBindingUnsupported),
+        let no_data = ScramError::Malformed(
+            "The client selected SCRAM-SHA-256-PLUS, but the SCRAM message does not include channel binding data.",
+        );
+        let after_flag = match msg.as_bytes().first() {
+            Some(b'n') if self.plus => return Err(no_data),
+            Some(b'y') if self.plus => return Err(no_data),
+            Some(b'y') if self.cb_data.is_some() => {
+                return Err(ScramError::ChannelBindingNegotiation)
+            }
+            Some(b'n' | b'y') => 1,
+            Some(b'p') if self.cb_data.is_none() => {
+                return Err(ScramError::ChannelBindingUnsupported)
+            }
+            Some(b'p') if !self.plus => {
+                return Err(ScramError::Malformed(
+                    "The client selected SCRAM-SHA-256 without channel binding, but the SCRAM message includes channel binding data.",
+                ))
+            }
+            Some(b'p') => {
+                let end = msg.find(',').unwrap_or(msg.len());
+                let cb_type = msg[..end]
+                    .strip_prefix("p=")
+                    .ok_or(ScramError::Malformed("Expected equals sign."))?;
+                if cb_type != CB_TLS_SERVER_END_POINT {
+                    return Err(ScramError::UnsupportedChannelBindingType(
+                        cb_type.to_string(),
+                    ));
+                }
+                end
+            }
             _ => return Err(ScramError::Malformed("Unexpected channel-binding flag.")),
         };
-        let rest = msg[1..]
+        let rest = msg[after_flag..]
             .strip_prefix(',')
             .ok_or(ScramError::Malformed("Comma expected."))?;
         if rest.starts_with("a=") {
@@ -195,7 +267,7 @@ impl ScramServer {
             self.keys.salt_b64, self.keys.iterations
         );
         self.state = ServerState::AwaitClientFinal {
-            cbind,
+            gs2_header: msg[..msg.len() - bare.len()].to_string(),
             nonce,
             client_first_bare: bare.to_string(),
             server_first: server_first.clone(),
@@ -207,7 +279,7 @@ impl ScramServer {
     /// proof is right, `ScramError::WrongProof` when it is not.
     pub fn client_final(&mut self, msg: &[u8]) -> Result<String, ScramError> {
         let ServerState::AwaitClientFinal {
-            cbind,
+            gs2_header,
             nonce,
             client_first_bare,
             server_first,
@@ -221,8 +293,12 @@ impl ScramServer {
             .next()
             .and_then(|a| a.strip_prefix("c="))
             .ok_or(ScramError::Malformed("Expected attribute \"c\"."))?;
-        let want_c = if cbind == 'y' { "eSws" } else { "biws" };
-        if c != want_c {
+        // c= is base64(gs2 header ‖ channel-binding data): `biws` for `n,,`, `eSws` for `y,,`.
+        let mut binding = gs2_header.into_bytes();
+        if self.plus {
+            binding.extend_from_slice(self.cb_data.as_deref().unwrap_or_default());
+        }
+        if c != B64.encode(&binding) {
             return Err(ScramError::BadChannelBinding);
         }
         let r = attrs
@@ -476,6 +552,89 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// postgres-protocol's client (libpq's behaviour) with the given channel binding.
+    fn pp_client(
+        pw: &str,
+        cb: postgres_protocol::authentication::sasl::ChannelBinding,
+    ) -> postgres_protocol::authentication::sasl::ScramSha256 {
+        postgres_protocol::authentication::sasl::ScramSha256::new(pw.as_bytes(), cb)
+    }
+
+    #[test]
+    fn plus_is_offered_only_with_binding_data_and_checks_it() {
+        use postgres_protocol::authentication::sasl::ChannelBinding;
+        assert_eq!(ScramServer::new("x").mechanisms(), &[SCRAM_SHA_256]);
+        let cb = vec![7u8; 32];
+        let run = |client_cb: ChannelBinding, mech: &str, server_cb: Vec<u8>| {
+            let mut server = ScramServer::new("secret").with_channel_binding(server_cb);
+            assert_eq!(server.mechanisms(), &[SCRAM_SHA_256_PLUS, SCRAM_SHA_256]);
+            assert!(server.select_mechanism(mech));
+            let mut client = pp_client("secret", client_cb);
+            let sf = server.client_first(client.message())?;
+            client.update(sf.as_bytes()).unwrap();
+            let fin = server.client_final(client.message())?;
+            client.finish(fin.as_bytes()).unwrap();
+            Ok::<(), ScramError>(())
+        };
+        // right binding data: accepted
+        run(
+            ChannelBinding::tls_server_end_point(cb.clone()),
+            SCRAM_SHA_256_PLUS,
+            cb.clone(),
+        )
+        .unwrap();
+        // the client saw another certificate (a man in the middle): refused
+        assert_eq!(
+            run(
+                ChannelBinding::tls_server_end_point(vec![8u8; 32]),
+                SCRAM_SHA_256_PLUS,
+                cb.clone()
+            ),
+            Err(ScramError::BadChannelBinding)
+        );
+        // plain SCRAM over TLS still works (flag n)
+        run(ChannelBinding::unsupported(), SCRAM_SHA_256, cb.clone()).unwrap();
+        // flag y while PLUS was offered: a downgrade
+        assert_eq!(
+            run(ChannelBinding::unrequested(), SCRAM_SHA_256, cb.clone()),
+            Err(ScramError::ChannelBindingNegotiation)
+        );
+        // PLUS chosen but no binding data sent
+        assert!(matches!(
+            run(
+                ChannelBinding::unsupported(),
+                SCRAM_SHA_256_PLUS,
+                cb.clone()
+            ),
+            Err(ScramError::Malformed(_))
+        ));
+        // binding data with plain SCRAM chosen
+        assert!(matches!(
+            run(
+                ChannelBinding::tls_server_end_point(cb.clone()),
+                SCRAM_SHA_256,
+                cb.clone()
+            ),
+            Err(ScramError::Malformed(_))
+        ));
+        // another binding type
+        let mut server = ScramServer::new("secret").with_channel_binding(cb.clone());
+        assert!(server.select_mechanism(SCRAM_SHA_256_PLUS));
+        assert_eq!(
+            server.client_first(b"p=tls-unique,,n=,r=abc"),
+            Err(ScramError::UnsupportedChannelBindingType(
+                "tls-unique".into()
+            ))
+        );
+        // without TLS, PLUS is not a valid choice and `p` is refused as in pgpool
+        let mut server = ScramServer::new("secret");
+        assert!(!server.select_mechanism(SCRAM_SHA_256_PLUS));
+        assert_eq!(
+            server.client_first(b"p=tls-server-end-point,,n=,r=abc"),
+            Err(ScramError::ChannelBindingUnsupported)
+        );
     }
 
     #[test]

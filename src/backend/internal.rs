@@ -1,6 +1,6 @@
 //! pgpool's own backend connections (the worker's sr_check connections, primary detection, the
 //! `pg_role` probe of SHOW pool_nodes; health checks later): a small blocking client that opens
-//! a socket to a node, sends a startup packet for (user, database), answers trust, clear text,
+//! a socket to a node (TLS when `ssl = on`, spec/auth.md §12 step 2), sends a startup packet for (user, database), answers trust, clear text,
 //! md5 or SCRAM-SHA-256 authentication, and runs simple-protocol queries returning text rows.
 //! Also the password resolution pgpool uses for its internal users (spec/failover.md §2.4).
 
@@ -146,6 +146,11 @@ impl InternalConn {
             conn: Conn::new(fd),
             timeout,
         };
+        crate::tls::connect_backend(&mut c.conn, timeout).map_err(|e| InternalError::Connect {
+            host: host.to_string(),
+            port,
+            source: e.into(),
+        })?;
         let pkt = StartupPacket::build(3, 0, &[("user", user), ("database", database)])
             .map_err(|e| InternalError::Protocol(ProtocolError::Violation(e.to_string())))?;
         c.conn

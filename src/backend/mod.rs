@@ -1,7 +1,7 @@
 //! Backend nodes seen from one process: the main node rule, applying a reloaded backend list
 //! to shared memory (spec/config.md §5.2), a child's private status snapshot, and opening a
 //! socket to a node (Unix socket when the host starts with `/`, else TCP with
-//! `connect_timeout`, `TCP_NODELAY`). pgpool's own connections are in `internal`, primary
+//! `connect_timeout`, `TCP_NODELAY`) and starting TLS on it when `ssl = on`. pgpool's own connections are in `internal`, primary
 //! detection in `primary`.
 
 use std::io;
@@ -15,6 +15,7 @@ use std::time::Duration;
 use crate::config::Config;
 use crate::logger::Severity;
 use crate::pglog;
+use crate::protocol::Conn;
 use crate::shmem::{BackendStatus, Shmem, MAX_BACKENDS};
 
 pub mod follow;
@@ -122,6 +123,15 @@ pub fn connect(sh: &Shmem, node: usize, timeout_ms: u64) -> io::Result<OwnedFd> 
     let host = info.hostname.get();
     let port = info.port.load(Relaxed) as u16;
     connect_to(&host, port, timeout_ms)
+}
+
+/// Open a connection to node `node`, with TLS when `ssl = on` and the server agrees
+/// (spec/auth.md §13). A failed TLS start is a failed connection, never a plaintext one.
+pub fn connect_conn(sh: &Shmem, node: usize, timeout_ms: u64) -> io::Result<Conn> {
+    let mut c = Conn::new(connect(sh, node, timeout_ms)?);
+    let timeout = (timeout_ms > 0).then(|| Duration::from_millis(timeout_ms));
+    crate::tls::connect_backend(&mut c, timeout)?;
+    Ok(c)
 }
 
 /// Open a socket to `host`:`port` as pgpool does.

@@ -1,5 +1,5 @@
 //! From an accepted socket to a ready session (spec/architecture.md §3.5, §3.6): the startup
-//! packet (answering SSLRequest / GSSENCRequest with `N`, handing CancelRequest to `cancel`),
+//! packet (answering SSLRequest through `tls`, GSSENCRequest with `N`, handing CancelRequest to `cancel`),
 //! then either a pooled slot with the client re-authenticated, or new backend connections with
 //! pgpool's authentication exchange, ParameterStatus and BackendKeyData.
 
@@ -37,7 +37,12 @@ pub fn open_session(
     let sp = loop {
         match read_first_packet(client, timeout) {
             Ok(FirstPacket::Startup(sp)) => break sp,
-            Ok(FirstPacket::SslRequest) | Ok(FirstPacket::GssEncRequest) => {
+            Ok(FirstPacket::SslRequest) => {
+                if crate::tls::accept_client(client, timeout).is_err() {
+                    return None;
+                }
+            }
+            Ok(FirstPacket::GssEncRequest) => {
                 if client.write_all(b"N").is_err() {
                     return None;
                 }
@@ -185,8 +190,8 @@ fn connect_nodes(child: &mut Child) -> Result<Vec<(usize, Conn)>, PgError> {
     }
     let mut conns = Vec::with_capacity(nodes.len());
     for node in nodes {
-        match crate::backend::connect(child.sh, node, child.settings.connect_timeout_ms) {
-            Ok(fd) => conns.push((node, Conn::new(fd))),
+        match crate::backend::connect_conn(child.sh, node, child.settings.connect_timeout_ms) {
+            Ok(c) => conns.push((node, c)),
             Err(e) => {
                 let info = child.sh.backend(node);
                 pglog!(

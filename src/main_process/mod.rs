@@ -257,6 +257,8 @@ fn start(opts: &Options, cfg: Config, settings: LogSettings) -> Result<i32, Stri
         crate::auth::passwords::pool_key_path(opts.key_file.as_deref())
             .and_then(|p| crate::auth::passwords::read_pool_key_file(&p)),
     );
+    // Frontend TLS context, once, before the first fork (spec/auth.md §5.1).
+    crate::tls::init(&cfg).map_err(|e| format!("FATAL: {e}"))?;
     files::write_pid(&pid_path, std::process::id() as i32)
         .map_err(|e| format!("could not write pid file \"{}\": {e}", pid_path.display()))?;
     let result = start_inner(opts, cfg, settings);

@@ -1,6 +1,8 @@
 //! A buffered, blocking message connection over one socket: the single read buffer and write
 //! path every client and backend socket uses. Hot-path callers look at frames in place
 //! (`frame_at`, `consume`) and forward slices; set-up code reads whole messages (`read_message`).
+//! A connection that negotiated TLS reads and writes through its `TlsStream` instead of the
+//! socket; plaintext connections pay one predictable branch per read and write for that.
 
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -9,6 +11,7 @@ use std::time::{Duration, Instant};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
 use super::ProtocolError;
+use crate::tls::TlsStream;
 
 /// Initial read buffer size; it grows only to hold a whole message that set-up code asked for.
 const READ_CHUNK: usize = 64 * 1024;
@@ -36,6 +39,8 @@ pub struct Conn {
     start: usize,
     end: usize,
     eof: bool,
+    /// Set once TLS is negotiated; boxed so plaintext connections stay small.
+    tls: Option<Box<TlsStream>>,
 }
 
 impl Conn {
@@ -46,7 +51,29 @@ impl Conn {
             start: 0,
             end: 0,
             eof: false,
+            tls: None,
         }
+    }
+
+    /// From now on read and write through `tls` (after a successful handshake).
+    pub fn set_tls(&mut self, tls: TlsStream) {
+        self.tls = Some(Box::new(tls));
+    }
+
+    /// True once TLS is established on this connection.
+    pub fn is_tls(&self) -> bool {
+        self.tls.is_some()
+    }
+
+    /// The commonName of the client certificate presented in the TLS handshake (spec/auth.md
+    /// §5.3; what the `cert` hba method compares). None: no TLS, no certificate, or no CN.
+    pub fn peer_cert_cn(&self) -> Option<&str> {
+        self.tls.as_ref().and_then(|t| t.peer_cn())
+    }
+
+    /// `tls-server-end-point` channel-binding data of our certificate (TLS only).
+    pub fn tls_server_end_point(&self) -> Option<Vec<u8>> {
+        self.tls.as_ref().and_then(|t| t.server_end_point())
     }
 
     pub fn fd(&self) -> RawFd {
@@ -84,13 +111,38 @@ impl Conn {
             let grow = self.buf.len();
             self.buf.resize(self.buf.len() + grow, 0);
         }
-        let n = nix::unistd::read(self.fd.as_raw_fd(), &mut self.buf[self.end..])
-            .map_err(io::Error::from)?;
+        let n = match &self.tls {
+            None => nix::unistd::read(self.fd.as_raw_fd(), &mut self.buf[self.end..])
+                .map_err(io::Error::from)?,
+            Some(_) => self.fill_tls()?,
+        };
         if n == 0 {
             self.eof = true;
         }
         self.end += n;
         Ok(n)
+    }
+
+    /// The TLS read: one record, then whatever OpenSSL still holds decrypted, so that no
+    /// readable byte hides from poll(2) behind the socket (spec/auth.md §5.5).
+    fn fill_tls(&mut self) -> io::Result<usize> {
+        let tls = self.tls.as_ref().expect("called on TLS connections only");
+        let mut n = tls.read(&mut self.buf[self.end..])?;
+        loop {
+            let pending = tls.pending();
+            if n == 0 || pending == 0 {
+                return Ok(n);
+            }
+            let at = self.end + n;
+            if self.buf.len() - at < pending {
+                self.buf.resize(at + pending, 0);
+            }
+            let m = tls.read(&mut self.buf[at..])?;
+            if m == 0 {
+                return Ok(n);
+            }
+            n += m;
+        }
     }
 
     /// Make room so that `need` bytes from `start` fit in the buffer.
@@ -182,7 +234,10 @@ impl Conn {
 
     /// Write all of `data`, waiting for the socket to drain when it is non-blocking.
     pub fn write_all(&self, data: &[u8]) -> io::Result<()> {
-        write_all_fd(self.fd.as_raw_fd(), data)
+        match &self.tls {
+            None => write_all_fd(self.fd.as_raw_fd(), data),
+            Some(t) => t.write_all(data),
+        }
     }
 
     /// Write one tagged message built from `tag` and `body`.
@@ -194,7 +249,8 @@ impl Conn {
         self.write_all(&m)
     }
 
-    /// Give the socket back (the buffer must be empty or the caller accepts losing it).
+    /// Give the socket back (the buffer must be empty or the caller accepts losing it; a TLS
+    /// session is dropped with it).
     pub fn into_fd(self) -> OwnedFd {
         self.fd
     }

@@ -20,3 +20,4 @@ mod protocol;
 mod psycopg;
 mod routing;
 mod sr_check;
+mod tls;
