@@ -36,6 +36,10 @@ pub fn reauthenticate(
     remembered: &AuthOutcome,
 ) -> Result<(), AuthError> {
     let entry = ctx.pool_passwd.map(StoredPassword::parse);
+    if ctx.frontend.is_some_and(|f| f.authenticated) {
+        // §11 step 2: the pool_hba phase already verified this client.
+        return Ok(());
+    }
     match remembered.kind {
         AuthKind::Trust => Ok(()),
         AuthKind::ClearText => {
@@ -45,7 +49,11 @@ pub fn reauthenticate(
             let recorded = remembered.client_password.as_deref().ok_or_else(|| {
                 AuthError::refused(FAILED, "no password recorded for the pooled connection")
             })?;
-            let given = ask_clear_text(client, ctx)?;
+            // §11: the client's clear text from the pool_hba phase is used instead of asking.
+            let given = match ctx.frontend.and_then(|f| f.password.clone()) {
+                Some(p) => p,
+                None => ask_clear_text(client, ctx)?,
+            };
             if let Some(e) = &entry {
                 verify_clear_text(&given, e, ctx)?;
             }

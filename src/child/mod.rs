@@ -5,6 +5,7 @@
 
 mod accept;
 mod cancel;
+mod client_auth;
 mod connect;
 pub mod settings;
 pub mod signals;
@@ -62,6 +63,18 @@ pub struct Child {
     /// Per pool slot: temporary-table answers kept for the next client of the same backend
     /// connections, with the (create time, main backend pid) they belong to.
     pub slot_temp: Vec<Option<((i64, i32), crate::session::TempTables)>>,
+    /// TLS facts of the current client, filled by the TLS layer after the handshake and read
+    /// by pool_hba (hostssl/hostnossl, `cert`); reset for every accepted connection.
+    pub client_tls: ClientTls,
+}
+
+/// What the TLS negotiation with the current client established.
+#[derive(Debug, Clone, Default)]
+pub struct ClientTls {
+    /// The connection performed the TLS handshake.
+    pub tls: bool,
+    /// The CN of the client certificate, if one was presented and verified.
+    pub client_cert_cn: Option<String>,
 }
 
 /// Entry point after fork. Returns the process exit code.
@@ -89,6 +102,7 @@ pub fn run(slot: usize, cfg: Config, listeners: &[(RawFd, bool)]) -> i32 {
         relcache: Default::default(),
         rng: rand::SeedableRng::from_entropy(),
         slot_temp: (0..sh.max_pool.max(1)).map(|_| None).collect(),
+        client_tls: ClientTls::default(),
     };
     let code = child.accept_loop(listeners);
     child.pool.close_all(sh);
@@ -131,6 +145,7 @@ impl Child {
         }
         if let Ok((cfg, _)) = self.cfg.reload() {
             self.settings = ChildSettings::from_config(&cfg);
+            crate::auth::hba::reload(self.settings.enable_pool_hba, self.settings.ssl);
             self.router = None;
             logger::apply(&logger::LogSettings::from_config(&cfg));
             self.cfg = cfg;
@@ -222,6 +237,7 @@ impl Child {
         let started = Instant::now();
         self.snapshot = Snapshot::take(self.sh);
         let mut client = client;
+        self.client_tls = ClientTls::default();
         let outcome = connect::open_session(self, &mut client, &peer);
         if let Some((pool_idx, sp, fresh)) = outcome {
             logger::set_session(Some(&sp.user), Some(&sp.database));

@@ -11,6 +11,7 @@ mod cluster_smoke;
 mod commands;
 mod daemon_smoke;
 mod extended;
+mod hba;
 mod lifecycle;
 mod pooling;
 mod protocol;

@@ -1,0 +1,421 @@
+//! pool_hba.conf client authentication through our daemon (`enable_pool_hba = on`,
+//! spec/auth.md §6, §8, §10, §15): trust, reject, implicit reject, password, md5 and
+//! scram-sha-256 rules with the right and a wrong password through psql and the `postgres`
+//! crate, against SCRAM and md5 backends; an AES pool_passwd entry made by Debian's pg_enc; a
+//! missing file; a reload that breaks the file; malformed client packets; and our `pg_enc`
+//! against Debian's.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use crate::support::cluster::{shared_cluster, AuthMethod};
+use crate::support::daemon::Daemon;
+use crate::support::tail;
+use crate::support::wire::Wire;
+
+const KEY: &str = "mykey";
+
+/// `SEVERITY SQLSTATE: message / detail` of a server error, else the error's text.
+fn describe(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!(
+            "{} {}: {} / {}",
+            db.severity(),
+            db.code().code(),
+            db.message(),
+            db.detail().unwrap_or("")
+        ),
+        None => format!("not a server error: {e}"),
+    }
+}
+
+fn logs_in(d: &Daemon, user: &str, password: Option<&str>) {
+    assert_eq!(
+        d.psql_as(user, password, "postgres", "select current_user"),
+        Ok(user.to_string()),
+        "psql login as {user}\n{}",
+        tail(&d.log(), 30)
+    );
+    let mut c = d
+        .try_client(user, password, "postgres")
+        .unwrap_or_else(|e| {
+            panic!(
+                "postgres login as {user}: {}\n{}",
+                describe(&e),
+                tail(&d.log(), 30)
+            )
+        });
+    let me: String = c
+        .query_one("select current_user::text", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(me, user);
+}
+
+fn refused(d: &Daemon, user: &str, password: Option<&str>, want: &[&str]) {
+    let got = match d.try_client(user, password, "postgres") {
+        Ok(_) => panic!("{user} logged in with {password:?}\n{}", tail(&d.log(), 30)),
+        Err(e) => describe(&e),
+    };
+    for w in want {
+        assert!(got.contains(w), "error for {user}: {got:?} lacks {w:?}");
+    }
+    match d.psql_as(user, password, "postgres", "select current_user") {
+        Ok(out) => panic!("psql logged in as {user}: {out}"),
+        Err(e) => {
+            let last = want.last().unwrap();
+            assert!(
+                e.contains(last),
+                "psql error for {user}: {e} lacks {last:?}"
+            );
+        }
+    }
+}
+
+/// The key file and a daemon with `enable_pool_hba = on`, `-a <hba>` and `-k <key>`.
+struct HbaDaemon {
+    d: Daemon,
+    hba: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+fn start(hba_text: Option<&str>, pool_passwd: &str) -> HbaDaemon {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("pgpoolkey");
+    std::fs::write(&key, format!("{KEY}\n")).unwrap();
+    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let hba = dir.path().join("pool_hba.conf");
+    if let Some(t) = hba_text {
+        std::fs::write(&hba, t).unwrap();
+    }
+    let mut d = Daemon::prepare(shared_cluster(), "enable_pool_hba = on\n");
+    std::fs::write(d.pool_passwd_path(), pool_passwd).unwrap();
+    d.launch_foreground(&["-a", hba.to_str().unwrap(), "-k", key.to_str().unwrap()])
+        .unwrap_or_else(|e| panic!("{e}"));
+    HbaDaemon { d, hba, _dir: dir }
+}
+
+/// `pg_enc -K mykey <password>`'s value, by Debian's pgpool-II 4.3.5 tool.
+fn debian_aes(password: &str) -> String {
+    let out = Command::new("/usr/sbin/pg_enc")
+        .args(["-K", KEY, password])
+        .output()
+        .expect("Debian's /usr/sbin/pg_enc (package pgpool2) must be installed");
+    let text = String::from_utf8(out.stdout).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("pool_passwd string: "))
+        .unwrap_or_else(|| panic!("pg_enc output: {text}"))
+        .to_string()
+}
+
+#[test]
+fn hba_methods_with_right_and_wrong_passwords() {
+    let c = shared_cluster();
+    c.create_role("hba_trust", "trustpw", AuthMethod::ScramSha256);
+    c.create_role("hba_md5", "md5pw", AuthMethod::ScramSha256);
+    c.create_role("hba_scram", "scrampw", AuthMethod::ScramSha256);
+    c.create_role("hba_scram_md5", "smpw", AuthMethod::Md5);
+    c.create_role("hba_pw", "clearpw", AuthMethod::ScramSha256);
+    c.create_role("hba_pw_noentry", "nepw", AuthMethod::Md5);
+    c.create_role("hba_aes", "aespw", AuthMethod::ScramSha256);
+    c.create_role("hba_reject", "rejpw", AuthMethod::Trust);
+    let passwd = format!(
+        "hba_trust:trustpw\nhba_md5:TEXTmd5pw\nhba_scram:scrampw\nhba_scram_md5:smpw\n\
+         hba_pw:clearpw\nhba_aes:{}\nhba_reject:rejpw\n",
+        debian_aes("aespw")
+    );
+    let h = start(
+        Some(
+            "# comment\n\
+             local all all trust\n\
+             host all hba_trust 127.0.0.1/32 trust\n\
+             host all hba_md5 127.0.0.1 255.255.255.255 md5\n\
+             hostnossl all hba_scram,hba_scram_md5 samehost scram-sha-256\n\
+             hostssl all all 127.0.0.1/32 reject\n\
+             host all \"hba_pw\",hba_pw_noentry 127.0.0.0/8 password\n\
+             host all hba_aes 127.0.0.1/32 scram-sha-256\n\
+             host all hba_reject all reject\n",
+        ),
+        &passwd,
+    );
+    let d = &h.d;
+    logs_in(d, "hba_trust", None);
+    logs_in(d, "hba_md5", Some("md5pw"));
+    refused(
+        d,
+        "hba_md5",
+        Some("bad"),
+        &[
+            "ERROR XX000",
+            "md5 authentication failed",
+            "password does not match",
+        ],
+    );
+    logs_in(d, "hba_scram", Some("scrampw"));
+    refused(
+        d,
+        "hba_scram",
+        Some("bad"),
+        &[
+            "ERROR XX000",
+            "authentication failed",
+            "username \"hba_scram\" or password does not exist in backend",
+        ],
+    );
+    // SCRAM client in front of an md5 backend
+    logs_in(d, "hba_scram_md5", Some("smpw"));
+    logs_in(d, "hba_pw", Some("clearpw"));
+    refused(
+        d,
+        "hba_pw",
+        Some("clearp"),
+        &[
+            "clear text authentication failed",
+            "password does not match",
+        ],
+    );
+    // password rule without an entry: the backend verifies the forwarded clear text
+    logs_in(d, "hba_pw_noentry", Some("nepw"));
+    refused(
+        d,
+        "hba_pw_noentry",
+        Some("bad"),
+        &["password authentication failed"],
+    );
+    // an AES entry made by Debian's pg_enc, decrypted with -k
+    logs_in(d, "hba_aes", Some("aespw"));
+    refused(
+        d,
+        "hba_aes",
+        Some("bad"),
+        &["or password does not exist in backend"],
+    );
+    refused(
+        d,
+        "hba_reject",
+        Some("rejpw"),
+        &[
+            "FATAL XX000",
+            "client authentication failed",
+            "no pool_hba.conf entry for host \"127.0.0.1\", user \"hba_reject\", database \"postgres\", SSL off",
+        ],
+    );
+    refused(
+        d,
+        "hba_nobody",
+        None,
+        &["no pool_hba.conf entry for host \"127.0.0.1\", user \"hba_nobody\", database \"postgres\", SSL off"],
+    );
+    // pool_passwd is re-read at each lookup: a rewritten (same inode) entry counts at once
+    std::fs::write(
+        d.pool_passwd_path(),
+        passwd.replace("hba_md5:TEXTmd5pw", "hba_md5:other"),
+    )
+    .unwrap();
+    refused(d, "hba_md5", Some("md5pw"), &["md5 authentication failed"]);
+}
+
+#[test]
+fn missing_file_refuses_everyone_and_a_broken_reload_keeps_the_rules() {
+    let c = shared_cluster();
+    c.create_role("hba_reload", "relpw", AuthMethod::ScramSha256);
+    let h = start(None, "hba_reload:relpw\n");
+    refused(
+        &h.d,
+        "hba_reload",
+        Some("relpw"),
+        &[
+            "FATAL XX000",
+            "client authentication failed",
+            "missing or erroneous pool_hba.conf file",
+        ],
+    );
+    assert!(
+        h.d.log().contains("could not open configuration file"),
+        "{}",
+        h.d.log()
+    );
+    drop(h);
+
+    let h = start(
+        Some("host all hba_reload 127.0.0.1/32 md5\n"),
+        "hba_reload:relpw\n",
+    );
+    logs_in(&h.d, "hba_reload", Some("relpw"));
+    std::fs::write(&h.hba, "host all hba_reload 127.0.0.1/33 trust\n").unwrap();
+    let out = h.d.pgpool(&["reload"]);
+    assert!(out.status.success(), "reload: {out:?}");
+    wait_for_log(&h.d, "invalid CIDR mask in address");
+    refused(
+        &h.d,
+        "hba_reload",
+        Some("bad"),
+        &["md5 authentication failed"],
+    );
+    logs_in(&h.d, "hba_reload", Some("relpw"));
+    // a good file replaces the rules
+    std::fs::write(&h.hba, "host all hba_reload 127.0.0.1/32 reject\n").unwrap();
+    let before = h.d.log().len();
+    assert!(h.d.pgpool(&["reload"]).status.success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        match h.d.try_client("hba_reload", Some("relpw"), "postgres") {
+            Err(e) if describe(&e).contains("no pool_hba.conf entry") => break,
+            _ if std::time::Instant::now() > deadline => {
+                panic!("reload not applied\n{}", &h.d.log()[before..])
+            }
+            _ => std::thread::sleep(Duration::from_millis(200)),
+        }
+    }
+}
+
+fn wait_for_log(d: &Daemon, text: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !d.log().contains(text) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no {text:?} in\n{}",
+            tail(&d.log(), 30)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // every child reloads at its next loop iteration
+    std::thread::sleep(Duration::from_millis(500));
+}
+
+fn error_fields(m: &crate::support::wire::Msg) -> String {
+    let f = m.fields();
+    format!(
+        "{} {}: {} / {}",
+        f.get(&'S').cloned().unwrap_or_default(),
+        f.get(&'C').cloned().unwrap_or_default(),
+        f.get(&'M').cloned().unwrap_or_default(),
+        f.get(&'D').cloned().unwrap_or_default()
+    )
+}
+
+#[test]
+fn malformed_client_packets_get_pgpools_errors() {
+    let c = shared_cluster();
+    c.create_role("hba_bad", "badpw", AuthMethod::ScramSha256);
+    let h = start(
+        Some("host all hba_bad 127.0.0.1/32 scram-sha-256\nhost all all 127.0.0.1/32 password\n"),
+        "hba_bad:badpw\n",
+    );
+    let port = h.d.port();
+
+    // an over-long password packet
+    let mut w = Wire::start(port, "hba_other", "postgres");
+    let m = w.recv().expect("AuthenticationCleartextPassword");
+    assert_eq!(m.auth_code(), Some(3));
+    w.send_password(&vec![b'x'; 5000]);
+    let e = w.recv().expect("an ErrorResponse");
+    assert_eq!(e.tag, b'E');
+    assert!(
+        error_fields(&e).contains("password is too long"),
+        "{}",
+        error_fields(&e)
+    );
+    assert!(w.recv().is_none(), "closed after the error");
+
+    // a truncated SASLInitialResponse
+    let mut w = Wire::start(port, "hba_bad", "postgres");
+    let m = w.recv().expect("AuthenticationSASL");
+    assert_eq!(m.auth_code(), Some(10));
+    w.send(b'p', b"SCRAM-SHA-256\0\0\0\0\x40n,,");
+    let e = w.recv().expect("an ErrorResponse");
+    assert_eq!(e.tag, b'E', "{:?}", e.body);
+    assert!(
+        error_fields(&e).contains("malformed SCRAM message"),
+        "{}",
+        error_fields(&e)
+    );
+    assert!(w.recv().is_none());
+
+    // a client that leaves in the middle of the exchange
+    let mut w = Wire::start(port, "hba_bad", "postgres");
+    assert_eq!(w.recv().and_then(|m| m.auth_code()), Some(10));
+    drop(w);
+
+    // nothing crashed or hangs: a correct login still works
+    logs_in(&h.d, "hba_bad", Some("badpw"));
+    assert!(!h.d.log().contains("panicked"), "{}", h.d.log());
+}
+
+fn our_pg_enc() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_pg_enc"))
+}
+
+#[test]
+fn pg_enc_matches_debians() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("key");
+    std::fs::write(&key, "mykey\n").unwrap();
+    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let input = dir.path().join("in");
+    std::fs::write(&input, "u1:pw1\nbad\n\nu2:pw2\n").unwrap();
+    let k = key.to_str().unwrap();
+    let i = input.to_str().unwrap();
+    for args in [
+        vec!["-K", "mykey", "secret"],
+        vec!["--enc-key=mykey", "secret"],
+        vec!["-k", k, "secret"],
+        vec!["-K", "mykey", "-i", i],
+        vec!["-K", "mykey", &"x".repeat(129)],
+    ] {
+        let ours = Command::new(our_pg_enc()).args(&args).output().unwrap();
+        let theirs = Command::new("/usr/sbin/pg_enc")
+            .args(&args)
+            .output()
+            .unwrap();
+        assert_eq!(ours.status.code(), theirs.status.code(), "{args:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&ours.stdout),
+            String::from_utf8_lossy(&theirs.stdout),
+            "{args:?}"
+        );
+        if theirs.status.success() {
+            assert_eq!(
+                String::from_utf8_lossy(&ours.stderr),
+                String::from_utf8_lossy(&theirs.stderr),
+                "{args:?}"
+            );
+        }
+    }
+    // no key
+    let ours = Command::new(our_pg_enc())
+        .args(["secret"])
+        .env("HOME", dir.path())
+        .env_remove("PGPOOLKEYFILE")
+        .output()
+        .unwrap();
+    assert_eq!(ours.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&ours.stderr).contains("encryption key not provided"));
+
+    // -m writes user:AES… in place or appended
+    let conf = dir.path().join("pgpool.conf");
+    std::fs::write(&conf, "pool_passwd = 'pool_passwd'\n").unwrap();
+    let pp = dir.path().join("pool_passwd");
+    std::fs::write(&pp, "bob:old\ncarol:x\n").unwrap();
+    for user in ["bob", "alice"] {
+        let out = Command::new(our_pg_enc())
+            .args([
+                "-m",
+                "-K",
+                "mykey",
+                "-u",
+                user,
+                "-f",
+                conf.to_str().unwrap(),
+                "secret",
+            ])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(&pp).unwrap(),
+        "bob:AESV7IMV7YNworqqZU1Z46Wgw==\ncarol:x\nalice:AESV7IMV7YNworqqZU1Z46Wgw==\n"
+    );
+}
