@@ -419,3 +419,40 @@ fn pg_enc_matches_debians() {
         "bob:AESV7IMV7YNworqqZU1Z46Wgw==\ncarol:x\nalice:AESV7IMV7YNworqqZU1Z46Wgw==\n"
     );
 }
+
+#[test]
+fn pam_service_accepts_one_user_and_refuses_others() {
+    for f in ["/etc/pam.d/pgpool-rs-test", "/etc/pgpool-rs-test-pam-check"] {
+        assert!(
+            Path::new(f).exists(),
+            "{f} is missing: the PAM test service is installed by .ci/run"
+        );
+    }
+    let c = shared_cluster();
+    c.create_role("hba_pam", "unused", AuthMethod::Trust);
+    c.create_role("hba_pam_other", "unused", AuthMethod::Trust);
+    let h = start(
+        Some("host all hba_pam,hba_pam_other 127.0.0.1/32 pam pamservice=pgpool-rs-test\n"),
+        "",
+    );
+    logs_in(&h.d, "hba_pam", Some("pampw"));
+    refused(
+        &h.d,
+        "hba_pam",
+        Some("wrong"),
+        &[
+            "FATAL XX000",
+            "failed authentication against PAM",
+            "pam_authenticate failed",
+        ],
+    );
+    refused(
+        &h.d,
+        "hba_pam_other",
+        Some("pampw"),
+        &[
+            "failed authentication against PAM",
+            "pam_authenticate failed",
+        ],
+    );
+}

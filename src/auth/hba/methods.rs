@@ -211,15 +211,15 @@ pub fn client_authentication(
             }
         }
         Method::Pam => {
-            crate::pglog!(
-                Severity::Log,
-                "PAM authentication is not supported by this build"
-            );
-            Err(fatal(
-                "failed authentication against PAM",
-                "unable to create PAM authenticator: PAM support is not built in",
-                None,
-            ))
+            let service = rule
+                .options
+                .pamservice
+                .as_deref()
+                .filter(|s| !s.is_empty())
+                .unwrap_or("pgpool");
+            super::pam::pam_authenticate_client(client, ctx, service)?;
+            // §8.6: success neither verifies the client for pgpool nor keeps the password.
+            Ok(done(false, None))
         }
         Method::Ldap => {
             crate::pglog!(
