@@ -456,3 +456,170 @@ fn pam_service_accepts_one_user_and_refuses_others() {
         ],
     );
 }
+
+/// A throw-away OpenLDAP server on a free loopback port, run as the unprivileged test OS user;
+/// killed and removed on drop.
+struct Slapd {
+    child: std::process::Child,
+    port: u16,
+    _ports: crate::support::ports::PortBlock,
+    dir: tempfile::TempDir,
+}
+
+const LDAP_BASE: &str = "dc=pgrs,dc=test";
+
+impl Slapd {
+    fn start() -> Slapd {
+        for bin in ["/usr/sbin/slapd", "/usr/sbin/slapadd"] {
+            assert!(
+                Path::new(bin).exists(),
+                "{bin} is missing: install the Debian packages slapd and ldap-utils (see .ci/run)"
+            );
+        }
+        let user = crate::support::os_user::os_user();
+        let ports = crate::support::ports::PortBlock::reserve(1);
+        let port = ports.port(0);
+        let dir = tempfile::Builder::new()
+            .prefix("pgrs-slapd-")
+            .tempdir_in("/tmp")
+            .unwrap();
+        let db = dir.path().join("db");
+        std::fs::create_dir(&db).unwrap();
+        let conf = dir.path().join("slapd.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "include /etc/ldap/schema/core.schema\n\
+                 include /etc/ldap/schema/cosine.schema\n\
+                 include /etc/ldap/schema/inetorgperson.schema\n\
+                 modulepath /usr/lib/ldap\n\
+                 moduleload back_mdb\n\
+                 pidfile {d}/slapd.pid\n\
+                 database mdb\n\
+                 maxsize 10485760\n\
+                 suffix \"{LDAP_BASE}\"\n\
+                 rootdn \"cn=admin,{LDAP_BASE}\"\n\
+                 rootpw adminpw\n\
+                 directory {db}\n",
+                d = dir.path().display(),
+                db = db.display()
+            ),
+        )
+        .unwrap();
+        let ldif = dir.path().join("data.ldif");
+        let person = |uid: &str, pw: &str| {
+            format!(
+                "dn: uid={uid},ou=people,{LDAP_BASE}\nobjectClass: inetOrgPerson\nuid: {uid}\ncn: {uid}\nsn: {uid}\nuserPassword: {pw}\n\n"
+            )
+        };
+        std::fs::write(
+            &ldif,
+            format!(
+                "dn: {LDAP_BASE}\nobjectClass: dcObject\nobjectClass: organization\no: pgrs\ndc: pgrs\n\n\
+                 dn: ou=people,{LDAP_BASE}\nobjectClass: organizationalUnit\nou: people\n\n{}{}",
+                person("hba_ldap", "ldappw"),
+                person("hba_ldap2", "ldappw2")
+            ),
+        )
+        .unwrap();
+        for p in [dir.path(), &db, &conf, &ldif] {
+            user.chown(p);
+        }
+        let out = user
+            .command("/usr/sbin/slapadd")
+            .args(["-f", conf.to_str().unwrap(), "-l", ldif.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "slapadd: {out:?}");
+        let child = user
+            .command("/usr/sbin/slapd")
+            .args([
+                "-d",
+                "0",
+                "-f",
+                conf.to_str().unwrap(),
+                "-h",
+                &format!("ldap://127.0.0.1:{port}/"),
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "slapd did not listen on {port}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Slapd {
+            child,
+            port,
+            _ports: ports,
+            dir,
+        }
+    }
+}
+
+impl Drop for Slapd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = self.dir.path();
+    }
+}
+
+#[test]
+fn ldap_simple_and_search_bind() {
+    let slapd = Slapd::start();
+    let c = shared_cluster();
+    c.create_role("hba_ldap", "unused", AuthMethod::Trust);
+    c.create_role("hba_ldap2", "unused", AuthMethod::Trust);
+    let p = slapd.port;
+    let h = start(
+        Some(&format!(
+            "host all hba_ldap 127.0.0.1/32 ldap ldapserver=127.0.0.1 ldapport={p} ldapprefix=\"uid=\" ldapsuffix=\",ou=people,{LDAP_BASE}\"\n\
+             host all hba_ldap2 127.0.0.1/32 ldap ldapserver=127.0.0.1 ldapport={p} ldapbasedn=\"{LDAP_BASE}\" ldapsearchattribute=uid\n"
+        )),
+        "",
+    );
+    let want = |u: &str| {
+        [
+            "FATAL XX000".to_string(),
+            "client authentication failed".to_string(),
+            format!("LDAP authentication with pgpool failed for user \"{u}\""),
+        ]
+    };
+    logs_in(&h.d, "hba_ldap", Some("ldappw"));
+    let w = want("hba_ldap");
+    refused(
+        &h.d,
+        "hba_ldap",
+        Some("wrong"),
+        &w.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    logs_in(&h.d, "hba_ldap2", Some("ldappw2"));
+    let w = want("hba_ldap2");
+    refused(
+        &h.d,
+        "hba_ldap2",
+        Some("ldappw"),
+        &w.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    // an empty password is an unauthenticated bind for many servers: refused (pgpool bug #8)
+    match h.d.try_client("hba_ldap", Some(""), "postgres") {
+        Ok(_) => panic!("an empty password logged in through LDAP"),
+        Err(e) => assert!(
+            describe(&e).contains("LDAP authentication with pgpool failed"),
+            "{}",
+            describe(&e)
+        ),
+    }
+    assert!(
+        h.d.log()
+            .contains("LDAP login failed for user \"hba_ldap\""),
+        "{}",
+        tail(&h.d.log(), 20)
+    );
+}

@@ -222,18 +222,22 @@ pub fn client_authentication(
             Ok(done(false, None))
         }
         Method::Ldap => {
-            crate::pglog!(
-                Severity::Log,
-                "LDAP authentication is not supported by this build"
-            );
-            Err(fatal(
-                "client authentication failed",
-                format!(
-                    "LDAP authentication with pgpool failed for user \"{}\"",
-                    ctx.user
-                ),
-                Some("see pgpool log for details"),
-            ))
+            match super::ldap::ldap_authenticate_client(client, ctx, &rule.options)? {
+                // §8.8 step 5, 9: not "verified by pgpool"; the password is kept only with
+                // backend_use_passwd=1.
+                Ok(password) => Ok(done(
+                    false,
+                    rule.options.backend_use_passwd.then_some(password),
+                )),
+                Err(_) => Err(fatal(
+                    "client authentication failed",
+                    format!(
+                        "LDAP authentication with pgpool failed for user \"{}\"",
+                        ctx.user
+                    ),
+                    Some("see pgpool log for details"),
+                )),
+            }
         }
     }
 }

@@ -1,9 +1,10 @@
 //! pool_hba.conf client authentication (spec/auth.md §6, §8; `enable_pool_hba = on`): the file
 //! parser (`parse`), the choice of a client's rule (`matching`), the method exchanges run with
-//! the client before any backend is contacted (`methods`, with PAM in `pam`), and here the rules currently in
+//! the client before any backend is contacted (`methods`, with PAM in `pam` and LDAP in `ldap`), and here the rules currently in
 //! force: loaded by the main process at start (children inherit them) and again by every
 //! process on reload, replaced only when the whole new file parses.
 
+pub mod ldap;
 pub mod matching;
 pub mod methods;
 pub mod pam;

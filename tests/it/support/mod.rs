@@ -16,8 +16,8 @@ pub mod cluster;
 pub mod daemon;
 #[allow(dead_code)] // each test module uses a different part of it
 pub mod frames;
-mod os_user;
-mod ports;
+pub mod os_user;
+pub mod ports;
 #[allow(dead_code)] // routing.rs and extended.rs each use a part of it
 pub mod sr;
 mod watchdog;
