@@ -81,6 +81,10 @@ struct HbaDaemon {
 }
 
 fn start(hba_text: Option<&str>, pool_passwd: &str) -> HbaDaemon {
+    start_with("", hba_text, pool_passwd)
+}
+
+fn start_with(extra_conf: &str, hba_text: Option<&str>, pool_passwd: &str) -> HbaDaemon {
     let dir = tempfile::tempdir().unwrap();
     let key = dir.path().join("pgpoolkey");
     std::fs::write(&key, format!("{KEY}\n")).unwrap();
@@ -89,7 +93,8 @@ fn start(hba_text: Option<&str>, pool_passwd: &str) -> HbaDaemon {
     if let Some(t) = hba_text {
         std::fs::write(&hba, t).unwrap();
     }
-    let mut d = Daemon::prepare(shared_cluster(), "enable_pool_hba = on\n");
+    let extra = format!("enable_pool_hba = on\n{extra_conf}");
+    let mut d = Daemon::prepare(shared_cluster(), &extra);
     std::fs::write(d.pool_passwd_path(), pool_passwd).unwrap();
     d.launch_foreground(&["-a", hba.to_str().unwrap(), "-k", key.to_str().unwrap()])
         .unwrap_or_else(|e| panic!("{e}"));
@@ -622,4 +627,54 @@ fn ldap_simple_and_search_bind() {
         "{}",
         tail(&h.d.log(), 20)
     );
+}
+
+#[test]
+fn pooled_connection_reuse_after_hba() {
+    let c = shared_cluster();
+    c.create_role("hba_pool_md5", "poolpw", AuthMethod::ScramSha256);
+    c.create_role("hba_pool_pw", "poolpw2", AuthMethod::Md5);
+    c.psql(0, "DROP DATABASE IF EXISTS hba_pooled");
+    c.psql(0, "CREATE DATABASE hba_pooled");
+    c.wait_replayed();
+    // one child: the second login lands in the child that pools the first one's connection
+    let h = start_with(
+        "num_init_children = 1\n",
+        Some(
+            "host all hba_pool_md5 127.0.0.1/32 md5\nhost all hba_pool_pw 127.0.0.1/32 password\n",
+        ),
+        "hba_pool_md5:poolpw\n",
+    );
+    let pid = |user: &str, pw: &str| -> Result<i32, String> {
+        let mut cl =
+            h.d.try_client(user, Some(pw), "hba_pooled")
+                .map_err(|e| describe(&e))?;
+        let p: i32 = cl
+            .query_one("select pg_backend_pid()", &[])
+            .map_err(|e| describe(&e))?
+            .get(0);
+        cl.close().map_err(|e| describe(&e))?;
+        Ok(p)
+    };
+    for (user, right) in [("hba_pool_md5", "poolpw"), ("hba_pool_pw", "poolpw2")] {
+        let first =
+            pid(user, right).unwrap_or_else(|e| panic!("{user}: {e}\n{}", tail(&h.d.log(), 20)));
+        let again =
+            pid(user, right).unwrap_or_else(|e| panic!("{user}: {e}\n{}", tail(&h.d.log(), 30)));
+        assert_eq!(
+            first, again,
+            "{user}: the pooled backend connection is reused"
+        );
+        let wrong = pid(user, "wrong");
+        assert!(
+            wrong.is_err(),
+            "{user} logged in with a wrong password on a pooled connection"
+        );
+        assert_eq!(
+            pid(user, right).unwrap(),
+            first,
+            "{user}: the pooled connection survived"
+        );
+    }
+    c.psql(0, "DROP DATABASE IF EXISTS hba_pooled WITH (FORCE)");
 }

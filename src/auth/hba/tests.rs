@@ -242,3 +242,131 @@ proptest! {
         let _ = parse_hba(&line, Path::new("/nonexistent"), false, "f");
     }
 }
+
+mod dispatch {
+    //! `client_authentication` outcomes that need no exchange with the client.
+
+    use std::os::unix::net::UnixStream;
+    use std::time::Duration;
+
+    use super::super::methods::{client_authentication, HbaConn};
+    use super::super::parse::Method;
+    use super::{client, parse};
+    use crate::auth::error::{AuthContext, AuthError};
+    use crate::protocol::Conn;
+
+    fn ctx(user: &str) -> AuthContext<'_> {
+        AuthContext {
+            user,
+            pool_passwd: None,
+            pool_key: None,
+            allow_clear_text_frontend_auth: false,
+            timeout: Some(Duration::from_secs(5)),
+            frontend: None,
+        }
+    }
+
+    fn run(rules: Option<&str>, conn: &HbaConn) -> (Result<Method, String>, UnixStream) {
+        let (ours, theirs) = UnixStream::pair().unwrap();
+        let mut c = Conn::new(ours.into());
+        let rules = rules.map(parse);
+        let r = client_authentication(&mut c, &ctx(conn.info.user), conn, rules.as_deref());
+        let r = r.map(|f| f.method).map_err(|e| match e {
+            AuthError::Refused(pe) => format!(
+                "{} {}: {} / {}",
+                pe.severity.as_str(),
+                pe.sqlstate,
+                pe.message,
+                pe.detail.unwrap_or_default()
+            ),
+            other => format!("{other:?}"),
+        });
+        (r, theirs)
+    }
+
+    fn conn<'a>(addr: Option<&str>, tls: bool, user: &'a str, cn: Option<&'a str>) -> HbaConn<'a> {
+        HbaConn {
+            info: client(addr, tls, user, "db"),
+            client_cert_cn: cn,
+            num_backends: 2,
+        }
+    }
+
+    #[test]
+    fn reject_and_implicit_reject_have_pgpools_text() {
+        let hba = "host all bob all reject\nhost all alice all trust\n";
+        let want = |host: &str, user: &str, ssl: &str| {
+            format!("FATAL XX000: client authentication failed / no pool_hba.conf entry for host \"{host}\", user \"{user}\", database \"db\", SSL {ssl}")
+        };
+        assert_eq!(
+            run(Some(hba), &conn(Some("10.1.1.1"), false, "bob", None)).0,
+            Err(want("10.1.1.1", "bob", "off"))
+        );
+        assert_eq!(
+            run(Some(hba), &conn(Some("10.1.1.1"), true, "carol", None)).0,
+            Err(want("10.1.1.1", "carol", "on"))
+        );
+        assert_eq!(
+            run(Some(hba), &conn(None, false, "carol", None)).0,
+            Err(want("[local]", "carol", "off"))
+        );
+        assert_eq!(
+            run(Some(hba), &conn(Some("10.1.1.1"), false, "alice", None)).0,
+            Ok(Method::Trust)
+        );
+        assert_eq!(
+            run(None, &conn(Some("10.1.1.1"), false, "alice", None)).0,
+            Err("FATAL XX000: client authentication failed / missing or erroneous pool_hba.conf file".into())
+        );
+    }
+
+    #[test]
+    fn cert_compares_the_cn_case_insensitively_and_needs_tls() {
+        let hba = "host all all all cert\n";
+        assert_eq!(
+            run(
+                Some(hba),
+                &conn(Some("1.2.3.4"), true, "Alice", Some("alice"))
+            )
+            .0,
+            Ok(Method::Cert)
+        );
+        let refused = Err(
+            "ERROR XX000: CERT authentication failed / no valid certificate presented".to_string(),
+        );
+        assert_eq!(
+            run(
+                Some(hba),
+                &conn(Some("1.2.3.4"), true, "bob", Some("alice"))
+            )
+            .0,
+            refused
+        );
+        assert_eq!(
+            run(
+                Some(hba),
+                &conn(Some("1.2.3.4"), false, "alice", Some("alice"))
+            )
+            .0,
+            refused
+        );
+        assert_eq!(
+            run(Some(hba), &conn(Some("1.2.3.4"), true, "alice", None)).0,
+            refused
+        );
+    }
+
+    #[test]
+    fn md5_and_scram_pre_checks_need_an_entry() {
+        let (r, _) = run(
+            Some("host all all all md5\n"),
+            &conn(Some("1.2.3.4"), false, "u", None),
+        );
+        assert_eq!(r, Err("FATAL XX000: md5 authentication failed / pool_passwd file does not contain an entry for \"u\"".into()));
+        let (r, _) = run(
+            Some("host all all all scram-sha-256\n"),
+            &conn(Some("1.2.3.4"), false, "u", None),
+        );
+        assert_eq!(r, Err("FATAL XX000: SCRAM authentication failed / pool_passwd file does not contain an entry for \"u\"".into()));
+    }
+}
