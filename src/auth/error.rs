@@ -22,6 +22,8 @@ pub struct AuthContext<'a> {
     /// Bound for each single read from the client or a backend; `None` waits forever
     /// (pgpool arms no timer here, spec/auth.md §4.1).
     pub timeout: Option<Duration>,
+    /// What the pool_hba phase established (`None` when `enable_pool_hba = off`).
+    pub frontend: Option<&'a crate::auth::hba::FrontendAuth>,
 }
 
 impl std::fmt::Debug for AuthContext<'_> {
@@ -35,6 +37,7 @@ impl std::fmt::Debug for AuthContext<'_> {
                 &self.allow_clear_text_frontend_auth,
             )
             .field("timeout", &self.timeout)
+            .field("frontend", &self.frontend)
             .finish()
     }
 }

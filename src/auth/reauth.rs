@@ -13,7 +13,7 @@ use super::error::{AuthContext, AuthError, AuthKind, AuthOutcome};
 use super::frontend::{
     aes_failure, ask_clear_text, md5_challenge, scram_exchange, verify_clear_text,
 };
-use super::passwords::{constant_time_eq, StoredPassword};
+use super::passwords::{constant_time_eq, md5_password_hash, StoredPassword};
 
 /// Re-authenticate `client` for a pooled connection whose first authentication produced
 /// `remembered`.
@@ -36,6 +36,10 @@ pub fn reauthenticate(
     remembered: &AuthOutcome,
 ) -> Result<(), AuthError> {
     let entry = ctx.pool_passwd.map(StoredPassword::parse);
+    if ctx.frontend.is_some_and(|f| f.authenticated) {
+        // §11 step 2: the pool_hba phase already verified this client.
+        return Ok(());
+    }
     match remembered.kind {
         AuthKind::Trust => Ok(()),
         AuthKind::ClearText => {
@@ -45,7 +49,11 @@ pub fn reauthenticate(
             let recorded = remembered.client_password.as_deref().ok_or_else(|| {
                 AuthError::refused(FAILED, "no password recorded for the pooled connection")
             })?;
-            let given = ask_clear_text(client, ctx)?;
+            // §11: the client's clear text from the pool_hba phase is used instead of asking.
+            let given = match ctx.frontend.and_then(|f| f.password.clone()) {
+                Some(p) => p,
+                None => ask_clear_text(client, ctx)?,
+            };
             if let Some(e) = &entry {
                 verify_clear_text(&given, e, ctx)?;
             }
@@ -56,6 +64,30 @@ pub fn reauthenticate(
                 Ok(())
             } else {
                 Err(AuthError::refused(FAILED, "password does not match"))
+            }
+        }
+        AuthKind::Md5 | AuthKind::Scram if hba_clear_text(ctx).is_some() => {
+            // The pool_hba phase of this connection already took the client's clear text
+            // (`password` rule without an entry, ldap with backend_use_passwd): it is checked
+            // against the same source instead of challenging the client a second time, which
+            // clients such as the Rust `postgres` crate do not accept.
+            let given = hba_clear_text(ctx).unwrap_or_default();
+            let failed = if remembered.kind == AuthKind::Md5 {
+                "md5 authentication failed"
+            } else {
+                "SCRAM authentication failed"
+            };
+            let ok = match password_source(ctx, entry, remembered, failed)? {
+                StoredPassword::Plain(p) => constant_time_eq(p.as_bytes(), given.as_bytes()),
+                StoredPassword::Md5(m) => {
+                    constant_time_eq(md5_password_hash(&given, ctx.user).as_bytes(), m.as_bytes())
+                }
+                _ => false,
+            };
+            if ok {
+                Ok(())
+            } else {
+                Err(AuthError::refused(failed, "password does not match"))
             }
         }
         AuthKind::Md5 => {
@@ -83,6 +115,11 @@ pub fn reauthenticate(
 
 /// The pool_passwd entry (AES decrypted), else the clear text the backends accepted; neither
 /// is FATAL as in pgpool ("pool_passwd file does not contain an entry").
+/// The client's clear text from the pool_hba phase, if pgpool received one.
+fn hba_clear_text(ctx: &AuthContext) -> Option<String> {
+    ctx.frontend.and_then(|f| f.password.clone())
+}
+
 fn password_source(
     ctx: &AuthContext,
     entry: Option<StoredPassword>,

@@ -236,7 +236,12 @@ fn clear_text(
 ) -> Result<AuthOutcome, AuthError> {
     const FAILED: &str = "clear text password authentication failed";
     let entry = ctx.pool_passwd.map(StoredPassword::parse);
-    let given = ask_clear_text(client, ctx)?;
+    let given = match clear_text_from_hba(ctx, entry.as_ref())? {
+        HbaClearText::Use(password, given) => {
+            return clear_text_to_backends(client, backends, main, ctx, &password, given)
+        }
+        HbaClearText::Ask => ask_clear_text(client, ctx)?,
+    };
     let password = match &entry {
         None => given.clone(),
         Some(e) => {
@@ -248,6 +253,48 @@ fn clear_text(
             }
         }
     };
+    clear_text_to_backends(client, backends, main, ctx, &password, Some(given))
+}
+
+/// What the hba phase means for a clear-text backend (spec/auth.md §10, column 3).
+enum HbaClearText {
+    /// Send this password; the client's clear text if pgpool has it.
+    Use(String, Option<String>),
+    /// Ask the client (pool_hba off, or on with `allow_clear_text_frontend_auth`).
+    Ask,
+}
+
+fn clear_text_from_hba(
+    ctx: &AuthContext,
+    entry: Option<&StoredPassword>,
+) -> Result<HbaClearText, AuthError> {
+    const FAILED: &str = "clear text password authentication failed";
+    let Some(f) = ctx.frontend else {
+        return Ok(HbaClearText::Ask);
+    };
+    let from_entry = |e: &StoredPassword| match e.decrypted(ctx.pool_key) {
+        Ok(StoredPassword::Plain(p)) => Ok(p),
+        Ok(_) => Err(AuthError::refused(FAILED, "unable to get the password")),
+        Err(_) => Err(aes_failure(FAILED)),
+    };
+    match (entry, &f.password) {
+        (Some(e), Some(given)) => Ok(HbaClearText::Use(from_entry(e)?, Some(given.clone()))),
+        (None, Some(given)) => Ok(HbaClearText::Use(given.clone(), Some(given.clone()))),
+        (_, None) if ctx.allow_clear_text_frontend_auth => Ok(HbaClearText::Ask),
+        (Some(e), None) => Ok(HbaClearText::Use(from_entry(e)?, None)),
+        (None, None) => Err(AuthError::refused(FAILED, "unable to get the password")),
+    }
+}
+
+/// Send `password` to every backend; AuthenticationOk to the client after the main node.
+fn clear_text_to_backends(
+    client: &mut Conn,
+    backends: &mut [&mut Conn],
+    main: usize,
+    ctx: &AuthContext,
+    password: &str,
+    client_password: Option<String>,
+) -> Result<AuthOutcome, AuthError> {
     for (node, b) in backends.iter_mut().enumerate() {
         send_backend(node, b, |o| {
             messages::password_message(o, password.as_bytes())
@@ -259,7 +306,7 @@ fn clear_text(
     }
     Ok(AuthOutcome {
         kind: AuthKind::ClearText,
-        client_password: Some(given),
+        client_password: Some(client_password.unwrap_or_else(|| password.to_string())),
     })
 }
 
@@ -280,6 +327,14 @@ fn md5_or_scram_source(
             "valid password not found",
         )
     };
+    if let Some(f) = ctx.frontend {
+        // pool_hba on: the client's clear text from the hba exchange, else nothing (ACT only
+        // applies with pool_hba off).
+        return match &f.password {
+            Some(p) => Ok((StoredPassword::Plain(p.clone()), Some(p.clone()))),
+            None => Err(not_found()),
+        };
+    }
     if !ctx.allow_clear_text_frontend_auth {
         return Err(not_found());
     }
@@ -291,6 +346,16 @@ fn md5_or_scram_source(
     );
     let given = ask_clear_text(client, ctx)?;
     Ok((StoredPassword::Plain(given.clone()), Some(given)))
+}
+
+/// Whether pgpool must still check the client itself before answering md5/SCRAM backends:
+/// not when the client gave its clear text (the backends verify it), nor when the pool_hba
+/// phase already verified it; yes after pam/ldap (spec/auth.md §16 #15).
+fn needs_client_check(ctx: &AuthContext, client_password: &Option<String>) -> bool {
+    match ctx.frontend {
+        None => client_password.is_none(),
+        Some(f) => !f.authenticated && client_password.is_none(),
+    }
 }
 
 /// Backend code 5 (§9.5).
@@ -313,7 +378,7 @@ fn md5(
     })?;
     // The client gave its clear text (allow_clear_text_frontend_auth): the backends verify it.
     // Otherwise pgpool checks the client itself with its own salt.
-    if client_password.is_none() {
+    if needs_client_check(ctx, &client_password) {
         md5_challenge(client, ctx, &md5_form)?;
     }
     for (node, b) in backends.iter_mut().enumerate() {
@@ -359,7 +424,7 @@ fn scram(
         }
         Err(_) => return Err(aes_failure("SCRAM authentication failed")),
     };
-    if client_password.is_none() {
+    if needs_client_check(ctx, &client_password) {
         scram_exchange(client, ctx, &password)?;
     }
     for (node, b) in backends.iter_mut().enumerate() {

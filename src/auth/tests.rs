@@ -234,6 +234,7 @@ fn ctx<'a>(pool_passwd: Option<&'a str>, key: Option<&'a str>, act: bool) -> Aut
         pool_key: key,
         allow_clear_text_frontend_auth: act,
         timeout: Some(Duration::from_secs(20)),
+        frontend: None,
     }
 }
 

@@ -6,6 +6,7 @@
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
+use crate::auth::hba::FrontendAuth;
 use crate::auth::{AuthContext, AuthOutcome};
 use crate::logger::Severity;
 use crate::pglog;
@@ -79,16 +80,40 @@ pub fn open_session(
         .and_then(|entries| {
             crate::config::files::find_user(&entries, &sp.user).map(|e| e.password.clone())
         });
+    let frontend = if child.settings.enable_pool_hba {
+        let ctx = auth_context(child, &sp.user, stored_password.as_deref(), None);
+        match super::client_auth::pool_hba(child, client, peer, &sp, &ctx) {
+            Some(f) => Some(f),
+            None => return None,
+        }
+    } else {
+        None
+    };
+    let frontend = frontend.as_ref();
     let nodes = session_nodes(child);
     if let Some(idx) = child.pool.find(child.sh, &sp, &nodes) {
-        if reuse(child, client, idx, &sp, stored_password.as_deref()) {
+        if reuse(
+            child,
+            client,
+            idx,
+            &sp,
+            stored_password.as_deref(),
+            frontend,
+        ) {
             return Some((idx, sp, false));
         }
         child.pool.release(child.sh, idx);
         return None;
     }
     let idx = child.pool.take_free(child.sh);
-    match new_connection(child, client, idx, &sp, stored_password.as_deref()) {
+    match new_connection(
+        child,
+        client,
+        idx,
+        &sp,
+        stored_password.as_deref(),
+        frontend,
+    ) {
         Ok(()) => {
             let _ = peer;
             Some((idx, sp, true))
@@ -105,8 +130,14 @@ pub fn open_session(
 }
 
 /// The authentication inputs of one session.
-fn auth_context<'a>(child: &'a Child, user: &'a str, stored: Option<&'a str>) -> AuthContext<'a> {
+fn auth_context<'a>(
+    child: &'a Child,
+    user: &'a str,
+    stored: Option<&'a str>,
+    frontend: Option<&'a FrontendAuth>,
+) -> AuthContext<'a> {
     AuthContext {
+        frontend,
         user,
         pool_passwd: stored,
         pool_key: super::settings::pool_key(),
@@ -135,13 +166,14 @@ fn reuse(
     idx: usize,
     sp: &StartupPacket,
     stored: Option<&str>,
+    frontend: Option<&FrontendAuth>,
 ) -> bool {
     let main = child.snapshot.main_node.unwrap_or(0);
     let slot = &child.pool.slots[idx];
     let Some(auth) = slot.auth.as_ref() else {
         return false;
     };
-    let ctx = auth_context(child, &sp.user, stored);
+    let ctx = auth_context(child, &sp.user, stored, frontend);
     if let Err(e) = crate::auth::reauth::reauthenticate(client, &ctx, auth) {
         if let Some(pe) = e.client_error() {
             pglog!(Severity::Error, "{}", pe.message);
@@ -240,6 +272,7 @@ fn new_connection(
     idx: usize,
     sp: &StartupPacket,
     stored: Option<&str>,
+    frontend: Option<&FrontendAuth>,
 ) -> Result<(), Option<PgError>> {
     let mut conns = connect_nodes(child).map_err(Some)?;
     let main_node = child.snapshot.main_node.unwrap_or(conns[0].0);
@@ -253,7 +286,7 @@ fn new_connection(
         }
     }
     let outcome: AuthOutcome = {
-        let ctx = auth_context(child, &sp.user, stored);
+        let ctx = auth_context(child, &sp.user, stored, frontend);
         let mut backs: Vec<&mut Conn> = conns.iter_mut().map(|(_, c)| c).collect();
         crate::auth::session_auth::authenticate_new_session(client, &mut backs, main, &ctx)
             .map_err(|e| {

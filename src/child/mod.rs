@@ -5,6 +5,7 @@
 
 mod accept;
 mod cancel;
+mod client_auth;
 mod connect;
 pub mod settings;
 pub mod signals;
@@ -131,6 +132,7 @@ impl Child {
         }
         if let Ok((cfg, _)) = self.cfg.reload() {
             self.settings = ChildSettings::from_config(&cfg);
+            crate::auth::hba::reload(self.settings.enable_pool_hba, self.settings.ssl);
             self.router = None;
             logger::apply(&logger::LogSettings::from_config(&cfg));
             self.cfg = cfg;

@@ -29,6 +29,8 @@ pub struct ChildSettings {
     pub raw_mode: bool,
     pub connect_timeout_ms: u64,
     pub pool_passwd: Option<PathBuf>,
+    pub enable_pool_hba: bool,
+    pub ssl: bool,
 }
 
 impl ChildSettings {
@@ -55,6 +57,8 @@ impl ChildSettings {
             raw_mode: cfg.get_enum("backend_clustering_mode") == "raw",
             connect_timeout_ms: cfg.get_int("connect_timeout").max(0) as u64,
             pool_passwd: (!pp.is_empty()).then(|| cfg.resolve(pp)),
+            enable_pool_hba: cfg.get_bool("enable_pool_hba"),
+            ssl: cfg.get_bool("ssl"),
         }
     }
 }

@@ -276,6 +276,11 @@ fn start_inner(opts: &Options, cfg: Config, settings: LogSettings) -> Result<i32
     let sh = Shmem::create(num_children, cfg.get_int("max_pool").max(1) as usize)
         .map_err(|e| format!("failed to allocate shared memory: {e}"))?;
     init_backends(&cfg, opts, sh);
+    crate::auth::hba::init(
+        opts.hba_file.clone(),
+        cfg.get_bool("enable_pool_hba"),
+        cfg.get_bool("ssl"),
+    );
 
     let port = cfg.get_int("port") as u16;
     let spec = listen::ListenSpec {
@@ -621,6 +626,7 @@ impl Main {
                 let settings = LogSettings::from_config(&cfg);
                 logger::apply(&settings);
                 crate::backend::apply_reloaded_backends(&cfg, self.sh);
+                crate::auth::hba::reload(cfg.get_bool("enable_pool_hba"), cfg.get_bool("ssl"));
                 self.cfg = cfg;
             }
             Err(e) => log_config_error(Severity::Warning, &e),

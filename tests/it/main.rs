@@ -12,6 +12,7 @@ mod commands;
 mod daemon_smoke;
 mod extended;
 mod failover;
+mod hba;
 mod lifecycle;
 mod pcp_server;
 mod pcp_tools;

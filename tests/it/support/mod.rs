@@ -19,7 +19,7 @@ pub mod frames;
 pub mod os_user;
 #[allow(dead_code)] // pcp_tools.rs uses most of it; the lead's runs use the rest
 pub mod pcp;
-mod ports;
+pub mod ports;
 #[allow(dead_code)] // routing.rs and extended.rs each use a part of it
 pub mod sr;
 mod watchdog;
