@@ -556,3 +556,63 @@ fn sslrequest_exchanges_refuse_plaintext_after_s() {
     (&theirs).read_to_end(&mut rest).unwrap();
     assert!(rest.is_empty(), "no SSLRequest may be sent with ssl = off");
 }
+
+/// pool_hba over TLS: `hostssl` / `hostnossl` lines match by whether the connection did the TLS
+/// handshake, and the `cert` method logs in the user named by the client certificate's CN
+/// (spec/auth.md §6.2, §8.7).
+#[test]
+fn hostssl_hostnossl_and_the_cert_method() {
+    let certs = Certs::make();
+    let cluster = shared_cluster();
+    cluster.create_role("alice", "alice-secret", AuthMethod::Trust);
+    cluster.create_role("bob", "bob-secret", AuthMethod::Trust);
+    let dir = tempfile::tempdir().unwrap();
+    let hba = dir.path().join("pool_hba.conf");
+    std::fs::write(
+        &hba,
+        "hostssl   all alice    127.0.0.1/32 cert\n\
+         hostssl   all bob      127.0.0.1/32 cert\n\
+         hostnossl all postgres 127.0.0.1/32 trust\n\
+         hostssl   all postgres 127.0.0.1/32 reject\n",
+    )
+    .unwrap();
+    let mut d = Daemon::prepare(
+        cluster,
+        &format!("enable_pool_hba = on\n{}", certs.pgpool_conf("ca.crt")),
+    );
+    d.launch_foreground(&["-a", hba.to_str().unwrap()])
+        .unwrap_or_else(|e| panic!("{e}"));
+    let alice_cert = format!(
+        "sslmode=require sslcert={} sslkey={}",
+        certs.path("alice.crt").display(),
+        certs.path("alice.key").display()
+    );
+    // the certificate's CN is alice: alice is in, bob (same certificate) is not
+    assert_eq!(
+        psql_tls(d.port(), "alice", None, &alice_cert, "SELECT current_user").as_deref(),
+        Ok("alice"),
+        "{}",
+        tail(&d.log(), 30)
+    );
+    let e = psql_tls(d.port(), "bob", None, &alice_cert, "SELECT 1").unwrap_err();
+    assert!(e.contains("CERT authentication failed"), "{e}");
+    // no certificate: the cert method fails the same way
+    let e = psql_tls(d.port(), "alice", None, "sslmode=require", "SELECT 1").unwrap_err();
+    assert!(
+        e.contains("CERT authentication failed") && e.contains("no valid certificate presented"),
+        "{e}"
+    );
+    // postgres: trusted without TLS, rejected with it (hostnossl vs hostssl)
+    assert_eq!(
+        psql_tls(d.port(), "postgres", None, "sslmode=disable", "SELECT 7").as_deref(),
+        Ok("7")
+    );
+    let e = psql_tls(d.port(), "postgres", None, "sslmode=require", "SELECT 1").unwrap_err();
+    assert!(
+        e.contains("no pool_hba.conf entry") || e.contains("client authentication failed"),
+        "{e}"
+    );
+    // and without TLS, the hostssl cert line cannot match alice: implicit reject, SSL off
+    let e = psql_tls(d.port(), "alice", None, "sslmode=disable", "SELECT 1").unwrap_err();
+    assert!(e.contains("SSL off"), "{e}");
+}
