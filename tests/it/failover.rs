@@ -468,3 +468,78 @@ fn auto_failback_attaches_a_standby_that_streams_again() {
     assert_eq!(r[0]["role"], "primary");
     assert_eq!(r[1]["role"], "standby");
 }
+
+/// PCP drives the same procedure on our daemon: `pcp_detach_node` / `pcp_attach_node` of a
+/// standby change its status, and `pcp_promote_node -s` (switchover) detaches the primary, lets
+/// `failover_command` promote the target, and writes go there afterwards.
+#[test]
+fn pcp_detach_attach_and_switchover_drive_the_failover_procedure() {
+    use crate::support::pcp::{self, PcpPass};
+    let cluster = Cluster::start(ClusterSpec {
+        standbys: 2,
+        ..ClusterSpec::default()
+    });
+    cluster.psql(0, "CREATE TABLE sw_t (i int); INSERT INTO sw_t VALUES (1)");
+    cluster.wait_replayed();
+    let dir = ScriptDir::new();
+    let failover = failover_script(&dir, &cluster);
+    let d = Daemon::start_streaming(
+        &cluster,
+        &format!(
+            "health_check_period = 0\n\
+             sr_check_period = 1\n\
+             search_primary_node_timeout = 60\n\
+             failover_command = '{} {ARGS}'\n\
+             log_min_messages = log\n",
+            failover.display()
+        ),
+    );
+    let pass = PcpPass::new();
+    let tool = |name: &str, extra: &[&str]| {
+        let a = pcp::args(d.pcp_port(), extra);
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        let r = pcp::run(&pcp::ours(name), &a, &pass);
+        assert_eq!(
+            (r.stdout.as_str(), r.code),
+            (format!("{name} -- Command Successful\n").as_str(), 0),
+            "{name} {extra:?}: {}\n{}",
+            r.stderr,
+            tail(&d.log(), 40)
+        );
+    };
+
+    tool("pcp_detach_node", &["-n", "2"]);
+    wait_pool_nodes(&d, Duration::from_secs(30), "node 2 down", |n| {
+        n.len() == 3 && n[2]["status"] == "down" && n[0]["status"] == "up"
+    });
+    tool("pcp_attach_node", &["-n", "2"]);
+    wait_pool_nodes(&d, Duration::from_secs(30), "node 2 back", |n| {
+        n.len() == 3 && n[2]["status"] != "down"
+    });
+
+    tool("pcp_promote_node", &["-s", "-n", "1"]);
+    wait_pool_nodes(&d, Duration::from_secs(60), "node 1 primary", |n| {
+        n.len() == 3 && n[1]["role"] == "primary" && n[0]["status"] == "down"
+    });
+    assert!(
+        !cluster.is_in_recovery(1),
+        "failover_command promoted node 1"
+    );
+    // failover_command ran for the detached standby, then for the old primary with node 1 as
+    // the new main node
+    let f = dir.read("failover.log");
+    let lines: Vec<Vec<&str>> = f.lines().map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(lines.len(), 2, "{f}");
+    assert_eq!(lines[0].first().copied(), Some("2"), "{f}");
+    let last = &lines[1];
+    assert_eq!(
+        (last.first().copied(), last.get(4).copied()),
+        (Some("0"), Some("1")),
+        "{f}"
+    );
+    // writes go to the new primary and see what the old one had
+    let out = d
+        .psql("INSERT INTO sw_t VALUES (2); SELECT count(*), inet_server_port() FROM sw_t")
+        .unwrap_or_else(|e| panic!("{e}\n{}", tail(&d.log(), 40)));
+    assert_eq!(out.trim(), format!("2|{}", cluster.port(1)));
+}
