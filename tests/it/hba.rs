@@ -343,6 +343,50 @@ fn malformed_client_packets_get_pgpools_errors() {
     assert_eq!(w.recv().and_then(|m| m.auth_code()), Some(10));
     drop(w);
 
+    // a startup packet without a user, and one whose user name is not UTF-8
+    for (what, user) in [
+        ("no user", None),
+        ("non-UTF-8 user", Some(&b"\xff\xfebad"[..])),
+    ] {
+        let mut body = 196608u32.to_be_bytes().to_vec();
+        if let Some(u) = user {
+            body.extend_from_slice(b"user\0");
+            body.extend_from_slice(u);
+            body.push(0);
+        }
+        body.extend_from_slice(b"database\0postgres\0\0");
+        let mut pkt = (body.len() as u32 + 4).to_be_bytes().to_vec();
+        pkt.extend_from_slice(&body);
+        let mut s = std::net::TcpStream::connect((crate::support::HOST, port)).expect("connect");
+        s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        std::io::Write::write_all(&mut s, &pkt).unwrap();
+        let mut first = [0u8; 9];
+        std::io::Read::read_exact(&mut s, &mut first).unwrap_or_else(|e| panic!("{what}: {e}"));
+        if first[0] == b'R' {
+            // the `all` line asks for a password: give a wrong one
+            std::io::Write::write_all(&mut s, b"p\0\0\0\x06x\0").unwrap();
+        }
+        let mut rest = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut s, &mut rest);
+        let mut reply = first.to_vec();
+        reply.extend_from_slice(&rest);
+        let text = String::from_utf8_lossy(&reply);
+        if user.is_none() {
+            assert_eq!(first[0], b'E', "{what}: {text}");
+            assert!(
+                text.contains("no PostgreSQL user name specified in startup packet"),
+                "{what}: {text}"
+            );
+        } else {
+            // refused with an error, nothing worse
+            assert!(
+                text.contains("SERROR") || text.contains("SFATAL"),
+                "{what}: {text}"
+            );
+        }
+    }
+
     // nothing crashed or hangs: a correct login still works
     logs_in(&h.d, "hba_bad", Some("badpw"));
     assert!(!h.d.log().contains("panicked"), "{}", h.d.log());

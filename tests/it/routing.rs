@@ -1231,3 +1231,65 @@ fn a_temporary_table_shadowing_a_plain_one_moves_its_reads_to_the_primary() {
         },
     )
 }
+
+/// A simple-query BEGIN reaches a standby only with the first statement of the transaction that
+/// goes there: a writing transaction never touches the standby, a reading one begins there just
+/// before its first read (and is in a transaction block there), and COMMIT ends both.
+#[test]
+fn begin_reaches_a_standby_only_with_its_first_statement_there() {
+    within(
+        TEST_BOUND,
+        "begin_reaches_a_standby_only_with_its_first_statement_there",
+        || {
+            let cluster = shared_sr_cluster();
+            let t = unique("rt_lazy_begin");
+            let _cleanup = Cleanup::new(cluster, format!("DROP TABLE IF EXISTS {t}"));
+            table_with_row(cluster, &t);
+            let (d, mut c) = dlbow_setup(cluster, "transaction", "log_per_node_statement = on\n");
+            let standby_lines = |d: &Daemon| {
+                d.log()
+                    .lines()
+                    .filter(|l| l.contains("DB node id: 1 "))
+                    .filter(|l| l.contains(&*t) || l.contains("statement: BEGIN"))
+                    .count()
+            };
+            // a writing transaction: nothing reaches node 1
+            simple(&mut c, "BEGIN");
+            simple(&mut c, &format!("INSERT INTO {t} VALUES (5)"));
+            simple(&mut c, "COMMIT");
+            assert_eq!(standby_lines(&d), 0, "{}", d.log());
+            // a reading transaction: BEGIN then the read on node 1, inside a transaction block
+            simple(&mut c, "BEGIN");
+            // two reads on node 1 in one transaction block see the same now()
+            let q = format!("SELECT inet_server_port(), now()::text FROM {t} LIMIT 1");
+            let r1 = first_row(&mut c, &q);
+            std::thread::sleep(Duration::from_millis(20));
+            let r2 = first_row(&mut c, &q);
+            let node = node_with_port(cluster, r1[0].parse().expect("port"));
+            assert_eq!(node, 1, "reads go to node 1");
+            assert_eq!(r1[1], r2[1], "one transaction block on node 1");
+            simple(&mut c, "COMMIT");
+            let log = d.log();
+            let on1: Vec<&str> = log
+                .lines()
+                .filter(|l| l.contains("DB node id: 1 "))
+                .filter_map(|l| l.split("statement: ").nth(1))
+                .collect();
+            // ... BEGIN, the reads (whatever protocol messages they took), COMMIT
+            let begin = on1
+                .iter()
+                .rposition(|l| *l == "BEGIN")
+                .expect("BEGIN on node 1");
+            let reads = &on1[begin + 1..on1.len() - 1];
+            assert!(
+                !reads.is_empty()
+                    && reads.iter().all(|l| l.contains(&*t))
+                    && on1.last() == Some(&"COMMIT"),
+                "{on1:?}"
+            );
+            // the standby's transaction ended: the next read there is outside any block
+            let (node, in_tx) = in_tx_on(&mut c, cluster, "");
+            assert_eq!((node, in_tx), (1, false));
+        },
+    )
+}

@@ -126,14 +126,14 @@ impl Engine<'_> {
                 } else {
                     self.unsynced
                 };
-                self.send(nodes, msg);
+                self.send_raw(nodes, msg);
                 self.unsynced = NodeSet::EMPTY;
                 self.queue
                     .push_back(Entry::new(Awaits::Ready, nodes, Some(self.primary)));
                 Ok(())
             }
             b'H' => {
-                self.send(self.usable, msg);
+                self.send_raw(self.usable, msg);
                 Ok(())
             }
             b'F' => {
@@ -153,13 +153,71 @@ impl Engine<'_> {
         }
     }
 
-    /// Append `msg` to the write buffer of every node of `nodes`.
+    /// Append `msg` to the write buffer of every node of `nodes` (a node still owing the
+    /// transaction's deferred BEGIN gets it first).
     fn send(&mut self, nodes: NodeSet, msg: &[u8]) {
+        self.begin_where_needed(nodes);
+        self.send_raw(nodes, msg);
+    }
+
+    /// `send` without the deferred BEGIN: Sync and Flush, which start nothing.
+    fn send_raw(&mut self, nodes: NodeSet, msg: &[u8]) {
         for n in nodes.iter() {
             if self.be[n].is_some() {
                 self.wbuf[n].extend_from_slice(msg);
             }
         }
+    }
+
+    /// A simple-query BEGIN goes to the primary only; each other node gets it just before the
+    /// first statement of the transaction sent there (its reply swallowed), so a transaction
+    /// that never reads from a standby costs the standby nothing. The snapshot is taken at the
+    /// first statement either way.
+    fn defer_begin(&mut self, msg: &[u8], rewrite: bool) {
+        let mut others = self.usable;
+        others.remove(self.primary);
+        if others.is_empty() {
+            return;
+        }
+        let q = if rewrite {
+            let mut q = Vec::with_capacity(12);
+            messages::query(&mut q, "BEGIN");
+            q
+        } else {
+            msg.to_vec()
+        };
+        self.lazy_begin = Some((q, others));
+    }
+
+    /// Before `nodes` get a message: the ones still owing the deferred BEGIN get it now.
+    fn begin_where_needed(&mut self, nodes: NodeSet) {
+        let Some((q, pending)) = self.lazy_begin.as_mut() else {
+            return;
+        };
+        let due = NodeSet(nodes.0 & pending.0);
+        if due.is_empty() {
+            return;
+        }
+        pending.0 &= !due.0;
+        for n in due.iter() {
+            if let Some(b) = self.be[n].as_ref() {
+                self.wbuf[n].extend_from_slice(q);
+                if self.log_per_node_statement {
+                    // a Query message: tag, length, text, NUL
+                    let text = q.get(5..q.len().saturating_sub(1)).unwrap_or_default();
+                    pglog!(
+                        Severity::Log,
+                        "DB node id: {} backend pid: {} statement: {}",
+                        n,
+                        b.pid,
+                        String::from_utf8_lossy(text)
+                    );
+                }
+            }
+        }
+        let mut e = Entry::new(Awaits::Ready, due, None);
+        e.simple = true;
+        self.queue.push_back(e);
     }
 
     /// Queue a reply made by pgpool.
@@ -334,13 +392,33 @@ impl Engine<'_> {
             _ => self.decide(&stmt),
         };
         let mut nodes = d.nodes;
+        let mut main = d.main;
+        if primary_tx == b'I' {
+            // no transaction is open: nothing is owed from an earlier one
+            self.lazy_begin = None;
+        }
         if matches!(a.kind, Kind::Commit | Kind::Rollback) {
-            // a node that never saw the BEGIN does not get the COMMIT
+            self.lazy_begin = None;
+            // a node that never saw the BEGIN does not get the COMMIT (the primary always does)
             for n in d.nodes.iter() {
-                if n != d.main && self.tx(n) == b'I' {
+                if n != self.primary && n != d.main && self.tx(n) == b'I' {
                     nodes.remove(n);
                 }
             }
+            if d.main != self.primary && self.tx(d.main) == b'I' && nodes.contains(self.primary) {
+                nodes.remove(d.main);
+                main = self.primary;
+            }
+        } else if a.kind == Kind::Begin
+            && !a.multi
+            && primary_tx == b'I'
+            && nodes.contains(self.primary)
+        {
+            self.defer_begin(msg, a.begin_rewrite);
+            nodes = NodeSet::single(self.primary);
+            main = self.primary;
+        } else {
+            self.begin_where_needed(nodes);
         }
         let rewritten = a.begin_rewrite.then(|| {
             let mut q = Vec::with_capacity(12);
@@ -362,7 +440,7 @@ impl Engine<'_> {
             .process(self.child.slot)
             .set_status(ChildStatus::CommandExecute);
         self.log_sent(nodes, "", &stmt.text);
-        let mut e = Entry::new(Awaits::Ready, nodes, Some(d.main));
+        let mut e = Entry::new(Awaits::Ready, nodes, Some(main));
         e.simple = true;
         e.tx_before = primary_tx;
         e.stmt = Some(stmt);
@@ -597,6 +675,7 @@ impl Engine<'_> {
             messages::finish(&mut p, start);
             p
         });
+        self.begin_where_needed(d.nodes);
         for n in d.nodes.iter() {
             if self.be[n].is_none() {
                 continue;

@@ -86,6 +86,9 @@ pub(super) struct Engine<'a> {
     client_idle_limit: i64,
     session_cfg: Option<Config>,
     active: bool,
+    /// A simple-query BEGIN sent to the primary only: what the other nodes get before their
+    /// first statement of the transaction, and the nodes that have not had it yet.
+    lazy_begin: Option<(Vec<u8>, NodeSet)>,
 }
 
 /// Run a streaming/logical-mode session on pool slot `pool_idx`.
@@ -202,6 +205,7 @@ pub fn run(
         client_idle_limit,
         session_cfg: None,
         active: false,
+        lazy_begin: None,
     };
     if fresh {
         // each new connection's first ReadyForQuery, merged into one for the client
