@@ -260,7 +260,11 @@ fn attempt(cfg: &Config, sh: &Shmem, node: usize, p: &Params, secret: &Secret) -
             Ok(())
         }
         Err(e) => {
-            let timed_out = p.timeout > 0 && t0.elapsed() >= Duration::from_secs(p.timeout as u64);
+            // the socket timeouts end the attempt at the limit, give or take the clock's
+            // granularity: a failure that late is the timeout
+            let timed_out = p.timeout > 0
+                && t0.elapsed() + Duration::from_millis(100)
+                    >= Duration::from_secs(p.timeout as u64);
             pglog!(
                 Severity::Debug1,
                 "health check on node {} failed: {}",

@@ -225,7 +225,7 @@ impl Relay<'_> {
                     }
                     Ok(_) => {}
                     Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    Err(_) => return End::BackendGone,
+                    Err(_) => return backend_failed(child, self.node),
                 }
                 if let Err(end) = self.relay_backend(child) {
                     return end;
@@ -335,7 +335,7 @@ impl Relay<'_> {
                         let sql = body.strip_suffix(&[0]).unwrap_or(body);
                         if let Some(cmd) = commands::intercept(sql) {
                             if off > fwd && self.be.conn.write_all(&buf[fwd..off]).is_err() {
-                                end = Some(End::BackendGone);
+                                end = Some(backend_failed(child, self.node));
                                 break;
                             }
                             fwd = off;
@@ -427,7 +427,7 @@ impl Relay<'_> {
             && matches!(end, None | Some(End::Terminate))
             && self.be.conn.write_all(&buf[fwd..off]).is_err()
         {
-            end = Some(End::BackendGone);
+            end = Some(backend_failed(child, self.node));
         }
         let consumed = if end == Some(End::Terminate) {
             off + 5
@@ -525,6 +525,17 @@ impl Relay<'_> {
 }
 
 /// Fast or immediate shutdown reached an open session: pgpool's FATAL, and the session ends.
+/// A read or write on node's socket failed (not an orderly close): with
+/// `failover_on_backend_error` the node's detach is requested (spec/failover.md §3 row 5); the
+/// session ends either way.
+pub(super) fn backend_failed(child: &Child, node: usize) -> End {
+    pglog!(Severity::Log, "unable to read data from DB node {}", node);
+    if child.settings.failover_on_backend_error {
+        crate::failover::request::notice_backend_error(node);
+    }
+    End::BackendGone
+}
+
 fn shutting_down(client: &Conn) -> End {
     send_error(
         client,

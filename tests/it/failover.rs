@@ -173,6 +173,50 @@ fn killed_primary_is_failed_over_and_writes_go_to_the_promoted_standby() {
     let nodes = d.pool_nodes();
     assert_eq!(nodes[0]["role"], "primary");
     assert_eq!(nodes[0]["status"], "up");
+    // synchronous replication to both standbys: every acknowledged commit is on node 1 when
+    // node 0 dies, so "no committed transaction lost" can be checked exactly
+    cluster.psql(
+        0,
+        "ALTER SYSTEM SET synchronous_standby_names = 'FIRST 2 (*)'",
+    );
+    // (the test clusters run with synchronous_commit = off, which never waits for standbys)
+    cluster.psql(0, "ALTER SYSTEM SET synchronous_commit = on");
+    cluster.psql(0, "SELECT pg_reload_conf()");
+    wait_until(Duration::from_secs(30), "two synchronous standbys", || {
+        cluster.psql(
+            0,
+            "SELECT count(*) FROM pg_stat_replication WHERE sync_state = 'sync'",
+        ) == "2"
+    })
+    .expect("synchronous standbys");
+
+    // pgbench load through pgpool (its clients abort when their backend dies)
+    let script = dir.path("insert.sql");
+    std::fs::write(&script, "INSERT INTO fo_t VALUES (4);\n").expect("pgbench script");
+    let pgbench = std::process::Command::new(pgbin().join("pgbench"))
+        .args([
+            "-n",
+            "-c",
+            "2",
+            "-j",
+            "1",
+            "-T",
+            "12",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            SUPERUSER,
+        ])
+        .arg("-p")
+        .arg(d.port().to_string())
+        .arg("-f")
+        .arg(&script)
+        .arg("postgres")
+        .env("PGCONNECT_TIMEOUT", "5")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start pgbench");
 
     // load: sessions writing through pgpool until told to stop
     let stop = Arc::new(AtomicBool::new(false));
@@ -218,6 +262,24 @@ fn killed_primary_is_failed_over_and_writes_go_to_the_promoted_standby() {
     .unwrap_or_else(|e| panic!("{e}\n{}", tail(&d.log(), 60)));
     stop.store(true, Ordering::SeqCst);
     load.join().expect("load thread");
+    let acked = ok.load(Ordering::SeqCst);
+    let bench = pgbench.wait_with_output().expect("pgbench ends");
+    let bench_out = String::from_utf8_lossy(&bench.stdout).into_owned();
+    let bench_done: u64 = bench_out
+        .lines()
+        .find_map(|l| l.strip_prefix("number of transactions actually processed: "))
+        .and_then(|v| v.split('/').next())
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| {
+            panic!(
+                "pgbench output: {bench_out}{}",
+                String::from_utf8_lossy(&bench.stderr)
+            )
+        });
+    assert!(
+        bench_done > 0,
+        "pgbench committed transactions: {bench_out}"
+    );
 
     let log = d.log();
     let p0 = cluster.port(0);
@@ -270,6 +332,23 @@ fn killed_primary_is_failed_over_and_writes_go_to_the_promoted_standby() {
     assert_eq!(n, "1", "the row committed before the kill survived");
     let n = cluster.psql(1, "SELECT count(*) FROM fo_t WHERE i = 3");
     assert_eq!(n, "1", "the new write landed on node 1");
+    // no acknowledged commit was lost: the writer's and pgbench's inserts are all on node 1
+    let n: u64 = cluster
+        .psql(1, "SELECT count(*) FROM fo_t WHERE i = 2")
+        .parse()
+        .expect("count");
+    assert!(
+        n >= acked,
+        "{n} rows of the writer on node 1, {acked} acknowledged"
+    );
+    let n: u64 = cluster
+        .psql(1, "SELECT count(*) FROM fo_t WHERE i = 4")
+        .parse()
+        .expect("count");
+    assert!(
+        n >= bench_done,
+        "{n} rows of pgbench on node 1, {bench_done} committed"
+    );
     let nodes = d.pool_nodes();
     assert_eq!(nodes[0]["status"], "down");
     assert_eq!(nodes[1]["status"], "up");

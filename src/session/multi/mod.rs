@@ -420,7 +420,7 @@ impl Engine<'_> {
                 Ok(())
             }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => Ok(()),
-            Err(_) => Err(End::BackendGone),
+            Err(_) => Err(super::backend_failed(self.child, n)),
         }
     }
 
@@ -446,6 +446,9 @@ impl Engine<'_> {
             };
             if b.conn.write_all(&self.wbuf[n]).is_err() {
                 pglog!(Severity::Log, "unable to forward message to backend {}", n);
+                if self.child.settings.failover_on_backend_error {
+                    crate::failover::request::notice_backend_error(n);
+                }
                 return Err(End::BackendGone);
             }
             self.wbuf[n].clear();
