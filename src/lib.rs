@@ -2,6 +2,7 @@
 //! `src/bin/` are thin `main` functions. See `docs/architecture.md` for the map.
 
 pub mod auth;
+pub mod aux_signals;
 pub mod backend;
 pub mod child;
 pub mod commands;

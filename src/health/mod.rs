@@ -8,11 +8,10 @@
 
 pub mod stats;
 
-use std::sync::atomic::AtomicBool;
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+use nix::sys::signal::Signal;
 
 use crate::backend::internal::{resolve_password, InternalConn, Secret};
 use crate::config::Config;
@@ -23,51 +22,7 @@ use crate::pglog;
 use crate::shmem::requests::details;
 use crate::shmem::{now, shmem, BackendStatus, HealthStats, Shmem};
 
-static RELOAD: AtomicBool = AtomicBool::new(false);
-static RESTART: AtomicBool = AtomicBool::new(false);
-static EXIT: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_signal(sig: libc::c_int) {
-    let flag = match sig {
-        libc::SIGHUP => &RELOAD,
-        libc::SIGUSR1 => &RESTART,
-        libc::SIGTERM | libc::SIGINT | libc::SIGQUIT => &EXIT,
-        _ => return,
-    };
-    flag.store(true, SeqCst);
-}
-
-fn install_signals() {
-    let act = SigAction::new(
-        SigHandler::Handler(on_signal),
-        SaFlags::empty(),
-        SigSet::empty(),
-    );
-    for s in [
-        Signal::SIGHUP,
-        Signal::SIGUSR1,
-        Signal::SIGTERM,
-        Signal::SIGINT,
-        Signal::SIGQUIT,
-    ] {
-        // SAFETY: the handler only stores to atomics.
-        let _ = unsafe { sigaction(s, &act) };
-    }
-    for s in [Signal::SIGPIPE, Signal::SIGUSR2, Signal::SIGCHLD] {
-        crate::main_process::signals::ignore(s);
-    }
-}
-
-/// Sleep `d`, cut short by a signal.
-fn pause(d: Duration) {
-    let end = Instant::now() + d;
-    while Instant::now() < end {
-        if EXIT.load(SeqCst) || RESTART.load(SeqCst) || RELOAD.load(SeqCst) {
-            return;
-        }
-        std::thread::sleep((end - Instant::now()).min(Duration::from_millis(100)));
-    }
-}
+use crate::aux_signals::{pause, EXIT, RELOAD, RESTART};
 
 /// The per-node health-check parameters (`health_check_*<N>`, falling back to the global ones).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,7 +69,7 @@ enum Outcome {
 /// Entry point after fork; returns the exit code.
 pub fn run(node: usize, mut cfg: Config) -> i32 {
     logger::set_process(&format!("health_check{node}"), "HEALTH CHECK");
-    install_signals();
+    crate::aux_signals::install(&[Signal::SIGUSR2, Signal::SIGCHLD]);
     crate::process_title::set(&format!("health check process({node})"));
     let sh = shmem();
     sh.health(node)

@@ -88,6 +88,19 @@ impl SelfPipe {
     }
 }
 
+/// Give every signal of `sigs` the disposition `h` (no SA_RESTART: a handled signal ends a
+/// blocking call, so that the caller's loop sees its flag at once).
+///
+/// # Safety
+/// A `SigHandler::Handler` must be async-signal-safe (store to atomics, write(2)).
+pub unsafe fn set_disposition(sigs: &[Signal], h: SigHandler) {
+    let act = SigAction::new(h, SaFlags::empty(), SigSet::empty());
+    for &s in sigs {
+        // SAFETY: the caller vouches for the handler (see above).
+        let _ = unsafe { sigaction(s, &act) };
+    }
+}
+
 /// Ignore a signal.
 pub fn ignore(sig: Signal) {
     // SAFETY: installing SIG_IGN has no handler code to be unsafe about.

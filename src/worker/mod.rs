@@ -6,10 +6,8 @@
 
 pub mod delay;
 
-use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
-use std::time::{Duration, Instant};
-
-use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+use std::sync::atomic::Ordering::SeqCst;
+use std::time::Duration;
 
 use crate::backend::internal::InternalConn;
 use crate::backend::primary::{self, NodeClass};
@@ -20,54 +18,12 @@ use crate::pglog;
 use crate::shmem::requests::details;
 use crate::shmem::{shmem, Shmem};
 
-static RELOAD: AtomicBool = AtomicBool::new(false);
-static RESTART: AtomicBool = AtomicBool::new(false);
-static EXIT: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_signal(sig: libc::c_int) {
-    let flag = match sig {
-        libc::SIGHUP => &RELOAD,
-        libc::SIGUSR1 => &RESTART,
-        libc::SIGTERM | libc::SIGINT | libc::SIGQUIT => &EXIT,
-        _ => return,
-    };
-    flag.store(true, SeqCst);
-}
-
-fn install_signals() {
-    let act = SigAction::new(
-        SigHandler::Handler(on_signal),
-        SaFlags::empty(),
-        SigSet::empty(),
-    );
-    for s in [
-        Signal::SIGHUP,
-        Signal::SIGUSR1,
-        Signal::SIGTERM,
-        Signal::SIGINT,
-        Signal::SIGQUIT,
-    ] {
-        // SAFETY: the handler only stores to atomics.
-        let _ = unsafe { sigaction(s, &act) };
-    }
-    crate::main_process::signals::ignore(Signal::SIGPIPE);
-}
-
-/// Sleep `d`, cut short by a signal (as sleep(3) is).
-fn pause(d: Duration) {
-    let end = Instant::now() + d;
-    while Instant::now() < end {
-        if EXIT.load(SeqCst) || RESTART.load(SeqCst) || RELOAD.load(SeqCst) {
-            return;
-        }
-        std::thread::sleep((end - Instant::now()).min(Duration::from_millis(100)));
-    }
-}
+use crate::aux_signals::{pause, EXIT, RELOAD, RESTART};
 
 /// Entry point after fork; returns the exit code.
 pub fn run(mut cfg: Config) -> i32 {
     logger::set_process("sr_check_worker", "WORKER");
-    install_signals();
+    crate::aux_signals::install(&[]);
     crate::process_title::set("worker process");
     pglog!(Severity::Log, "process started");
     let sh = shmem();

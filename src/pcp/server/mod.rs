@@ -18,7 +18,7 @@ use std::sync::atomic::Ordering::SeqCst;
 use std::sync::atomic::{AtomicBool, AtomicI32};
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use nix::sys::signal::{kill, sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+use nix::sys::signal::{kill, SigHandler, Signal};
 use nix::sys::socket::{accept4, setsockopt, sockopt, SockFlag};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{fork, ForkResult, Pid};
@@ -72,43 +72,26 @@ extern "C" fn on_signal(sig: libc::c_int) {
     }
 }
 
+const HANDLED: [Signal; 7] = [
+    Signal::SIGHUP,
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+    Signal::SIGTERM,
+    Signal::SIGINT,
+    Signal::SIGQUIT,
+    Signal::SIGCHLD,
+];
+
 fn install_signals() {
-    // No SA_RESTART: a signal ends the poll so that the loop sees it at once.
-    let act = SigAction::new(
-        SigHandler::Handler(on_signal),
-        SaFlags::empty(),
-        SigSet::empty(),
-    );
-    for s in [
-        Signal::SIGHUP,
-        Signal::SIGUSR1,
-        Signal::SIGUSR2,
-        Signal::SIGTERM,
-        Signal::SIGINT,
-        Signal::SIGQUIT,
-        Signal::SIGCHLD,
-    ] {
-        // SAFETY: the handler only stores to atomics.
-        let _ = unsafe { sigaction(s, &act) };
-    }
+    // SAFETY: the handler only stores to atomics.
+    unsafe { signals::set_disposition(&HANDLED, SigHandler::Handler(on_signal)) };
     signals::ignore(Signal::SIGPIPE);
 }
 
 /// Restore the default dispositions in a freshly forked worker.
 fn default_signals() {
-    let dfl = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
-    for s in [
-        Signal::SIGHUP,
-        Signal::SIGUSR1,
-        Signal::SIGUSR2,
-        Signal::SIGTERM,
-        Signal::SIGINT,
-        Signal::SIGQUIT,
-        Signal::SIGCHLD,
-    ] {
-        // SAFETY: restoring the default disposition.
-        let _ = unsafe { sigaction(s, &dfl) };
-    }
+    // SAFETY: restoring the default disposition runs no code of ours.
+    unsafe { signals::set_disposition(&HANDLED, SigHandler::SigDfl) };
 }
 
 /// One PCP listening socket: its descriptor and whether it is TCP.
