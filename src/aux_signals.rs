@@ -43,6 +43,19 @@ pub fn install(ignore: &[Signal]) {
     }
 }
 
+/// After SIGHUP: re-read the configuration (a file that does not load keeps the old one) and
+/// apply its logging settings. True when a reload was asked for.
+pub fn reload_if_asked(cfg: &mut crate::config::Config) -> bool {
+    if !RELOAD.swap(false, SeqCst) {
+        return false;
+    }
+    if let Ok((c, _)) = cfg.reload() {
+        crate::logger::apply(&crate::logger::LogSettings::from_config(&c));
+        *cfg = c;
+    }
+    true
+}
+
 /// Sleep `d`, cut short by a signal (as sleep(3) is).
 pub fn pause(d: Duration) {
     let end = Instant::now() + d;

@@ -17,12 +17,12 @@ use crate::backend::internal::{resolve_password, InternalConn, Secret};
 use crate::config::Config;
 use crate::exit_code;
 use crate::failover::request::{degenerate_backend_set, send_failback_request};
-use crate::logger::{self, LogSettings, Severity};
+use crate::logger::{self, Severity};
 use crate::pglog;
 use crate::shmem::requests::details;
 use crate::shmem::{now, shmem, BackendStatus, HealthStats, Shmem};
 
-use crate::aux_signals::{pause, EXIT, RELOAD, RESTART};
+use crate::aux_signals::{pause, EXIT, RESTART};
 
 /// The per-node health-check parameters (`health_check_*<N>`, falling back to the global ones).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,12 +86,7 @@ pub fn run(node: usize, mut cfg: Config) -> i32 {
         if EXIT.load(SeqCst) {
             return exit_code::NO_RESTART;
         }
-        if RELOAD.swap(false, SeqCst) {
-            if let Ok((c, _)) = cfg.reload() {
-                logger::apply(&LogSettings::from_config(&c));
-                cfg = c;
-            }
-        } else if RESTART.load(SeqCst) {
+        if !crate::aux_signals::reload_if_asked(&mut cfg) && RESTART.load(SeqCst) {
             pglog!(
                 Severity::Log,
                 "health check process received restart request"

@@ -13,12 +13,12 @@ use crate::backend::internal::InternalConn;
 use crate::backend::primary::{self, NodeClass};
 use crate::config::Config;
 use crate::exit_code;
-use crate::logger::{self, LogSettings, Severity};
+use crate::logger::{self, Severity};
 use crate::pglog;
 use crate::shmem::requests::details;
 use crate::shmem::{shmem, Shmem};
 
-use crate::aux_signals::{pause, EXIT, RELOAD, RESTART};
+use crate::aux_signals::{pause, EXIT, RESTART};
 
 /// Entry point after fork; returns the exit code.
 pub fn run(mut cfg: Config) -> i32 {
@@ -32,12 +32,7 @@ pub fn run(mut cfg: Config) -> i32 {
         if EXIT.load(SeqCst) {
             return exit_code::NO_RESTART;
         }
-        if RELOAD.swap(false, SeqCst) {
-            if let Ok((c, _)) = cfg.reload() {
-                logger::apply(&LogSettings::from_config(&c));
-                cfg = c;
-            }
-        } else if RESTART.load(SeqCst) {
+        if !crate::aux_signals::reload_if_asked(&mut cfg) && RESTART.load(SeqCst) {
             return exit_code::RESTART;
         }
         let period = cfg.get_int("sr_check_period");
