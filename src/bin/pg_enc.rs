@@ -119,14 +119,6 @@ fn prompt(text: &str) -> Result<String, String> {
     Ok(line.trim_end_matches(['\n', '\r']).to_string())
 }
 
-fn os_user() -> String {
-    nix::unistd::User::from_uid(nix::unistd::getuid())
-        .ok()
-        .flatten()
-        .map(|u| u.name)
-        .unwrap_or_default()
-}
-
 fn pool_passwd_path(config: &Path) -> Result<PathBuf, String> {
     let (cfg, _) =
         Config::load(config).map_err(|_| "Unable to get configuration. Exiting...".to_string())?;
@@ -232,7 +224,10 @@ fn run(prog: &str, args: &[String]) -> i32 {
         eprint!("{}", usage(prog));
         return 1;
     }
-    let user = o.user.clone().unwrap_or_else(os_user);
+    let user = o
+        .user
+        .clone()
+        .unwrap_or_else(pgpool_rs::pcp::tools::os_user);
     if user.len() > MAX_INPUT {
         eprintln!("Error: input exceeds maximum username length!\n");
         return 1;

@@ -113,7 +113,10 @@ fn run() -> i32 {
         p.clone()
     };
     if o.md5auth {
-        let user = o.user.clone().unwrap_or_else(os_user);
+        let user = o
+            .user
+            .clone()
+            .unwrap_or_else(pgpool_rs::pcp::tools::os_user);
         let Some(path) = pool_passwd_path(&o) else {
             return 1;
         };
@@ -201,44 +204,11 @@ fn pool_passwd_path(o: &Opts) -> Option<PathBuf> {
     Some(cfg.resolve(if name.is_empty() { "pool_passwd" } else { name }))
 }
 
-/// Replace the line of `user` in pool_passwd, or append one; creates the file if missing.
+/// Replace the line of `user` in pool_passwd with its md5 entry, or append one; creates the file
+/// if missing.
 fn set_entry(path: &Path, user: &str, password: &str) -> std::io::Result<()> {
-    let entry = format!(
-        "{user}:md5{}",
-        md5_hex(format!("{password}{user}").as_bytes())
-    );
-    let old = match std::fs::read(path) {
-        Ok(t) => String::from_utf8_lossy(&t).into_owned(),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => return Err(e),
-    };
-    let mut found = false;
-    let mut lines: Vec<String> = old
-        .lines()
-        .map(|l| {
-            if !found && l.split(':').next() == Some(user) && l.contains(':') {
-                found = true;
-                entry.clone()
-            } else {
-                l.to_string()
-            }
-        })
-        .collect();
-    if !found {
-        lines.push(entry);
-    }
-    let mut text = lines.join("\n");
-    text.push('\n');
-    let mut f = std::fs::File::create(path)?;
-    f.write_all(text.as_bytes())
-}
-
-fn os_user() -> String {
-    nix::unistd::User::from_uid(nix::unistd::getuid())
-        .ok()
-        .flatten()
-        .map(|u| u.name)
-        .unwrap_or_default()
+    let value = format!("md5{}", md5_hex(format!("{password}{user}").as_bytes()));
+    pgpool_rs::auth::pool_passwd_file::set_entry(path, user, &value)
 }
 
 /// `-p`: `password: ` with echo off; stdin must be a terminal.

@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
-use nix::unistd::{fork, ForkResult, Pid};
+use nix::unistd::Pid;
 
 use super::{files, log_exit, signals, status_file, Exit, Main};
 use crate::failover::procedure::{self, FollowJob, Hooks};
@@ -22,33 +22,19 @@ impl Main {
         if self.health_pids.len() < MAX_BACKENDS {
             self.health_pids.resize(MAX_BACKENDS, None);
         }
-        let old = signals::block_all();
-        // SAFETY: the main process is single-threaded; the child only runs our code and exits.
-        match unsafe { fork() } {
-            Ok(ForkResult::Child) => {
-                signals::reset_after_fork();
-                signals::restore_mask(&old);
-                self.close_listeners_in_child();
-                let code = crate::health::run(node, self.cfg.clone());
-                std::process::exit(code);
-            }
-            Ok(ForkResult::Parent { child }) => {
-                self.health_pids[node] = Some(child);
-                let b = self.sh.backend(node);
-                pglog!(
-                    Severity::Log,
-                    "start health check process for host {}({})",
-                    b.hostname.get(),
-                    b.port.load(Relaxed)
-                );
-            }
-            Err(e) => pglog!(
-                Severity::Error,
-                "failed to fork a health check process: {}",
-                e
-            ),
-        }
-        signals::restore_mask(&old);
+        let Some(child) = self.fork_aux("a health check process", |m| {
+            crate::health::run(node, m.cfg.clone())
+        }) else {
+            return;
+        };
+        self.health_pids[node] = Some(child);
+        let b = self.sh.backend(node);
+        pglog!(
+            Severity::Log,
+            "start health check process for host {}({})",
+            b.hostname.get(),
+            b.port.load(Relaxed)
+        );
     }
 
     /// A health check for every configured slot that has none.
@@ -112,14 +98,6 @@ impl Main {
         self.health_pids.iter().any(Option::is_some)
     }
 
-    fn close_listeners_in_child(&self) {
-        for l in &self.listeners {
-            // SAFETY: a forked helper never uses the client sockets; closing its inherited
-            // copies leaves the parent's open. Nothing else owns them in this process.
-            unsafe { libc::close(l.raw()) };
-        }
-    }
-
     /// SIGUSR1 with a queued request: run the failover procedure.
     pub(super) fn run_failover(&mut self) {
         let cfg = self.cfg.clone();
@@ -174,23 +152,14 @@ impl Hooks for Ops<'_> {
     }
 
     fn fork_follow_child(&mut self, job: FollowJob) {
-        let old = signals::block_all();
-        // SAFETY: the main process is single-threaded; the child only runs our code and exits.
-        match unsafe { fork() } {
-            Ok(ForkResult::Child) => {
-                signals::reset_after_fork();
-                signals::restore_mask(&old);
-                self.m.close_listeners_in_child();
-                let _ = nix::unistd::setsid();
-                logger::set_process("follow_child", "FOLLOW CHILD");
-                crate::process_title::set("follow primary child");
-                crate::failover::follow::run_follow_commands(&self.m.cfg, self.m.sh, job);
-                std::process::exit(0);
-            }
-            Ok(ForkResult::Parent { .. }) => {}
-            Err(e) => pglog!(Severity::Error, "failed to fork the follow child: {}", e),
-        }
-        signals::restore_mask(&old);
+        // the parent does not wait for it: its exit is reaped like any unknown child's
+        let _ = self.m.fork_aux("the follow child", |m| {
+            let _ = nix::unistd::setsid();
+            logger::set_process("follow_child", "FOLLOW CHILD");
+            crate::process_title::set("follow primary child");
+            crate::failover::follow::run_follow_commands(&m.cfg, m.sh, job);
+            0
+        });
     }
 
     fn write_status(&mut self) {

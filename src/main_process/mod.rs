@@ -426,24 +426,35 @@ impl Main {
 
     /// Fork the worker process.
     fn fork_worker(&mut self) {
+        self.worker_pid =
+            self.fork_aux("the worker process", |m| crate::worker::run(m.cfg.clone()));
+    }
+
+    /// Fork an auxiliary process (worker, health check, PCP): the child closes its copies of the
+    /// client listening sockets, runs `body` and exits with its code. The parent gets the pid
+    /// (None, logged, when fork fails).
+    pub(super) fn fork_aux(&self, what: &str, body: impl FnOnce(&Main) -> i32) -> Option<Pid> {
         let old = signals::block_all();
         // SAFETY: the main process is single-threaded; the child only runs our code and exits.
-        match unsafe { fork() } {
+        let pid = match unsafe { fork() } {
             Ok(ForkResult::Child) => {
                 signals::reset_after_fork();
                 signals::restore_mask(&old);
                 for l in &self.listeners {
-                    // SAFETY: the worker never uses the client sockets; closing its inherited
-                    // copies leaves the parent's open. Nothing else owns them in this process.
+                    // SAFETY: a forked helper never uses the client sockets; closing its
+                    // inherited copies leaves the parent's open. Nothing else owns them here.
                     unsafe { libc::close(l.raw()) };
                 }
-                let code = crate::worker::run(self.cfg.clone());
-                std::process::exit(code);
+                std::process::exit(body(self));
             }
-            Ok(ForkResult::Parent { child }) => self.worker_pid = Some(child),
-            Err(e) => pglog!(Severity::Error, "failed to fork the worker process: {}", e),
-        }
+            Ok(ForkResult::Parent { child }) => Some(child),
+            Err(e) => {
+                pglog!(Severity::Error, "failed to fork {}: {}", what, e);
+                None
+            }
+        };
         signals::restore_mask(&old);
+        pid
     }
 
     /// The worker died: apply the restart policy (spec/architecture.md §2.3). Some(code) =

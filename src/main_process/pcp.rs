@@ -6,10 +6,10 @@
 use std::path::PathBuf;
 
 use nix::sys::signal::{kill, Signal};
-use nix::unistd::{fork, ForkResult, Pid};
+use nix::unistd::Pid;
 
 use super::listen::{self, Listener};
-use super::{log_exit, signals, Exit, Main};
+use super::{log_exit, Exit, Main};
 use crate::config::Config;
 use crate::logger::Severity;
 use crate::pglog;
@@ -70,32 +70,11 @@ impl Pcp {
 impl Main {
     /// Fork the PCP main process.
     pub(super) fn fork_pcp(&mut self) {
-        let old = signals::block_all();
-        // SAFETY: the main process is single-threaded; the child only runs our code and exits.
-        match unsafe { fork() } {
-            Ok(ForkResult::Child) => {
-                signals::reset_after_fork();
-                signals::restore_mask(&old);
-                for l in &self.listeners {
-                    // SAFETY: the PCP process never uses the client sockets; closing its copies
-                    // leaves the parent's open. Nothing else owns them in this process.
-                    unsafe { libc::close(l.raw()) };
-                }
-                let sockets: Vec<_> = self
-                    .pcp
-                    .listeners
-                    .iter()
-                    .map(|l| (l.raw(), l.tcp))
-                    .collect();
-                let logger = self.logger_pid.map(Pid::as_raw);
-                let code =
-                    crate::pcp::server::run(self.cfg.clone(), &self.pcp.pcp_file, &sockets, logger);
-                std::process::exit(code);
-            }
-            Ok(ForkResult::Parent { child }) => self.pcp.pid = Some(child),
-            Err(e) => pglog!(Severity::Error, "failed to fork the PCP process: {}", e),
-        }
-        signals::restore_mask(&old);
+        self.pcp.pid = self.fork_aux("the PCP process", |m| {
+            let sockets: Vec<_> = m.pcp.listeners.iter().map(|l| (l.raw(), l.tcp)).collect();
+            let logger = m.logger_pid.map(Pid::as_raw);
+            crate::pcp::server::run(m.cfg.clone(), &m.pcp.pcp_file, &sockets, logger)
+        });
     }
 
     /// The PCP main process died: fork a new one (a fatal exit shuts the server down).

@@ -401,7 +401,8 @@ fn prompt_password(prompt: &str) -> Option<String> {
     Some(line.trim_end_matches(['\n', '\r']).to_string())
 }
 
-fn os_user() -> String {
+/// The name of the OS user running the tool (the default PCP and pool_passwd user).
+pub fn os_user() -> String {
     nix::unistd::User::from_uid(nix::unistd::getuid())
         .ok()
         .flatten()
