@@ -72,14 +72,10 @@ pub fn open_session(
         send_error(client, &e);
         return None;
     }
-    let stored_password = child
-        .settings
-        .pool_passwd
-        .as_ref()
-        .and_then(|p| crate::config::files::read_pool_passwd(p).ok())
-        .and_then(|entries| {
-            crate::config::files::find_user(&entries, &sp.user).map(|e| e.password.clone())
-        });
+    let stored_password = match &child.settings.pool_passwd {
+        Some(path) => child.pool_passwd.lookup(path, &sp.user),
+        None => None,
+    };
     let frontend = if child.settings.enable_pool_hba {
         let ctx = auth_context(child, &sp.user, stored_password.as_deref(), None);
         match super::client_auth::pool_hba(child, client, peer, &sp, &ctx) {

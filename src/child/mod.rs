@@ -63,6 +63,8 @@ pub struct Child {
     /// Per pool slot: temporary-table answers kept for the next client of the same backend
     /// connections, with the (create time, main backend pid) they belong to.
     pub slot_temp: Vec<Option<((i64, i32), crate::session::TempTables)>>,
+    /// pool_passwd, kept open between sessions and reopened on reload.
+    pub pool_passwd: crate::config::files::PoolPasswdReader,
 }
 
 /// Entry point after fork. Returns the process exit code.
@@ -90,6 +92,7 @@ pub fn run(slot: usize, cfg: Config, listeners: &[(RawFd, bool)]) -> i32 {
         relcache: Default::default(),
         rng: rand::SeedableRng::from_entropy(),
         slot_temp: (0..sh.max_pool.max(1)).map(|_| None).collect(),
+        pool_passwd: Default::default(),
     };
     let code = child.accept_loop(listeners);
     child.pool.close_all(sh);
@@ -134,6 +137,7 @@ impl Child {
             self.settings = ChildSettings::from_config(&cfg);
             crate::auth::hba::reload(self.settings.enable_pool_hba, self.settings.ssl);
             self.router = None;
+            self.pool_passwd.reopen();
             logger::apply(&logger::LogSettings::from_config(&cfg));
             self.cfg = cfg;
         }

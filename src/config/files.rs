@@ -102,6 +102,51 @@ pub fn read_pool_passwd(path: &Path) -> std::io::Result<Vec<PoolPasswdEntry>> {
     Ok(parse_pool_passwd(&std::fs::read(path)?))
 }
 
+/// pool_passwd held open the way pgpool holds it (spec/auth.md §7.1): every lookup reads the
+/// same file again from its start, so an entry rewritten in place counts at once and a file
+/// replaced by rename only after a reload (which reopens it). No open/stat/close per connection.
+#[derive(Debug, Default)]
+pub struct PoolPasswdReader {
+    open: Option<(std::path::PathBuf, std::fs::File)>,
+}
+
+impl PoolPasswdReader {
+    /// The password stored for `user` in the file at `path` (opened now if not yet, or if the
+    /// path changed).
+    pub fn lookup(&mut self, path: &Path, user: &str) -> Option<String> {
+        if self.open.as_ref().is_none_or(|(p, _)| p != path) {
+            self.open = std::fs::File::open(path)
+                .ok()
+                .map(|f| (path.to_path_buf(), f));
+        }
+        let (_, file) = self.open.as_ref()?;
+        let text = read_from_start(file).ok()?;
+        find_user(&parse_pool_passwd(&text), user).map(|e| e.password.clone())
+    }
+
+    /// Forget the open file (after a reload): the next lookup opens the path again.
+    pub fn reopen(&mut self) {
+        self.open = None;
+    }
+}
+
+/// The whole content of a regular file, read with pread(2) from offset 0: one call when the
+/// file fits the buffer (a short read of a regular file means its end).
+fn read_from_start(file: &std::fs::File) -> std::io::Result<Vec<u8>> {
+    use std::os::unix::fs::FileExt;
+    let mut buf = vec![0u8; 8192];
+    let mut len = 0;
+    loop {
+        let n = file.read_at(&mut buf[len..], len as u64)?;
+        len += n;
+        if n == 0 || len < buf.len() {
+            buf.truncate(len);
+            return Ok(buf);
+        }
+        buf.resize(buf.len() * 2, 0);
+    }
+}
+
 /// The first entry for `user` (first match wins, as in pgpool).
 pub fn find_user<'a>(entries: &'a [PoolPasswdEntry], user: &str) -> Option<&'a PoolPasswdEntry> {
     entries.iter().find(|e| e.user == user)
@@ -158,6 +203,37 @@ pub fn read_pcp_conf(path: &Path) -> Result<Vec<PcpUser>, ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pool_passwd_reader_sees_in_place_rewrites_and_renames_after_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pool_passwd");
+        std::fs::write(&path, "alice:TEXTone\n").unwrap();
+        let mut r = PoolPasswdReader::default();
+        assert_eq!(r.lookup(&path, "alice").as_deref(), Some("TEXTone"));
+        assert_eq!(r.lookup(&path, "bob"), None);
+        // truncate and rewrite, same inode (what pg_md5 -m does), longer than the read buffer
+        let long = format!("{}alice:TEXTtwo\n", "x:y\n".repeat(5000));
+        std::fs::OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .open(&path)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, long.as_bytes()))
+            .unwrap();
+        assert_eq!(r.lookup(&path, "alice").as_deref(), Some("TEXTtwo"));
+        // replaced by rename: the open file is still the old one until a reload reopens
+        let tmp = dir.path().join("new");
+        std::fs::write(&tmp, "alice:TEXTthree\n").unwrap();
+        std::fs::rename(&tmp, &path).unwrap();
+        assert_eq!(r.lookup(&path, "alice").as_deref(), Some("TEXTtwo"));
+        r.reopen();
+        assert_eq!(r.lookup(&path, "alice").as_deref(), Some("TEXTthree"));
+        // a missing file is no entry, and is looked for again next time
+        let gone = dir.path().join("missing");
+        assert_eq!(r.lookup(&gone, "alice"), None);
+        std::fs::write(&gone, "alice:TEXTfour\n").unwrap();
+        assert_eq!(r.lookup(&gone, "alice").as_deref(), Some("TEXTfour"));
+    }
 
     #[test]
     fn pool_passwd_forms_and_escapes() {
