@@ -65,6 +65,8 @@ pub struct Child {
     pub slot_temp: Vec<Option<((i64, i32), crate::session::TempTables)>>,
     /// pool_passwd, kept open between sessions and reopened on reload.
     pub pool_passwd: crate::config::files::PoolPasswdReader,
+    /// The read buffer of the previous client connection, reused by the next one.
+    client_buf: Vec<u8>,
 }
 
 /// Entry point after fork. Returns the process exit code.
@@ -93,6 +95,7 @@ pub fn run(slot: usize, cfg: Config, listeners: &[(RawFd, bool)]) -> i32 {
         rng: rand::SeedableRng::from_entropy(),
         slot_temp: (0..sh.max_pool.max(1)).map(|_| None).collect(),
         pool_passwd: Default::default(),
+        client_buf: Vec::new(),
     };
     let code = child.accept_loop(listeners);
     child.pool.close_all(sh);
@@ -206,7 +209,7 @@ impl Child {
         let hdr = self.sh.header();
         let n = hdr.conn_counter.fetch_add(1, SeqCst) + 1;
         self.info().counted.store(true, SeqCst);
-        let client = Conn::new(fd);
+        let client = Conn::with_buffer(fd, std::mem::take(&mut self.client_buf));
         let release_counter = |c: &Child| {
             if c.info().counted.swap(false, SeqCst) {
                 c.sh.header().conn_counter.fetch_sub(1, SeqCst);
@@ -261,6 +264,7 @@ impl Child {
             logger::set_session(None, None);
             logger::set_application_name("child");
         }
+        self.client_buf = client.into_buffer();
         release_counter(self);
         crate::process_title::set("wait for connection request");
     }

@@ -55,6 +55,33 @@ impl Conn {
         }
     }
 
+    /// A connection that reads into `buf`, a buffer kept from an earlier connection (its old
+    /// content is never exposed: only bytes read from `fd` are buffered). Saves clearing a new
+    /// buffer for every client.
+    pub fn with_buffer(fd: OwnedFd, mut buf: Vec<u8>) -> Conn {
+        if buf.len() < READ_CHUNK {
+            buf.resize(READ_CHUNK, 0);
+        }
+        Conn {
+            fd,
+            buf,
+            start: 0,
+            end: 0,
+            eof: false,
+            tls: None,
+        }
+    }
+
+    /// Close the connection and hand its read buffer back for the next one (dropped instead when
+    /// it grew past four read chunks, so one large message does not stay resident).
+    pub fn into_buffer(self) -> Vec<u8> {
+        if self.buf.len() > 4 * READ_CHUNK {
+            Vec::new()
+        } else {
+            self.buf
+        }
+    }
+
     /// From now on read and write through `tls` (after a successful handshake).
     pub fn set_tls(&mut self, tls: TlsStream) {
         self.tls = Some(Box::new(tls));

@@ -852,7 +852,7 @@ fn unparsable_and_uncacheable_texts_are_still_analyzed() {
 /// Cost of a cache hit against a parse (a miss). Run in release mode:
 /// `nice cargo test --release --lib sql:: -- --ignored --nocapture`.
 #[test]
-#[ignore]
+#[ignore = "micro-benchmark, not a check: run it in release mode with --ignored --nocapture"]
 fn bench_hit_vs_miss() {
     use std::time::Instant;
     const N: u32 = 20_000;

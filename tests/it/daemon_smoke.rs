@@ -1,8 +1,7 @@
 //! Our daemon started by `support::daemon` in front of the shared cluster, in raw mode.
 //!
-//! `#[ignore]`d until the daemon starts (remove the attribute when src/main_process lands).
-//! `PGRS_PGPOOL_BIN=/usr/sbin/pgpool cargo test --test it daemon_smoke -- --ignored` runs them
-//! against Debian's pgpool-II 4.3 instead, which proves the helper itself.
+//! `PGRS_PGPOOL_BIN=/usr/sbin/pgpool cargo test --test it daemon_smoke` runs them against
+//! Debian's pgpool-II 4.3 instead, which proves the helper itself.
 
 use std::time::Duration;
 

@@ -11,8 +11,7 @@
 //! `atexit` handler tears it down when the test binary exits normally (see `cluster.rs`).
 
 pub mod cluster;
-#[allow(dead_code)]
-// the daemon tests are `#[ignore]`d until the daemon starts; see daemon_smoke.rs
+#[allow(dead_code)] // each test module uses a different part of it
 pub mod daemon;
 #[allow(dead_code)] // each test module uses a different part of it
 pub mod frames;
