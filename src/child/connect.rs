@@ -313,6 +313,7 @@ fn new_connection(
             tx: b'I',
             pending: 0,
             unsynced: false,
+            reset_owed: Vec::new(),
         });
     }
     let t = now();

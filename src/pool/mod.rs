@@ -28,6 +28,57 @@ pub struct BackendConn {
     pub pending: u32,
     /// The last session left an extended-protocol exchange without its Sync.
     pub unsynced: bool,
+    /// Reset statements sent when the slot was released whose replies are read when it is next
+    /// reused (spec/architecture.md §3.8; the child does not wait for them between clients).
+    pub reset_owed: Vec<String>,
+}
+
+/// How long a reply owed by a pooled connection may take (pgpool's reset timeout).
+pub const SETTLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+const MAX_MESSAGE: usize = 1 << 30;
+
+impl BackendConn {
+    /// Read messages until ReadyForQuery, keeping its transaction status and any ParameterStatus.
+    /// Ok(false) when an ErrorResponse came on the way; Err on a timeout or a broken socket.
+    pub fn read_until_ready(&mut self) -> Result<bool, crate::protocol::ProtocolError> {
+        let mut ok = true;
+        loop {
+            let m = self.conn.read_message(MAX_MESSAGE, Some(SETTLE_TIMEOUT))?;
+            match m.tag {
+                b'Z' => {
+                    self.tx = m.body.first().copied().unwrap_or(b'I');
+                    return Ok(ok);
+                }
+                b'E' => ok = false,
+                b'S' => {
+                    if let Ok((k, v)) = crate::protocol::messages::parse_parameter_status(&m.body) {
+                        match self.params.iter_mut().find(|(n, _)| n.as_str() == k) {
+                            Some(p) => p.1 = v.into_owned(),
+                            None => self.params.push((k.into_owned(), v.into_owned())),
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Read the replies of the reset statements sent at release. False, after logging which
+    /// statement failed, when one of them did not succeed: the connection must not be reused.
+    pub fn settle_reset(&mut self) -> bool {
+        for q in std::mem::take(&mut self.reset_owed) {
+            if !matches!(self.read_until_ready(), Ok(true)) {
+                crate::pglog!(
+                    crate::logger::Severity::Log,
+                    "reset query \"{}\" failed; the pooled connection is closed",
+                    q
+                );
+                return false;
+            }
+        }
+        self.tx = b'I';
+        true
+    }
 }
 
 /// One pool slot: a set of backend connections opened with one startup packet.
@@ -102,12 +153,14 @@ impl Pool {
                 .enumerate()
                 .all(|(n, b)| b.is_some() == nodes.contains(&n))
                 && nodes.iter().all(|&n| n < s.backends.len());
-            let healthy = s
-                .backends
-                .iter()
-                .flatten()
-                .all(|b| idle_socket_is_healthy(&b.conn));
-            if !same_nodes || !healthy || stored.raw != sp.raw {
+            let matches = same_nodes && stored.raw == sp.raw;
+            let healthy = matches
+                && self.slots[i]
+                    .backends
+                    .iter_mut()
+                    .flatten()
+                    .all(|b| b.settle_reset() && idle_socket_is_healthy(&b.conn));
+            if !healthy {
                 self.discard(sh, i);
                 continue;
             }

@@ -1,44 +1,11 @@
 //! The end of a session whose slot may be pooled (spec/architecture.md §3.8): drain replies the
-//! client no longer waits for, run each `reset_query_list` entry (skipping `ABORT` when the
-//! backend is idle) with a 10-second limit, and report whether the slot is clean.
-
-use std::time::Duration;
+//! client no longer waits for, then send every `reset_query_list` entry (skipping `ABORT` when
+//! the backend is idle) in one write. Their replies are checked, with pgpool's 10-second limit,
+//! when the slot is next reused (`pool::BackendConn::settle_reset`): a failed reset closes the
+//! connection then, and the next client gets a new one.
 
 use crate::child::Child;
-use crate::logger::Severity;
-use crate::pglog;
-use crate::pool::BackendConn;
 use crate::protocol::messages;
-
-const RESET_TIMEOUT: Duration = Duration::from_secs(10);
-const MAX_MESSAGE: usize = 1 << 30;
-
-/// Read messages until ReadyForQuery. Ok(false) when an ErrorResponse came on the way;
-/// Err on a timeout or a broken socket.
-fn read_until_ready(be: &mut BackendConn) -> Result<bool, ()> {
-    let mut ok = true;
-    loop {
-        match be.conn.read_message(MAX_MESSAGE, Some(RESET_TIMEOUT)) {
-            Ok(m) => match m.tag {
-                b'Z' => {
-                    be.tx = m.body.first().copied().unwrap_or(b'I');
-                    return Ok(ok);
-                }
-                b'E' => ok = false,
-                b'S' => {
-                    if let Ok((k, v)) = messages::parse_parameter_status(&m.body) {
-                        match be.params.iter_mut().find(|(n, _)| n.as_str() == k) {
-                            Some(p) => p.1 = v.into_owned(),
-                            None => be.params.push((k.into_owned(), v.into_owned())),
-                        }
-                    }
-                }
-                _ => {}
-            },
-            Err(_) => return Err(()),
-        }
-    }
-}
 
 /// Run the reset procedure on every backend of slot `pool_idx`. True when the slot is reusable.
 pub fn reset(child: &mut Child, pool_idx: usize) -> bool {
@@ -56,28 +23,24 @@ pub fn reset(child: &mut Child, pool_idx: usize) -> bool {
         }
         while be.pending > 0 {
             be.pending -= 1;
-            if read_until_ready(be).is_err() {
+            if be.read_until_ready().is_err() {
                 return false;
             }
         }
+        // The statements go out in one write; their replies are read when the slot is reused
+        // (`BackendConn::settle_reset`), so the child goes back to accepting without a wait.
+        let mut batch = Vec::new();
         for q in &queries {
             let q = q.trim();
             if q.is_empty() || (q.eq_ignore_ascii_case("ABORT") && be.tx == b'I') {
                 continue;
             }
-            let mut body = Vec::with_capacity(q.len() + 1);
-            body.extend_from_slice(q.as_bytes());
-            body.push(0);
-            if be.conn.write_message(b'Q', &body).is_err() || read_until_ready(be) != Ok(true) {
-                pglog!(
-                    Severity::Log,
-                    "reset query \"{}\" failed; the pooled connection is closed",
-                    q
-                );
-                return false;
-            }
+            messages::query(&mut batch, q);
+            be.reset_owed.push(q.to_string());
         }
-        be.tx = b'I';
+        if !batch.is_empty() && be.conn.write_all(&batch).is_err() {
+            return false;
+        }
     }
     true
 }

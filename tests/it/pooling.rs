@@ -297,6 +297,29 @@ fn connection_cache_off_opens_a_new_backend_for_every_session() {
 }
 
 #[test]
+fn failed_reset_statement_closes_the_pooled_connection_before_it_is_reused() {
+    let cluster = pool_cluster();
+    let d = Daemon::start(
+        cluster,
+        "num_init_children = 1\nreset_query_list = 'ABORT; DISCARD ALL; SELECT 1/0'\n",
+    );
+    let first = session_pid(&d, SUPERUSER, DB, None);
+    // the reset replies are read when the slot is next wanted: this session gets a new backend
+    let mut client = connect(&d, SUPERUSER, DB, None);
+    let second = backend_pid(&mut client);
+    assert_ne!(second, first, "a slot whose reset failed was reused");
+    assert_eq!(simple_value(&mut client, "select 40 + 2"), "42");
+    drop(client);
+    wait_backend_gone(cluster, first, &d);
+    assert!(
+        d.log()
+            .contains("reset query \"SELECT 1/0\" failed; the pooled connection is closed"),
+        "{}",
+        log_tail(&d)
+    );
+}
+
+#[test]
 fn pooled_backend_terminated_from_outside_is_replaced_on_reuse() {
     let cluster = pool_cluster();
     let d = Daemon::start(cluster, "num_init_children = 1\n");
