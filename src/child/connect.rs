@@ -314,6 +314,7 @@ fn new_connection(
             pending: 0,
             unsynced: false,
             reset_owed: Vec::new(),
+            touched: false,
         });
     }
     let t = now();

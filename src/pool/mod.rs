@@ -31,6 +31,9 @@ pub struct BackendConn {
     /// Reset statements sent when the slot was released whose replies are read when it is next
     /// reused (spec/architecture.md §3.8; the child does not wait for them between clients).
     pub reset_owed: Vec<String>,
+    /// The current session sent this connection something. The reset skips a connection it did
+    /// not touch: its state is still the clean one the last reset left.
+    pub touched: bool,
 }
 
 /// How long a reply owed by a pooled connection may take (pgpool's reset timeout).

@@ -134,6 +134,7 @@ pub fn run(
     let end = relay.run(child, pool_idx, title_prefix);
     relay.be.pending = relay.pending;
     relay.be.unsynced = relay.unsynced;
+    relay.be.touched = true;
     child.pool.slots[pool_idx].backends = backends;
     end
 }

@@ -1,8 +1,10 @@
-//! The end of a session whose slot may be pooled (spec/architecture.md §3.8): drain replies the
-//! client no longer waits for, then send every `reset_query_list` entry (skipping `ABORT` when
-//! the backend is idle) in one write. Their replies are checked, with pgpool's 10-second limit,
-//! when the slot is next reused (`pool::BackendConn::settle_reset`): a failed reset closes the
-//! connection then, and the next client gets a new one.
+//! The end of a session whose slot may be pooled (spec/architecture.md §3.8). For each backend
+//! connection the session sent something to: drain replies the client no longer waits for, then
+//! send every `reset_query_list` entry (skipping `ABORT` when the backend is idle) in one write.
+//! A connection the session never touched is still as clean as the last reset left it. The
+//! replies are checked, with pgpool's 10-second limit, when the slot is next reused
+//! (`pool::BackendConn::settle_reset`): a failed reset closes the connection then, and the next
+//! client gets a new one.
 
 use crate::child::Child;
 use crate::protocol::messages;
@@ -11,7 +13,8 @@ use crate::protocol::messages;
 pub fn reset(child: &mut Child, pool_idx: usize) -> bool {
     let queries = child.settings.reset_query_list.clone();
     let slot = &mut child.pool.slots[pool_idx];
-    for be in slot.backends.iter_mut().flatten() {
+    for be in slot.backends.iter_mut().flatten().filter(|b| b.touched) {
+        be.touched = false;
         // Replies to requests the client sent before leaving are still on their way; an
         // extended-protocol exchange left without Sync gets one. Then the socket is quiet.
         if be.unsynced {

@@ -1293,3 +1293,64 @@ fn begin_reaches_a_standby_only_with_its_first_statement_there() {
         },
     )
 }
+
+/// The reset at session end cleans the session's state on every node it changed (SET goes to
+/// all nodes), and the next session on the same pooled connections sees none of it.
+#[test]
+fn pooled_connections_come_back_clean_on_every_node() {
+    within(
+        TEST_BOUND,
+        "pooled_connections_come_back_clean_on_every_node",
+        || {
+            let cluster = shared_sr_cluster();
+            let db = unique("rt_reset");
+            let _cleanup = Cleanup::new(
+                cluster,
+                format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"),
+            );
+            cluster.psql(0, &format!("CREATE DATABASE {db}"));
+            cluster.wait_replayed();
+            let d = Daemon::start_streaming(
+                cluster,
+                &format!(
+                    "{}num_init_children = 1\nprimary_routing_query_pattern_list = '.*to_primary.*'\n",
+                    lb_node1()
+                ),
+            );
+            let default = cluster.psql(0, "show work_mem");
+            assert_ne!(default, "7MB");
+            let probe = |c: &mut Client, suffix: &str| {
+                let row = first_row(
+                    c,
+                    &format!(
+                        "SELECT inet_server_port(), current_setting('work_mem'), pg_backend_pid(){suffix}"
+                    ),
+                );
+                (
+                    node_with_port(cluster, row[0].parse().expect("port")),
+                    row[1].clone(),
+                    row[2].clone(),
+                )
+            };
+            let mut c = d.client(SUPERUSER, &db);
+            simple(&mut c, "SET work_mem = '7MB'");
+            let (n1, lb_mem, lb_pid) = probe(&mut c, "");
+            let (n0, pr_mem, pr_pid) = probe(&mut c, ", 'to_primary'");
+            assert_eq!((n1, n0), (1, 0));
+            assert_eq!((lb_mem.as_str(), pr_mem.as_str()), ("7MB", "7MB"));
+            drop(c);
+
+            let mut c = d.client(SUPERUSER, &db);
+            let (_, lb_mem2, lb_pid2) = probe(&mut c, "");
+            let (_, pr_mem2, pr_pid2) = probe(&mut c, ", 'to_primary'");
+            assert_eq!(
+                (lb_pid2, pr_pid2),
+                (lb_pid, pr_pid),
+                "the connections were not pooled\n{}",
+                d.log()
+            );
+            assert_eq!(lb_mem2, default, "the standby kept the old session's SET");
+            assert_eq!(pr_mem2, default, "the primary kept the old session's SET");
+        },
+    );
+}

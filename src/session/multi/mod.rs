@@ -440,10 +440,11 @@ impl Engine<'_> {
             if self.wbuf[n].is_empty() {
                 continue;
             }
-            let Some(b) = self.be[n].as_ref() else {
+            let Some(b) = self.be[n].as_mut() else {
                 self.wbuf[n].clear();
                 continue;
             };
+            b.touched = true;
             if b.conn.write_all(&self.wbuf[n]).is_err() {
                 pglog!(Severity::Log, "unable to forward message to backend {}", n);
                 if self.child.settings.failover_on_backend_error {
