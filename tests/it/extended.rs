@@ -20,8 +20,8 @@ use crate::support::cluster::{pgbin, shared_sr_cluster, Cluster, SUPERUSER};
 use crate::support::daemon::Daemon;
 use crate::support::frames::{self, Message, Wire};
 use crate::support::sr::{
-    node_with_port, notifications, served_by, served_by_ext, table_with_row, unique, weights,
-    within, Cleanup,
+    node_with_port, notifications, scratch_database, served_by, served_by_ext, table_with_row,
+    unique, weights, within, Cleanup,
 };
 use crate::support::{output_within, tail, HOST};
 
@@ -102,14 +102,7 @@ fn pgbench_extended_and_prepared_modes_run_clean() {
         "pgbench_extended_and_prepared_modes_run_clean",
         || {
             let cluster = shared_sr_cluster();
-            let db = unique("rt_pgbench");
-            let _cleanup = Cleanup::new(
-                cluster,
-                format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"),
-            );
-            cluster.psql(0, &format!("CREATE DATABASE {db}"));
-            // every node must have the database before a session connects to all of them
-            cluster.wait_replayed();
+            let (db, _cleanup) = scratch_database(cluster, "rt_pgbench");
             let d = lb_node1(cluster);
             pgbench(&d, &db, &["-i", "-s", "1", "-q"]);
             cluster.wait_replayed();

@@ -23,8 +23,8 @@ use crate::support::cluster::{
 };
 use crate::support::daemon::Daemon;
 use crate::support::sr::{
-    first_row, node_with_port, notifications, pool_nodes, served_by, table_with_row, unique,
-    wait_pool_nodes, weights, within, Cleanup,
+    first_row, node_with_port, notifications, pool_nodes, scratch_database, served_by,
+    table_with_row, unique, wait_pool_nodes, weights, within, Cleanup,
 };
 
 /// Bound on one test: a daemon that stops answering fails the test instead of hanging the suite.
@@ -766,13 +766,7 @@ fn database_and_app_name_redirect_lists_pick_the_node() {
         "database_and_app_name_redirect_lists_pick_the_node",
         || {
             let cluster = shared_sr_cluster();
-            let db = unique("rt_redir_db");
-            let _cleanup = Cleanup::new(
-                cluster,
-                format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"),
-            );
-            cluster.psql(0, &format!("CREATE DATABASE {db}"));
-            cluster.wait_replayed();
+            let (db, _cleanup) = scratch_database(cluster, "rt_redir_db");
             let d = Daemon::start_streaming(
         cluster,
         &format!(
@@ -1303,13 +1297,7 @@ fn pooled_connections_come_back_clean_on_every_node() {
         "pooled_connections_come_back_clean_on_every_node",
         || {
             let cluster = shared_sr_cluster();
-            let db = unique("rt_reset");
-            let _cleanup = Cleanup::new(
-                cluster,
-                format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"),
-            );
-            cluster.psql(0, &format!("CREATE DATABASE {db}"));
-            cluster.wait_replayed();
+            let (db, _cleanup) = scratch_database(cluster, "rt_reset");
             let d = Daemon::start_streaming(
                 cluster,
                 &format!(

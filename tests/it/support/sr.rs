@@ -223,6 +223,19 @@ pub fn within<T: Send + 'static>(
 }
 
 /// Runs SQL on the primary when dropped (also while a test panics): drops what a test made.
+/// A new database with a unique name made from `prefix`, replayed on every standby (a session
+/// connects to every node), and the guard that drops it.
+pub fn scratch_database<'a>(cluster: &'a Cluster, prefix: &str) -> (String, Cleanup<'a>) {
+    let db = unique(prefix);
+    let cleanup = Cleanup::new(
+        cluster,
+        format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"),
+    );
+    cluster.psql(0, &format!("CREATE DATABASE {db}"));
+    cluster.wait_replayed();
+    (db, cleanup)
+}
+
 pub struct Cleanup<'a> {
     cluster: &'a Cluster,
     sql: String,
