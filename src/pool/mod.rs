@@ -1,8 +1,9 @@
 //! A child's `max_pool` slot array: which backend connections this child keeps between client
 //! sessions, how a new session finds one (protocol major, user, database, then the whole sorted
 //! startup packet), which one is evicted when all are taken (oldest release time), expiry by
-//! `connection_life_time`, and the mirror of every slot in shared `ConnectionInfo`. Nothing
-//! here talks to a client.
+//! `connection_life_time`, the replies a pooled connection still owes from its reset (read
+//! before reuse), and the mirror of every slot in shared `ConnectionInfo`. Nothing here talks
+//! to a client.
 
 use std::sync::atomic::Ordering::Relaxed;
 
@@ -37,7 +38,7 @@ pub struct BackendConn {
 }
 
 /// How long a reply owed by a pooled connection may take (pgpool's reset timeout).
-pub const SETTLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+const SETTLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 const MAX_MESSAGE: usize = 1 << 30;
 
 impl BackendConn {

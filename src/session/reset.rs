@@ -9,9 +9,10 @@
 use crate::child::Child;
 use crate::protocol::messages;
 
-/// Run the reset procedure on every backend of slot `pool_idx`. True when the slot is reusable.
+/// Run the reset procedure on the backends of slot `pool_idx` the session touched. True when
+/// everything could be drained and sent (whether it succeeded is known at the next reuse).
 pub fn reset(child: &mut Child, pool_idx: usize) -> bool {
-    let queries = child.settings.reset_query_list.clone();
+    let queries = &child.settings.reset_query_list;
     let slot = &mut child.pool.slots[pool_idx];
     for be in slot.backends.iter_mut().flatten().filter(|b| b.touched) {
         be.touched = false;
@@ -33,7 +34,7 @@ pub fn reset(child: &mut Child, pool_idx: usize) -> bool {
         // The statements go out in one write; their replies are read when the slot is reused
         // (`BackendConn::settle_reset`), so the child goes back to accepting without a wait.
         let mut batch = Vec::new();
-        for q in &queries {
+        for q in queries {
             let q = q.trim();
             if q.is_empty() || (q.eq_ignore_ascii_case("ABORT") && be.tx == b'I') {
                 continue;
