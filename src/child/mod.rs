@@ -7,6 +7,7 @@ mod accept;
 mod cancel;
 mod client_auth;
 mod connect;
+mod scheduling;
 pub mod settings;
 pub mod signals;
 
@@ -77,6 +78,7 @@ pub fn run(slot: usize, cfg: Config, listeners: &[(RawFd, bool)]) -> i32 {
     let sh = shmem();
     pglog!(Severity::Debug1, "initializing backend status");
     let settings = ChildSettings::from_config(&cfg);
+    scheduling::apply(settings.sched_batch);
     for pool in 0..sh.max_pool {
         for node in 0..crate::shmem::MAX_BACKENDS {
             sh.connection(slot, pool, node).clear();
@@ -138,6 +140,7 @@ impl Child {
         }
         if let Ok((cfg, _)) = self.cfg.reload() {
             self.settings = ChildSettings::from_config(&cfg);
+            scheduling::apply(self.settings.sched_batch);
             crate::auth::hba::reload(self.settings.enable_pool_hba, self.settings.ssl);
             self.router = None;
             self.pool_passwd.reopen();

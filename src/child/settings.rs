@@ -31,6 +31,8 @@ pub struct ChildSettings {
     pub pool_passwd: Option<PathBuf>,
     pub enable_pool_hba: bool,
     pub ssl: bool,
+    /// `child_scheduling_policy = batch`.
+    pub sched_batch: bool,
 }
 
 impl ChildSettings {
@@ -59,6 +61,7 @@ impl ChildSettings {
             pool_passwd: (!pp.is_empty()).then(|| cfg.resolve(pp)),
             enable_pool_hba: cfg.get_bool("enable_pool_hba"),
             ssl: cfg.get_bool("ssl"),
+            sched_batch: cfg.get_enum("child_scheduling_policy") == "batch",
         }
     }
 }

@@ -250,6 +250,8 @@ pub const CLUSTERING_MODES: &[EnumValue] = &[
 ];
 pub const PROCESS_MODES: &[EnumValue] = &[ev("static", 1), ev("dynamic", 2)];
 pub const PROCESS_STRATEGIES: &[EnumValue] = &[ev("aggressive", 1), ev("gentle", 2), ev("lazy", 3)];
+/// pgpool-rs only; the codes are Linux's policy numbers (SCHED_OTHER, SCHED_BATCH).
+pub const SCHEDULING_POLICIES: &[EnumValue] = &[ev("other", 0), ev("batch", 3)];
 pub const BACKEND_MESSAGE_LOGGING: &[EnumValue] =
     &[ev("none", 1), ev("terse", 2), ev("verbose", 3)];
 pub const STANDBY_DELAY_LOGGING: &[EnumValue] =
@@ -420,6 +422,9 @@ pub const PARAMS: &[Param] = &[
     P { name: "process_management_strategy", kind: Kind::Enum { default: "gentle", values: PROCESS_STRATEGIES }, context: Reload, group: Group::Pools, array: 0, flags: 0,
         desc: "(dynamic mode) how quickly surplus idle children are killed: lazy (after ~5 min of surplus), gentle (~2 min), aggressive (frequently).",
         show_desc: "child process management strategy." },
+    P { name: "child_scheduling_policy", kind: Kind::Enum { default: "batch", values: SCHEDULING_POLICIES }, context: Reload, group: Group::Pools, array: 0, flags: 0,
+        desc: "pgpool-rs only. Linux CPU scheduling policy of the client children: batch (a child woken by socket data does not preempt the running process; it runs when that process blocks or its time slice ends: more throughput and shorter latency tails on busy CPUs) or other (the default policy, as pgpool-II). Left alone if pgpool was started under another policy.",
+        show_desc: "CPU scheduling policy of child processes." },
     P { name: "num_init_children", kind: Kind::Int { default: 32, min: 1, max: i32::MAX as i64, unit: Unit::None }, context: Start, group: Group::Pools, array: 0, flags: 0,
         desc: "Number of child processes = maximum number of concurrent client sessions.",
         show_desc: "Maximim number of child process to handle client connections." },

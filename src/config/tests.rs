@@ -505,8 +505,9 @@ fn every_parameter_default_is_valid() {
         parse_value(p, p.name, text, p.has(params::FREE_DEFAULT))
             .unwrap_or_else(|e| panic!("{}: {e}", p.name));
     }
+    // spec/config.md §4's 180, plus pgpool-rs's child_scheduling_policy
     assert_eq!(
         PARAMS.iter().filter(|p| p.name != "socket_dir").count(),
-        180
+        181
     );
 }

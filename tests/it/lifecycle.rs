@@ -9,7 +9,7 @@ use std::process::Output;
 use std::time::{Duration, Instant};
 
 use crate::support::cluster::{process_alive, shared_cluster};
-use crate::support::daemon::{children_of, process_title as title, Daemon};
+use crate::support::daemon::{children_of, process_title as title, scheduling_policy, Daemon};
 use crate::support::{tail, wait_until, HOST};
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -235,6 +235,49 @@ fn a_killed_child_is_respawned() {
         &format!("fork a new child process with pid: {}", new[0]),
     );
     assert_eq!(d.psql("select 1").as_deref(), Ok("1"));
+}
+
+#[test]
+fn client_children_run_under_sched_batch_until_a_reload_says_other() {
+    const OTHER: i32 = libc::SCHED_OTHER;
+    const BATCH: i32 = libc::SCHED_BATCH;
+    let d = Daemon::start(shared_cluster(), "num_init_children = 2");
+    let pid = d.pid().expect("running");
+    let children = wait_children(&d, 2);
+    let policies =
+        || -> Vec<Option<i32>> { children.iter().map(|&c| scheduling_policy(c)).collect() };
+    wait_until(WAIT, "both client children under SCHED_BATCH", || {
+        policies() == [Some(BATCH); 2]
+    })
+    .unwrap_or_else(|e| panic!("{e}: {:?}", policies()));
+    // the main process and the other roles keep the policy they were started with
+    assert_eq!(scheduling_policy(pid), Some(OTHER));
+    let others: Vec<u32> = d
+        .children_pids()
+        .into_iter()
+        .filter(|c| !children.contains(c))
+        .collect();
+    assert!(!others.is_empty(), "no health check/PCP/worker process");
+    for c in others {
+        assert_eq!(scheduling_policy(c), Some(OTHER), "{}", title(c));
+    }
+    assert_eq!(d.psql("select 1").as_deref(), Ok("1"));
+
+    let mut conf = std::fs::read_to_string(d.conf_path()).expect("read pgpool.conf");
+    conf.push_str("\nchild_scheduling_policy = 'other'\n");
+    std::fs::write(d.conf_path(), conf).expect("write pgpool.conf");
+    let out = d.pgpool(&["reload"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    wait_until(WAIT, "both client children back under SCHED_OTHER", || {
+        policies() == [Some(OTHER); 2]
+    })
+    .unwrap_or_else(|e| panic!("{e}: {:?}\n{}", policies(), tail(&d.log(), 20)));
+    assert_eq!(
+        d.client_children(),
+        children,
+        "a reload forks no new children"
+    );
+    assert_eq!(d.psql("select 2").as_deref(), Ok("2"));
 }
 
 #[test]

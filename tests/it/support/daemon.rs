@@ -476,6 +476,12 @@ fn stat_fields(pid: u32) -> Option<Vec<String>> {
     Some(after_comm.split_whitespace().map(str::to_string).collect())
 }
 
+/// The Linux scheduling policy of `pid` (`/proc/<pid>/stat` field 41: 0 = SCHED_OTHER,
+/// 3 = SCHED_BATCH); None if the process is gone.
+pub fn scheduling_policy(pid: u32) -> Option<i32> {
+    stat_fields(pid)?.get(38)?.parse().ok()
+}
+
 fn zombie_or_gone(pid: i32) -> bool {
     stat_fields(pid as u32).is_none_or(|f| f.first().map(String::as_str) == Some("Z"))
 }
