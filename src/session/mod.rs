@@ -231,15 +231,16 @@ impl Relay<'_> {
                 if let Err(end) = self.relay_backend(child) {
                     return end;
                 }
+                if self.pending == 0 {
+                    show_idle(info, self.be.tx);
+                }
                 if self.be.tx != shown_tx {
                     shown_tx = self.be.tx;
-                    let (st, title) = if shown_tx == b'I' {
-                        (ChildStatus::Idle, &idle_title)
+                    crate::process_title::set(if shown_tx == b'I' {
+                        &idle_title
                     } else {
-                        (ChildStatus::IdleInTrans, &in_tx_title)
-                    };
-                    info.set_status(st);
-                    crate::process_title::set(title);
+                        &in_tx_title
+                    });
                 }
             }
             if c_ready {
@@ -529,6 +530,19 @@ impl Relay<'_> {
 /// A read or write on node's socket failed (not an orderly close): with
 /// `failover_on_backend_error` the node's detach is requested (spec/failover.md §3 row 5); the
 /// session ends either way.
+/// After the last awaited ReadyForQuery: the child is idle, in a transaction block or not
+/// (`tx` is the ReadyForQuery state). Written only when it changes.
+fn show_idle(info: &crate::shmem::ProcessInfo, tx: u8) {
+    let st = if tx == b'I' {
+        ChildStatus::Idle
+    } else {
+        ChildStatus::IdleInTrans
+    };
+    if info.status() != st {
+        info.set_status(st);
+    }
+}
+
 pub(super) fn backend_failed(child: &Child, node: usize) -> End {
     pglog!(Severity::Log, "unable to read data from DB node {}", node);
     if child.settings.failover_on_backend_error {

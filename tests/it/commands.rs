@@ -328,6 +328,45 @@ fn show_pool_pools_has_a_row_per_child_slot_and_backend() {
     );
 }
 
+/// The child's status in SHOW pool_pools follows each ReadyForQuery (architecture.md §3.2):
+/// `Idle` after a statement outside a transaction block, `Idle in transaction` inside one.
+pub(crate) fn child_status_follows_ready_for_query(d: &Daemon) {
+    let mut a = Wire::start(d.port(), "postgres", "postgres");
+    a.until_ready();
+    let reply = a.query("select pg_backend_pid()");
+    let backend_pid = reply
+        .iter()
+        .find(|m| m.tag == b'D')
+        .and_then(|m| m.values().into_iter().next().flatten())
+        .unwrap_or_else(|| panic!("no pid in {reply:?}"));
+    let status = || {
+        let r = one_result(d, "SHOW pool_pools");
+        let row = r
+            .rows
+            .iter()
+            .find(|row| row[14] == backend_pid && row[15] == "1")
+            .unwrap_or_else(|| panic!("backend {backend_pid} not in {:?}", r.rows));
+        row[16].clone()
+    };
+    assert_eq!(status(), "Idle", "after a statement outside a transaction");
+    a.query("begin");
+    assert_eq!(status(), "Idle in transaction", "after BEGIN");
+    a.query("select 1");
+    assert_eq!(
+        status(),
+        "Idle in transaction",
+        "after a statement in the block"
+    );
+    a.query("commit");
+    assert_eq!(status(), "Idle", "after COMMIT");
+    a.terminate();
+}
+
+#[test]
+fn child_status_is_idle_between_statements() {
+    child_status_follows_ready_for_query(&daemon());
+}
+
 #[test]
 fn show_pool_status_lists_item_value_description() {
     let d = daemon();

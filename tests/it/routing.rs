@@ -1126,6 +1126,19 @@ fn stopped_standby_is_skipped_or_detached() {
     })
 }
 
+/// The streaming engine's child status follows each ReadyForQuery too.
+#[test]
+fn child_status_is_idle_between_statements_in_streaming_mode() {
+    within(
+        TEST_BOUND,
+        "child_status_is_idle_between_statements_in_streaming_mode",
+        || {
+            let d = Daemon::start_streaming(shared_sr_cluster(), &lb_node1());
+            crate::commands::child_status_follows_ready_for_query(&d);
+        },
+    );
+}
+
 /// SHOW pool_nodes in streaming mode: roles, the session's load-balance node, select_cnt on the
 /// node that served the SELECTs, replication state from the sr check.
 #[test]

@@ -29,7 +29,6 @@ use crate::pool::BackendConn;
 use crate::protocol::pgerror::PgError;
 use crate::protocol::Conn;
 use crate::router::{NodeSet, NodeView, Router, SessionRoute};
-use crate::shmem::ChildStatus;
 
 use records::{Awaits, Entry, Records};
 
@@ -286,15 +285,17 @@ impl Engine<'_> {
                 return End::ClientGone;
             }
             let tx = self.be[self.primary].as_ref().map_or(b'I', |b| b.tx);
-            if tx != shown_tx && self.queue.is_empty() {
-                shown_tx = tx;
-                let (st, title) = if tx == b'I' {
-                    (ChildStatus::Idle, &idle_title)
-                } else {
-                    (ChildStatus::IdleInTrans, &in_tx_title)
-                };
-                info.set_status(st);
-                crate::process_title::set(title);
+            // idle after the last ReadyForQuery (not inside an extended batch awaiting Sync)
+            if self.queue.is_empty() && self.unsynced.is_empty() {
+                super::show_idle(info, tx);
+                if tx != shown_tx {
+                    shown_tx = tx;
+                    crate::process_title::set(if tx == b'I' {
+                        &idle_title
+                    } else {
+                        &in_tx_title
+                    });
+                }
             }
             if self.active {
                 idle_ticks = 0;
