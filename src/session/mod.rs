@@ -526,10 +526,6 @@ impl Relay<'_> {
     }
 }
 
-/// Fast or immediate shutdown reached an open session: pgpool's FATAL, and the session ends.
-/// A read or write on node's socket failed (not an orderly close): with
-/// `failover_on_backend_error` the node's detach is requested (spec/failover.md §3 row 5); the
-/// session ends either way.
 /// After the last awaited ReadyForQuery: the child is idle, in a transaction block or not
 /// (`tx` is the ReadyForQuery state). Written only when it changes.
 fn show_idle(info: &crate::shmem::ProcessInfo, tx: u8) {
@@ -543,6 +539,9 @@ fn show_idle(info: &crate::shmem::ProcessInfo, tx: u8) {
     }
 }
 
+/// A read or write on node's socket failed (not an orderly close): with
+/// `failover_on_backend_error` the node's detach is requested (spec/failover.md §3 row 5); the
+/// session ends either way.
 pub(super) fn backend_failed(child: &Child, node: usize) -> End {
     pglog!(Severity::Log, "unable to read data from DB node {}", node);
     if child.settings.failover_on_backend_error {
@@ -551,6 +550,7 @@ pub(super) fn backend_failed(child: &Child, node: usize) -> End {
     End::BackendGone
 }
 
+/// Fast or immediate shutdown reached an open session: pgpool's FATAL, and the session ends.
 fn shutting_down(client: &Conn) -> End {
     send_error(
         client,
