@@ -531,6 +531,15 @@ fn auto_failback_attaches_a_standby_that_streams_again() {
     wait_pool_nodes(&d, Duration::from_secs(40), "node 1 failed back", |r| {
         r[1]["status"] == "up" || r[1]["status"] == "waiting"
     });
+    // the node shows up before the main process has found the primary and logged the end
+    let _ = wait_until(
+        Duration::from_secs(20),
+        "the failback's last log line",
+        || {
+            d.log()
+                .contains("=== Failback done. reconnect host 127.0.0.1(")
+        },
+    );
     let log = d.log();
     for line in [
         "request auto failback, node id:1",
