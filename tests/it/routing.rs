@@ -23,8 +23,8 @@ use crate::support::cluster::{
 };
 use crate::support::daemon::Daemon;
 use crate::support::sr::{
-    first_row, node_with_port, notifications, pool_nodes, scratch_database, served_by,
-    table_with_row, unique, wait_pool_nodes, weights, within, Cleanup,
+    first_row, node_with_port, notifications, pool_nodes, real_pgpool, rows, scratch_database,
+    served_by, table_with_row, unique, wait_pool_nodes, weights, within, Cleanup,
 };
 
 /// Bound on one test: a daemon that stops answering fails the test instead of hanging the suite.
@@ -1352,6 +1352,56 @@ fn pooled_connections_come_back_clean_on_every_node() {
             );
             assert_eq!(lb_mem2, default, "the standby kept the old session's SET");
             assert_eq!(pr_mem2, default, "the primary kept the old session's SET");
+        },
+    );
+}
+
+/// The reset at session end counts in `other_cnt` of each node it is sent to, as pgpool counts
+/// its own `ABORT` and `DISCARD ALL` (checked against pgpool-II 4.3.5): `DISCARD ALL` once per
+/// node, `ABORT` too when the session left a transaction open. pgpool-II also sends (and
+/// counts) `DISCARD ALL` on a primary the session never used; pgpool-rs resets only the nodes
+/// the session sent something to (docs/differences.md).
+#[test]
+fn session_end_reset_counts_in_the_statement_counters() {
+    within(
+        TEST_BOUND,
+        "session_end_reset_counts_in_the_statement_counters",
+        || {
+            let cluster = shared_sr_cluster();
+            let (db, _cleanup) = scratch_database(cluster, "rt_reset_cnt");
+            let d =
+                Daemon::start_streaming(cluster, &format!("{}num_init_children = 1\n", lb_node1()));
+            let other = |c: &mut Client| -> Vec<u64> {
+                rows(c, "SHOW pool_backend_stats")
+                    .iter()
+                    .map(|r| r["other_cnt"].parse().expect("other_cnt"))
+                    .collect()
+            };
+            let delta = |a: &[u64], b: &[u64]| -> Vec<u64> {
+                a.iter().zip(b).map(|(a, b)| b - a).collect()
+            };
+            // a read-only session that ends idle: DISCARD ALL on the standby it read from
+            let mut c = d.client(SUPERUSER, &db);
+            let before = other(&mut c);
+            assert_eq!(port_of(&mut c, cluster, "SELECT inet_server_port()"), 1);
+            assert_eq!(
+                other(&mut c),
+                before,
+                "a SELECT is not an 'other' statement"
+            );
+            drop(c);
+            let mut c = d.client(SUPERUSER, &db);
+            let after = other(&mut c);
+            let primary = u64::from(real_pgpool());
+            assert_eq!(delta(&before, &after), [primary, 1, 0], "{}", d.log());
+            // a session that leaves a transaction open: ABORT and DISCARD ALL on both nodes
+            simple(&mut c, "BEGIN");
+            assert_eq!(port_of(&mut c, cluster, "SELECT inet_server_port()"), 1);
+            let in_tx = other(&mut c);
+            drop(c);
+            let mut c = d.client(SUPERUSER, &db);
+            let end = other(&mut c);
+            assert_eq!(delta(&in_tx, &end), [2, 2, 0], "{}", d.log());
         },
     );
 }
