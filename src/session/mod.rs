@@ -335,7 +335,28 @@ impl Relay<'_> {
                     let body = &buf[off + 5..off + head.total];
                     if head.tag == b'Q' {
                         let sql = body.strip_suffix(&[0]).unwrap_or(body);
-                        if let Some(cmd) = commands::intercept(sql) {
+                        let intercepted = commands::intercept(sql);
+                        // the state is known when nothing is in flight; a query pipelined
+                        // behind a failing one gets PostgreSQL's own 25P02
+                        if self.be.tx == b'E' && self.pending == 0 && !self.unsynced {
+                            let text = String::from_utf8_lossy(sql);
+                            if refused_in_aborted_tx(&text, intercepted.is_some()) {
+                                if off > fwd && self.be.conn.write_all(&buf[fwd..off]).is_err() {
+                                    end = Some(backend_failed(child, self.node));
+                                    break;
+                                }
+                                let mut reply = Vec::with_capacity(256);
+                                aborted_tx_reply(&mut reply, &text);
+                                if self.client.write_all(&reply).is_err() {
+                                    end = Some(End::ClientGone);
+                                    break;
+                                }
+                                off += head.total;
+                                fwd = off;
+                                continue;
+                            }
+                        }
+                        if let Some(cmd) = intercepted {
                             if off > fwd && self.be.conn.write_all(&buf[fwd..off]).is_err() {
                                 end = Some(backend_failed(child, self.node));
                                 break;
@@ -537,6 +558,31 @@ fn show_idle(info: &crate::shmem::ProcessInfo, tx: u8) {
     if info.status() != st {
         info.set_status(st);
     }
+}
+
+/// Inside an aborted transaction pgpool answers every statement but the transaction's end
+/// itself, its own commands included (spec/routing.md §3.1, steps 4 and 6): true when `sql` must
+/// get that answer (`intercepted`: it is one of pgpool's commands).
+fn refused_in_aborted_tx(sql: &str, intercepted: bool) -> bool {
+    intercepted
+        || !matches!(
+            crate::sql::analyze(sql).kind,
+            crate::sql::Kind::Commit | crate::sql::Kind::Rollback | crate::sql::Kind::RollbackTo
+        )
+}
+
+/// pgpool's answer to a statement inside an aborted transaction: ERROR 25P02 and
+/// ReadyForQuery(`E`), appended to `out`.
+fn aborted_tx_reply(out: &mut Vec<u8>, sql: &str) {
+    crate::protocol::messages::error_response(
+        out,
+        "ERROR",
+        "25P02",
+        "current transaction is aborted, commands ignored until end of transaction block",
+        Some(&format!("statement: {sql}")),
+        None,
+    );
+    crate::protocol::messages::ready_for_query(out, b'E');
 }
 
 /// A read or write on node's socket failed (not an orderly close): with

@@ -638,3 +638,55 @@ fn session_log_per_node_statement_logs_that_sessions_statements() {
     assert!(!log.contains("before-set-marker"), "{log}");
     assert!(!log.contains("other-session-marker"), "{log}");
 }
+
+/// Inside an aborted transaction pgpool answers every statement but the transaction's end
+/// itself, its own commands included: ERROR 25P02 with the statement as DETAIL, then
+/// ReadyForQuery `E` (spec/routing.md §3.1 steps 4 and 6; checked against pgpool-II 4.3.5 in
+/// raw and streaming mode). ROLLBACK ends it, and the commands work again.
+fn aborted_transaction_refuses_everything_but_its_end(d: &Daemon) {
+    let mut w = Wire::start(d.port(), "postgres", "postgres");
+    w.until_ready();
+    w.query("BEGIN");
+    let failed = w.query("SELECT 1/0");
+    assert_eq!(
+        failed.last().map(|m| (m.tag, m.body.clone())),
+        Some((b'Z', b"E".to_vec()))
+    );
+    for sql in [
+        "SHOW pool_nodes",
+        "PGPOOL SHOW port",
+        "PGPOOL SET client_idle_limit = 5",
+        "SELECT 1",
+    ] {
+        let msgs = w.query(sql);
+        let tags: String = msgs.iter().map(|m| m.tag as char).collect();
+        assert_eq!(tags, "EZ", "{sql}: {msgs:?}");
+        let f = msgs[0].fields();
+        assert_eq!(f[&'C'], "25P02", "{sql}");
+        assert_eq!(
+            f[&'M'],
+            "current transaction is aborted, commands ignored until end of transaction block"
+        );
+        assert_eq!(f[&'D'], format!("statement: {sql}"));
+        assert_eq!(msgs[1].body, b"E", "{sql}");
+    }
+    let end = w.query("ROLLBACK");
+    assert_eq!(
+        end.last().map(|m| (m.tag, m.body.clone())),
+        Some((b'Z', b"I".to_vec()))
+    );
+    let port = w.query("PGPOOL SHOW port");
+    assert!(port.iter().any(|m| m.tag == b'D'), "{port:?}");
+    w.terminate();
+}
+
+#[test]
+fn aborted_transaction_refuses_pgpool_commands_in_raw_mode() {
+    aborted_transaction_refuses_everything_but_its_end(&daemon());
+}
+
+#[test]
+fn aborted_transaction_refuses_pgpool_commands_in_streaming_mode() {
+    let d = Daemon::start_streaming(crate::support::cluster::shared_sr_cluster(), "");
+    aborted_transaction_refuses_everything_but_its_end(&d);
+}

@@ -1358,9 +1358,10 @@ fn pooled_connections_come_back_clean_on_every_node() {
 
 /// The reset at session end counts in `other_cnt` of each node it is sent to, as pgpool counts
 /// its own `ABORT` and `DISCARD ALL` (checked against pgpool-II 4.3.5): `DISCARD ALL` once per
-/// node, `ABORT` too when the session left a transaction open. pgpool-II also sends (and
-/// counts) `DISCARD ALL` on a primary the session never used; pgpool-rs resets only the nodes
-/// the session sent something to (docs/differences.md).
+/// node, `ABORT` too when the session left a transaction open; a transaction's `BEGIN` counts on
+/// each node it reaches. pgpool-II also sends (and counts) `DISCARD ALL` on a primary the
+/// session never used; pgpool-rs resets only the nodes the session sent something to
+/// (docs/differences.md).
 #[test]
 fn session_end_reset_counts_in_the_statement_counters() {
     within(
@@ -1398,6 +1399,8 @@ fn session_end_reset_counts_in_the_statement_counters() {
             simple(&mut c, "BEGIN");
             assert_eq!(port_of(&mut c, cluster, "SELECT inet_server_port()"), 1);
             let in_tx = other(&mut c);
+            // BEGIN counts on both nodes (pgpool-rs sends it to the standby with the SELECT)
+            assert_eq!(delta(&after, &in_tx), [1, 1, 0], "{}", d.log());
             drop(c);
             let mut c = d.client(SUPERUSER, &db);
             let end = other(&mut c);

@@ -202,9 +202,10 @@ impl Engine<'_> {
         for n in due.iter() {
             if let Some(b) = self.be[n].as_ref() {
                 self.wbuf[n].extend_from_slice(q);
+                // a Query message: tag, length, text, NUL
+                let text = q.get(5..q.len().saturating_sub(1)).unwrap_or_default();
+                stats::count_statement(self.child.sh.backend(n), text);
                 if self.log_per_node_statement {
-                    // a Query message: tag, length, text, NUL
-                    let text = q.get(5..q.len().saturating_sub(1)).unwrap_or_default();
                     pglog!(
                         Severity::Log,
                         "DB node id: {} backend pid: {} statement: {}",
@@ -333,32 +334,25 @@ impl Engine<'_> {
             crate::child::send_error(self.client, &PgError::fatal("08P01", &m));
             return Err(End::ClientGone);
         }
-        if let Some(cmd) = commands::intercept(sql) {
-            self.intercepted(&cmd);
-            return Ok(());
-        }
+        let intercepted = commands::intercept(sql);
         let text = match std::str::from_utf8(sql) {
             Ok(t) => t.to_owned(),
             Err(_) => String::from_utf8_lossy(sql).into_owned(),
         };
-        let analysis = sql::analyze(&text);
-        let stmt = Rc::new(Stmt { text, analysis });
-        let a = &stmt.analysis;
-        if self.route.failed && !matches!(a.kind, Kind::Commit | Kind::Rollback | Kind::RollbackTo)
+        if self.route.failed && crate::session::refused_in_aborted_tx(&text, intercepted.is_some())
         {
             let mut out = Vec::with_capacity(256);
-            messages::error_response(
-                &mut out,
-                "ERROR",
-                "25P02",
-                "current transaction is aborted, commands ignored until end of transaction block",
-                Some(&format!("statement: {}", stmt.text)),
-                None,
-            );
-            messages::ready_for_query(&mut out, b'E');
+            crate::session::aborted_tx_reply(&mut out, &text);
             self.local(out);
             return Ok(());
         }
+        if let Some(cmd) = intercepted {
+            self.intercepted(&cmd);
+            return Ok(());
+        }
+        let analysis = sql::analyze(&text);
+        let stmt = Rc::new(Stmt { text, analysis });
+        let a = &stmt.analysis;
         let primary_tx = self.tx(self.primary);
         let d = match &a.kind {
             Kind::Execute { name } => self.execute_target(name, &stmt),
