@@ -205,6 +205,14 @@ pub fn apply(settings: &LogSettings) {
     }
 }
 
+/// Whether a record of severity `sev` reaches the server log now: a cheap check before work
+/// done only to log. False before `init`.
+pub fn logs(sev: Severity) -> bool {
+    GLOBAL
+        .get()
+        .is_some_and(|s| log_filter_rank(sev) >= s.min_rank())
+}
+
 /// The settings in effect (defaults before `init`).
 pub fn current_settings() -> LogSettings {
     GLOBAL

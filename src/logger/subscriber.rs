@@ -43,6 +43,11 @@ impl Shared {
             .store(log_filter_rank(settings.min_messages), Ordering::Relaxed);
     }
 
+    /// `log_filter_rank` of the `log_min_messages` in effect.
+    pub(crate) fn min_rank(&self) -> u8 {
+        self.min_rank.load(Ordering::Relaxed)
+    }
+
     pub(crate) fn current(&self) -> Arc<LogSettings> {
         match self.settings.read() {
             Ok(s) => Arc::clone(&s),

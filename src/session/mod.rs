@@ -88,6 +88,10 @@ struct Relay<'a> {
     syncs_after_execute: u32,
     /// An intercepted command waits for the backend to finish what came before it.
     blocked: bool,
+    /// A simple query sent with nothing else in flight while LOG records are written: its
+    /// text, until the first message of its reply is looked at (pgpool logs a reply that
+    /// begins with an error or a notice).
+    first_reply_of: Option<String>,
     /// Traffic since the last idle tick.
     active: bool,
     log_statement: bool,
@@ -125,6 +129,7 @@ pub fn run(
         copy_in: false,
         syncs_after_execute: 0,
         blocked: false,
+        first_reply_of: None,
         active: false,
         log_statement: child.settings.log_statement,
         log_per_node_statement: child.settings.log_per_node_statement,
@@ -386,6 +391,10 @@ impl Relay<'_> {
                             fwd = off;
                             continue;
                         }
+                        if self.pending == 0 && !self.unsynced && crate::logger::logs(Severity::Log)
+                        {
+                            self.first_reply_of = Some(String::from_utf8_lossy(sql).into_owned());
+                        }
                         self.pending += 1;
                         stats::count_statement(child.sh.backend(self.node), sql);
                         child
@@ -488,6 +497,17 @@ impl Relay<'_> {
                     return Err(End::BackendGone);
                 }
             };
+            if let Some(sql) = self.first_reply_of.take() {
+                let avail = buf.len() - off;
+                if avail < head.total && !matches!(head.tag, b'D' | b'd') {
+                    self.first_reply_of = Some(sql);
+                    break;
+                }
+                if matches!(head.tag, b'E' | b'N') {
+                    let body = &buf[off + 5..off + head.total];
+                    log_error_or_notice(self.node, self.be.pid, &sql, body);
+                }
+            }
             match head.tag {
                 b'Z' | b'S' | b'E' => {
                     if buf.len() - off < head.total {
@@ -569,6 +589,22 @@ fn refused_in_aborted_tx(sql: &str, intercepted: bool) -> bool {
             crate::sql::analyze(sql).kind,
             crate::sql::Kind::Commit | crate::sql::Kind::Rollback | crate::sql::Kind::RollbackTo
         )
+}
+
+/// pgpool's LOG line for a statement whose reply from `node` begins with an ErrorResponse or a
+/// NoticeResponse (`body`, its fields), as pgpool writes it after sending a simple query (and an
+/// extended-protocol statement) to a node.
+fn log_error_or_notice(node: usize, pid: i32, sql: &str, body: &[u8]) {
+    if let Ok(f) = crate::protocol::messages::parse_error_fields(body) {
+        pglog!(
+            Severity::Log,
+            "pool_send_and_wait: Error or notice message from backend: : DB node id: {} backend pid: {} statement: \"{}\" message: \"{}\"",
+            node,
+            pid,
+            sql,
+            f.message
+        );
+    }
 }
 
 /// pgpool's answer to a statement inside an aborted transaction: ERROR 25P02 and

@@ -690,3 +690,67 @@ fn aborted_transaction_refuses_pgpool_commands_in_streaming_mode() {
     let d = Daemon::start_streaming(crate::support::cluster::shared_sr_cluster(), "");
     aborted_transaction_refuses_everything_but_its_end(&d);
 }
+
+/// pgpool's LOG line for a simple query whose reply from a node begins with an ErrorResponse or
+/// a NoticeResponse (checked against pgpool-II 4.3.5 in raw and streaming mode): a reply that
+/// begins with rows is not logged, even if an error follows them. The DO block runs on
+/// `do_node`, the SELECTs on `select_node`.
+fn error_or_notice_first_is_logged(d: &Daemon, do_node: usize, select_node: usize) {
+    let mut w = Wire::start(d.port(), "postgres", "postgres");
+    w.until_ready();
+    let mut pid_of = |sql: &str| {
+        w.query(sql)
+            .iter()
+            .find(|m| m.tag == b'D')
+            .map(|m| m.values()[0].clone().expect("pid"))
+            .expect("a row")
+    };
+    // a leading comment keeps a SELECT off the standbys (allow_sql_comments = off)
+    let do_pid = pid_of("/*primary*/ select pg_backend_pid()");
+    let select_pid = pid_of("select pg_backend_pid()");
+    w.query("do $$ begin raise notice 'notice-marker'; end $$");
+    w.query("select 1/0 as first_error_marker");
+    w.query("select 1/(3 - g) as rows_first_marker from generate_series(1, 5) g");
+    w.terminate();
+    let line = |node: usize, pid: &str, rest: &str| {
+        format!(
+            "LOG:  pool_send_and_wait: Error or notice message from backend: : DB node id: {node} backend pid: {pid} statement: {rest}"
+        )
+    };
+    let notice = line(
+        do_node,
+        &do_pid,
+        "\"do $$ begin raise notice 'notice-marker'; end $$\" message: \"notice-marker\"",
+    );
+    let error = line(
+        select_node,
+        &select_pid,
+        "\"select 1/0 as first_error_marker\" message: \"division by zero\"",
+    );
+    wait_until(Duration::from_secs(10), "both lines in the log", || {
+        let log = d.log();
+        log.contains(&notice) && log.contains(&error)
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", d.log()));
+    assert!(
+        !d.log().contains("rows_first_marker\" message"),
+        "{}",
+        d.log()
+    );
+}
+
+#[test]
+fn error_or_notice_first_in_a_reply_is_logged_in_raw_mode() {
+    let d = Daemon::start(shared_cluster(), "log_min_messages = log");
+    error_or_notice_first_is_logged(&d, 0, 0);
+}
+
+#[test]
+fn error_or_notice_first_in_a_reply_is_logged_in_streaming_mode() {
+    // every SELECT on standby 1; the DO block goes to the primary
+    let d = Daemon::start_streaming(
+        crate::support::cluster::shared_sr_cluster(),
+        "log_min_messages = log\nbackend_weight0 = 0\nbackend_weight1 = 1\nbackend_weight2 = 0\n",
+    );
+    error_or_notice_first_is_logged(&d, 0, 1);
+}

@@ -109,6 +109,9 @@ pub struct Entry {
     pub done: NodeSet,
     /// Nodes that answered with an ErrorResponse.
     pub errors: NodeSet,
+    /// Nodes whose first reply message was looked at (for pgpool's log of a simple query
+    /// answered first by an error or a notice; kept only while LOG records are written).
+    pub started: NodeSet,
     /// The statement, for bookkeeping when the reply completes (Query, Execute).
     pub stmt: Option<Rc<Stmt>>,
     /// TSTATE(primary) when it was sent.
@@ -127,6 +130,7 @@ impl Entry {
             fwd,
             done: NodeSet::EMPTY,
             errors: NodeSet::EMPTY,
+            started: NodeSet::EMPTY,
             stmt: None,
             tx_before: b'I',
             simple: false,

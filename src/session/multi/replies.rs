@@ -91,6 +91,11 @@ impl Engine<'_> {
         let head = self.queue.front().expect("head");
         let awaits = head.awaits;
         let forwarding = head.fwd == Some(n) && !self.error_in_batch;
+        // pgpool logs a simple query whose reply on a node begins with an error or a notice
+        let mut first_of =
+            (head.simple && !head.started.contains(n) && crate::logger::logs(Severity::Log))
+                .then(|| head.stmt.clone())
+                .flatten();
         let Some(be) = self.be[n].as_mut() else {
             return Err(End::BackendGone);
         };
@@ -122,6 +127,19 @@ impl Engine<'_> {
                 }
             };
             let avail = buf.len() - off;
+            if let Some(stmt) = first_of.as_ref() {
+                if avail < h.total && !matches!(h.tag, b'D' | b'd') {
+                    break;
+                }
+                if matches!(h.tag, b'E' | b'N') {
+                    let body = &buf[off + 5..off + h.total];
+                    crate::session::log_error_or_notice(n, be.pid, &stmt.text, body);
+                }
+                first_of = None;
+                if let Some(q) = self.queue.front_mut() {
+                    q.started.insert(n);
+                }
+            }
             let forward_this = match h.tag {
                 b'A' => true,
                 _ => forwarding,
@@ -197,11 +215,12 @@ impl Engine<'_> {
                 if awaits.is_extended() {
                     self.skipping.insert(n);
                     if forwarding {
-                        if let Ok(f) = messages::parse_error_fields(body) {
-                            pglog!(Severity::Log, "pool_send_and_wait: Error or notice message from backend: : DB node id: {} backend pid: {} statement: \"{}\" message: \"{}\"",
-                                n, self.be[n].as_ref().map_or(0, |b| b.pid),
-                                head.stmt.as_ref().map_or("", |s| s.text.as_str()), f.message);
-                        }
+                        crate::session::log_error_or_notice(
+                            n,
+                            self.be[n].as_ref().map_or(0, |b| b.pid),
+                            head.stmt.as_ref().map_or("", |s| s.text.as_str()),
+                            body,
+                        );
                         self.error_in_batch = true;
                         // the client's messages up to its Sync are dropped — unless that Sync
                         // was read already
