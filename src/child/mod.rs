@@ -68,6 +68,8 @@ pub struct Child {
     pub pool_passwd: crate::config::files::PoolPasswdReader,
     /// The read buffer of the previous client connection, reused by the next one.
     client_buf: Vec<u8>,
+    /// The statement logging of the session that just ended, for its reset.
+    pub statement_logging: crate::session::StatementLogging,
 }
 
 /// Entry point after fork. Returns the process exit code.
@@ -98,6 +100,7 @@ pub fn run(slot: usize, cfg: Config, listeners: &[(RawFd, bool)]) -> i32 {
         slot_temp: (0..sh.max_pool.max(1)).map(|_| None).collect(),
         pool_passwd: Default::default(),
         client_buf: Vec::new(),
+        statement_logging: Default::default(),
     };
     let code = child.accept_loop(listeners);
     child.pool.close_all(sh);

@@ -33,6 +33,16 @@ pub use reset::reset;
 /// Largest frame accepted from a client or a backend (PostgreSQL's own limit is 1 GB).
 const MAX_FRAME: usize = 1 << 30;
 
+/// The statement logging in effect for a session (its `PGPOOL SET` values included), which its
+/// reset at the end follows as pgpool's does.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StatementLogging {
+    /// `log_statement`
+    pub statement: bool,
+    /// `log_per_node_statement`
+    pub per_node: bool,
+}
+
 /// How a session ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum End {
@@ -137,6 +147,10 @@ pub fn run(
         session_cfg: None,
     };
     let end = relay.run(child, pool_idx, title_prefix);
+    child.statement_logging = StatementLogging {
+        statement: relay.log_statement,
+        per_node: relay.log_per_node_statement,
+    };
     relay.be.pending = relay.pending;
     relay.be.unsynced = relay.unsynced;
     relay.be.touched = true;

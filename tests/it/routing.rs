@@ -1408,3 +1408,74 @@ fn session_end_reset_counts_in_the_statement_counters() {
         },
     );
 }
+
+/// Under `log_statement` and `log_per_node_statement` the reset at session end is logged as
+/// pgpool logs it (checked against pgpool-II 4.3.5): each statement, then each node it went to;
+/// and a ROLLBACK's lines name the primary last.
+#[test]
+fn session_end_reset_is_logged_statement_by_statement() {
+    within(
+        TEST_BOUND,
+        "session_end_reset_is_logged_statement_by_statement",
+        || {
+            let cluster = shared_sr_cluster();
+            let (db, _cleanup) = scratch_database(cluster, "rt_reset_log");
+            let d = Daemon::start_streaming(
+                cluster,
+                &format!(
+                    "{}num_init_children = 1\nlog_statement = on\nlog_per_node_statement = on\n",
+                    lb_node1()
+                ),
+            );
+            // a session that ends its transaction, then one that leaves it open
+            let mut pids = Vec::new();
+            for end in ["ROLLBACK", ""] {
+                let mut c = d.client(SUPERUSER, &db);
+                simple(&mut c, "BEGIN");
+                let standby = first_row(&mut c, "SELECT pg_backend_pid()")[0].clone();
+                // a leading comment keeps a SELECT on the primary (allow_sql_comments = off)
+                let primary = first_row(&mut c, "/*p*/ SELECT pg_backend_pid()")[0].clone();
+                if !end.is_empty() {
+                    simple(&mut c, end);
+                }
+                pids.push((primary, standby));
+            }
+            assert_eq!(pids[0], pids[1], "the connections were not pooled");
+            let (primary, standby) = pids.pop().expect("pids");
+            // ROLLBACK and ABORT reach the primary last (spec/extended-protocol.md §7)
+            let line = |node: usize, pid: &str, q: &str| {
+                format!("LOG:  DB node id: {node} backend pid: {pid} statement: {q}\n")
+            };
+            let want = [
+                "LOG:  statement: ROLLBACK\n".to_string(),
+                line(1, &standby, "ROLLBACK"),
+                line(0, &primary, "ROLLBACK"),
+                "LOG:  statement: DISCARD ALL\n".to_string(),
+                line(0, &primary, "DISCARD ALL"),
+                line(1, &standby, "DISCARD ALL"),
+                "LOG:  statement: ABORT\n".to_string(),
+                line(1, &standby, "ABORT"),
+                line(0, &primary, "ABORT"),
+                "LOG:  statement: DISCARD ALL\n".to_string(),
+                line(0, &primary, "DISCARD ALL"),
+                line(1, &standby, "DISCARD ALL"),
+            ];
+            crate::support::wait_until(Duration::from_secs(10), "the reset in the log", || {
+                // both sessions' resets end with this line
+                d.log()
+                    .matches(want.last().expect("a line").as_str())
+                    .count()
+                    == 2
+            })
+            .unwrap_or_else(|e| panic!("{e}\n{}", d.log()));
+            let log = d.log();
+            let mut at = 0;
+            for line in &want {
+                let found = log[at..]
+                    .find(line.as_str())
+                    .unwrap_or_else(|| panic!("{line:?} missing or out of order\n{log}"));
+                at += found + line.len();
+            }
+        },
+    );
+}

@@ -302,12 +302,14 @@ impl Engine<'_> {
         })
     }
 
-    fn log_sent(&self, nodes: NodeSet, what: &str, text: &str) {
+    /// Log a message sent to `nodes` (`last`: the node it went to last, a simple COMMIT's or
+    /// ROLLBACK's main node).
+    fn log_sent(&self, nodes: NodeSet, last: Option<usize>, what: &str, text: &str) {
         if self.log_statement {
             pglog!(Severity::Log, "statement: {}{}", what, text);
         }
         if self.log_per_node_statement {
-            for n in nodes.iter() {
+            for n in in_order(nodes, last) {
                 pglog!(
                     Severity::Log,
                     "DB node id: {} backend pid: {} statement: {}{}",
@@ -433,7 +435,9 @@ impl Engine<'_> {
             .sh
             .process(self.child.slot)
             .set_status(ChildStatus::CommandExecute);
-        self.log_sent(nodes, "", &stmt.text);
+        let last = matches!(a.kind, Kind::Commit | Kind::Rollback).then_some(main);
+        self.main_last = last;
+        self.log_sent(nodes, last, "", &stmt.text);
         let mut e = Entry::new(Awaits::Ready, nodes, Some(main));
         e.simple = true;
         e.tx_before = primary_tx;
@@ -680,7 +684,7 @@ impl Engine<'_> {
             }
         }
         self.unsynced = self.unsynced.union(d.nodes);
-        self.log_sent(d.nodes, "Parse: ", &stmt.text);
+        self.log_sent(d.nodes, None, "Parse: ", &stmt.text);
         self.records.add_statement(
             &name,
             Record {
@@ -750,7 +754,7 @@ impl Engine<'_> {
         self.send(rec.nodes, msg);
         self.unsynced = self.unsynced.union(rec.nodes);
         if self.log_per_node_statement {
-            self.log_sent(rec.nodes, "B message", "");
+            self.log_sent(rec.nodes, None, "B message", "");
         }
         let fwd = rec.nodes.first();
         self.records.add_portal(
@@ -829,7 +833,7 @@ impl Engine<'_> {
             for n in nodes.iter() {
                 stats::count_statement(self.child.sh.backend(n), stmt.text.as_bytes());
             }
-            self.log_sent(nodes, "Execute: ", &stmt.text);
+            self.log_sent(nodes, None, "Execute: ", &stmt.text);
             let a = stmt.analysis.clone();
             if matches!(
                 a.kind,
@@ -921,4 +925,11 @@ fn bad_message(client: &crate::protocol::Conn, what: &str) -> End {
     pglog!(Severity::Error, "{}", m);
     crate::child::send_error(client, &PgError::fatal("08P01", &m));
     End::ClientGone
+}
+
+/// The nodes of `nodes` in ascending order, `last` moved to the end (pgpool sends a simple
+/// COMMIT or ROLLBACK to the other nodes first and to the main node last).
+pub(super) fn in_order(nodes: NodeSet, last: Option<usize>) -> impl Iterator<Item = usize> {
+    let tail = last.filter(|&l| nodes.contains(l));
+    nodes.iter().filter(move |&n| Some(n) != tail).chain(tail)
 }

@@ -43,6 +43,9 @@ pub(super) struct Engine<'a> {
     /// Nodes connected in this session.
     usable: NodeSet,
     primary: usize,
+    /// The node the next write to the backends reaches last (a simple COMMIT's or ROLLBACK's
+    /// main node), then back to node order.
+    main_last: Option<usize>,
     /// The node whose BackendKeyData and ParameterStatus the client got.
     main: usize,
     router: Rc<Router>,
@@ -175,6 +178,7 @@ pub fn run(
         be: backends,
         usable,
         primary,
+        main_last: None,
         main,
         router,
         route: SessionRoute {
@@ -229,7 +233,12 @@ pub fn run(
     }
     let backends = std::mem::take(&mut e.be);
     let temp = std::mem::take(&mut e.temp).for_next_session();
+    let logging = super::StatementLogging {
+        statement: e.log_statement,
+        per_node: e.log_per_node_statement,
+    };
     let child = e.child;
+    child.statement_logging = logging;
     if let Some(m) = child.slot_temp.get_mut(pool_idx) {
         *m = Some((conn_id, temp));
     }
@@ -437,7 +446,12 @@ impl Engine<'_> {
 
     /// Write the gathered bytes of every node.
     fn flush_backends(&mut self) -> Result<(), End> {
-        for n in 0..self.wbuf.len() {
+        let all = NodeSet(
+            u128::MAX
+                .checked_shr(128 - self.wbuf.len() as u32)
+                .unwrap_or(0),
+        );
+        for n in client::in_order(all, self.main_last.take()) {
             if self.wbuf[n].is_empty() {
                 continue;
             }
