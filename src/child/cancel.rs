@@ -25,12 +25,7 @@ pub fn forward(child: &Child, pid: i32, key: i32) {
         })
     });
     let Some((c, p)) = found else {
-        pglog!(
-            Severity::Log,
-            "invalid cancel key: pid: {} key: {}",
-            pid,
-            key
-        );
+        pglog!(Severity::Log, "invalid cancel key: pid:{} key:{}", pid, key);
         return;
     };
     let targets: Vec<usize> = (0..nodes)

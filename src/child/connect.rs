@@ -23,21 +23,14 @@ use super::{cancel, send_error, Child, Peer};
 /// Longest message accepted while setting a session up.
 const MAX_SETUP_MESSAGE: usize = 1 << 20;
 
-/// Read the startup packet and attach a backend connection set. Some((pool slot, packet)) when
-/// the client is ready for the session loop; None when the connection is finished (cancel,
-/// error already sent, client gone).
-/// The bool is true when the backend connections are new (their first ReadyForQuery is still
-/// to be relayed).
-pub fn open_session(
-    child: &mut Child,
-    client: &mut Conn,
-    peer: &Peer,
-) -> Option<(usize, StartupPacket, bool)> {
+/// Read the client's startup packet, after TLS negotiation; None when the connection is
+/// finished without one (cancel request, error already sent, client gone).
+pub fn read_startup(child: &mut Child, client: &mut Conn) -> Option<StartupPacket> {
     let timeout = (child.settings.authentication_timeout > 0)
         .then(|| Duration::from_secs(child.settings.authentication_timeout as u64));
-    let sp = loop {
+    loop {
         match read_first_packet(client, timeout) {
-            Ok(FirstPacket::Startup(sp)) => break sp,
+            Ok(FirstPacket::Startup(sp)) => return Some(sp),
             Ok(FirstPacket::SslRequest) => {
                 if crate::tls::accept_client(client, timeout).is_err() {
                     return None;
@@ -63,7 +56,19 @@ pub fn open_session(
                 return None;
             }
         }
-    };
+    }
+}
+
+/// Attach a backend connection set to the session `sp` asks for. Some(pool slot) when the
+/// client is ready for the session loop; None when the connection is finished (error already
+/// sent, client gone). The bool is true when the backend connections are new (their first
+/// ReadyForQuery is still to be relayed).
+pub fn open_session(
+    child: &mut Child,
+    client: &mut Conn,
+    peer: &Peer,
+    sp: &StartupPacket,
+) -> Option<(usize, bool)> {
     if child.snapshot.main_node.is_none() {
         let e = PgError::fatal("08S01", "pgpool is not accepting any new connections")
             .with_detail("all backend nodes are down, pgpool requires at least one valid node")
@@ -78,7 +83,7 @@ pub fn open_session(
     };
     let frontend = if child.settings.enable_pool_hba {
         let ctx = auth_context(child, &sp.user, stored_password.as_deref(), None);
-        match super::client_auth::pool_hba(child, client, peer, &sp, &ctx) {
+        match super::client_auth::pool_hba(child, client, peer, sp, &ctx) {
             Some(f) => Some(f),
             None => return None,
         }
@@ -87,33 +92,16 @@ pub fn open_session(
     };
     let frontend = frontend.as_ref();
     let nodes = session_nodes(child);
-    if let Some(idx) = child.pool.find(child.sh, &sp, &nodes) {
-        if reuse(
-            child,
-            client,
-            idx,
-            &sp,
-            stored_password.as_deref(),
-            frontend,
-        ) {
-            return Some((idx, sp, false));
+    if let Some(idx) = child.pool.find(child.sh, sp, &nodes) {
+        if reuse(child, client, idx, sp, stored_password.as_deref(), frontend) {
+            return Some((idx, false));
         }
         child.pool.release(child.sh, idx);
         return None;
     }
     let idx = child.pool.take_free(child.sh);
-    match new_connection(
-        child,
-        client,
-        idx,
-        &sp,
-        stored_password.as_deref(),
-        frontend,
-    ) {
-        Ok(()) => {
-            let _ = peer;
-            Some((idx, sp, true))
-        }
+    match new_connection(child, client, idx, sp, stored_password.as_deref(), frontend) {
+        Ok(()) => Some((idx, true)),
         Err(e) => {
             if let Some(e) = e {
                 pglog!(Severity::Error, "{}", e.message);
@@ -382,6 +370,11 @@ fn read_session_start(
                 }
             }
             b'E' => {
+                // `database "x" does not exist` and the like (spec/auth.md §9.8)
+                let text = messages::parse_error_fields(&m.body)
+                    .map(|f| f.message.into_owned())
+                    .unwrap_or_default();
+                pglog!(Severity::Log, detail = text; "backend throws an error message");
                 let _ = client.write_message(m.tag, &m.body);
                 return Err(None);
             }

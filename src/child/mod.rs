@@ -237,8 +237,11 @@ impl Child {
         let started = Instant::now();
         self.snapshot = Snapshot::take(self.sh);
         let mut client = client;
-        let outcome = connect::open_session(self, &mut client, &peer);
-        if let Some((pool_idx, sp, fresh)) = outcome {
+        let sp = connect::read_startup(self, &mut client);
+        let outcome = sp
+            .as_ref()
+            .and_then(|sp| connect::open_session(self, &mut client, &peer, sp));
+        if let (Some((pool_idx, fresh)), Some(sp)) = (outcome, sp.as_ref()) {
             logger::set_session(Some(&sp.user), Some(&sp.database));
             if !sp.application_name.is_empty() {
                 logger::set_application_name(&sp.application_name);
@@ -248,28 +251,31 @@ impl Child {
             self.info().connected.store(true, Relaxed);
             self.info().current_pool.store(pool_idx as i32, Relaxed);
             let end = crate::session::run(self, &mut client, pool_idx, fresh, &title_prefix);
-            self.finish_session(pool_idx, end, &sp);
+            self.finish_session(pool_idx, end, sp);
             self.info().current_pool.store(-1, Relaxed);
-            if self.settings.log_disconnections {
-                let d = started.elapsed();
-                let ms = d.as_millis();
-                pglog!(
-                    Severity::Log,
-                    "frontend disconnection: session time: {}:{:02}:{:02}.{:03} user={} database={} host={}{}{}",
-                    ms / 3_600_000,
-                    (ms / 60_000) % 60,
-                    (ms / 1000) % 60,
-                    ms % 1000,
-                    sp.user,
-                    sp.database,
-                    peer.host,
-                    if peer.port.is_empty() { "" } else { " port=" },
-                    peer.port
-                );
-            }
-            logger::set_session(None, None);
-            logger::set_application_name("child");
         }
+        // every accepted connection, a cancel request or a refused one too, as pgpool logs it
+        if self.settings.log_disconnections {
+            let ms = started.elapsed().as_millis();
+            let (user, database) = sp.as_ref().map_or(("(null)", "(null)"), |sp| {
+                (sp.user.as_str(), sp.database.as_str())
+            });
+            pglog!(
+                Severity::Log,
+                "frontend disconnection: session time: {}:{:02}:{:02}.{:03} user={} database={} host={}{}{}",
+                ms / 3_600_000,
+                (ms / 60_000) % 60,
+                (ms / 1000) % 60,
+                ms % 1000,
+                user,
+                database,
+                peer.host,
+                if peer.port.is_empty() { "" } else { " port=" },
+                peer.port
+            );
+        }
+        logger::set_session(None, None);
+        logger::set_application_name("child");
         self.client_buf = client.into_buffer();
         release_counter(self);
         crate::process_title::set("wait for connection request");

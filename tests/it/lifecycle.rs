@@ -556,3 +556,62 @@ fn logging_collector_writes_the_log_file_in_log_directory_and_rotates_by_size() 
         tail(&all_text(), 10)
     );
 }
+
+/// `log_connections` and `log_disconnections` as pgpool-II 4.3.5 writes them: every accepted
+/// connection gets its "frontend disconnection" line, a refused session with the user and
+/// database it asked for, a cancel request with `(null)`; a backend's refusal after
+/// authentication is logged as "backend throws an error message".
+#[test]
+fn connection_log_lines_cover_refused_sessions_and_cancel_requests() {
+    use std::io::Write as _;
+    let d = Daemon::start(
+        shared_cluster(),
+        "log_connections = on\nlog_disconnections = on\nnum_init_children = 2",
+    );
+    let port_line = format!("DETAIL:  connecting host={HOST} port=");
+    // a session the backend refuses: no such database
+    let err = d
+        .try_client("postgres", None, "no_such_db_for_log")
+        .err()
+        .expect("no such database");
+    let msg = err.as_db_error().map(|e| e.message().to_string());
+    assert_eq!(
+        msg.as_deref(),
+        Some("database \"no_such_db_for_log\" does not exist"),
+        "{err:?}"
+    );
+    wait_log(
+        &d,
+        "user=postgres database=no_such_db_for_log host=127.0.0.1 port=",
+    );
+    let log = d.log();
+    assert!(
+        log.contains("LOG:  backend throws an error message\n")
+            && log.contains("DETAIL:  database \"no_such_db_for_log\" does not exist\n"),
+        "{}",
+        tail(&log, 20)
+    );
+    assert!(
+        log.contains("LOG:  new connection received\n"),
+        "{}",
+        tail(&log, 20)
+    );
+    assert!(log.contains(&port_line), "{}", tail(&log, 20));
+    // a cancel request with a key nobody holds
+    let mut s = std::net::TcpStream::connect((HOST, d.port())).expect("connect");
+    let cancel_port = s.local_addr().expect("local address").port();
+    let mut pkt = Vec::new();
+    for v in [16i32, 80877102, 12345, 6789] {
+        pkt.extend_from_slice(&v.to_be_bytes());
+    }
+    s.write_all(&pkt).expect("cancel request");
+    drop(s);
+    wait_log(&d, "LOG:  invalid cancel key: pid:12345 key:6789\n");
+    wait_log(
+        &d,
+        &format!("user=(null) database=(null) host=127.0.0.1 port={cancel_port}\n"),
+    );
+    // an ordinary session (its lines carry the client's application name)
+    d.psql("select 1").expect("psql");
+    wait_log(&d, "user=postgres database=postgres host=127.0.0.1 port=");
+}
