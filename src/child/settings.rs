@@ -48,7 +48,14 @@ impl ChildSettings {
             connection_cache: cfg.get_bool("connection_cache"),
             serialize_accept: cfg.get_bool("serialize_accept"),
             authentication_timeout: cfg.get_int("authentication_timeout"),
-            reset_query_list: cfg.get_list("reset_query_list"),
+            // split as pgpool splits it, white space kept: `ABORT; DISCARD ALL` sends and logs
+            // " DISCARD ALL"
+            reset_query_list: cfg
+                .get_str("reset_query_list")
+                .split(';')
+                .filter(|q| !q.trim().is_empty())
+                .map(str::to_owned)
+                .collect(),
             log_connections: cfg.get_bool("log_connections"),
             log_disconnections: cfg.get_bool("log_disconnections"),
             log_statement: cfg.get_bool("log_statement"),

@@ -75,7 +75,7 @@ impl BackendConn {
                 crate::pglog!(
                     crate::logger::Severity::Log,
                     "reset query \"{}\" failed; the pooled connection is closed",
-                    q
+                    q.trim()
                 );
                 return false;
             }

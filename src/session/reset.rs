@@ -50,8 +50,7 @@ pub fn reset(child: &mut Child, pool_idx: usize) -> bool {
         let mut batch = Vec::new();
         let mut these = Vec::new();
         for (i, q) in queries.iter().enumerate() {
-            let q = q.trim();
-            if q.is_empty() || (q.eq_ignore_ascii_case("ABORT") && be.tx == b'I') {
+            if q.trim().eq_ignore_ascii_case("ABORT") && be.tx == b'I' {
                 continue;
             }
             messages::query(&mut batch, q);
@@ -65,7 +64,7 @@ pub fn reset(child: &mut Child, pool_idx: usize) -> bool {
             return false;
         }
         for i in these {
-            stats::count_statement(sh.backend(node), queries[i].trim().as_bytes());
+            stats::count_statement(sh.backend(node), queries[i].as_bytes());
             if logged {
                 sent[i].push((node, be.pid));
             }
@@ -77,7 +76,6 @@ pub fn reset(child: &mut Child, pool_idx: usize) -> bool {
         if nodes.is_empty() {
             continue;
         }
-        let q = q.trim();
         if matches!(crate::sql::analyze(q).kind, Kind::Commit | Kind::Rollback) {
             nodes.sort_by_key(|&(n, _)| Some(n) == primary);
         }

@@ -694,3 +694,80 @@ fn temporary_tables_across_statements() {
         );
     })
 }
+
+/// Statement logging of extended-protocol messages as pgpool-II 4.3.5 writes it:
+/// `log_per_node_statement` gives `Parse: <text>`, `Bind: <text>`, `Execute: <text>`,
+/// `D message` and `C message` per node, the message's main node first; `log_statement` gives
+/// the statement text once per Execute. A Flush reaches only nodes with extended messages in
+/// flight, so an unused standby is not reset at the end.
+#[test]
+fn extended_messages_are_logged_per_node_as_pgpool_logs_them() {
+    within(
+        TEST_BOUND,
+        "extended_messages_are_logged_per_node_as_pgpool_logs_them",
+        || {
+            let cluster = shared_sr_cluster();
+            let (db, _cleanup) = scratch_database(cluster, "rt_ext_log");
+            let d = Daemon::start_streaming(
+                cluster,
+                &format!(
+                    "{}num_init_children = 1\nlog_statement = on\nlog_per_node_statement = on\n",
+                    weights(&[0, 1, 0])
+                ),
+            );
+            let (mut w, _) = Wire::login(d.port(), SUPERUSER, &db, &[]);
+            let msgs = round(
+                &mut w,
+                &[
+                    frames::parse("rt_s9", "SELECT 9"),
+                    frames::describe(b'S', "rt_s9"),
+                    frames::bind("rt_p9", "rt_s9", &[]),
+                    frames::describe(b'P', "rt_p9"),
+                    frames::execute("rt_p9"),
+                    frames::close(b'P', "rt_p9"),
+                    frames::close(b'S', "rt_s9"),
+                    frames::flush(),
+                    frames::sync(),
+                ],
+            );
+            assert_eq!(tags(&msgs), "1tT2TDC33Z", "{msgs:?}");
+            w.send(&frames::terminate());
+            let want = [
+                "DB node id: 1 statement: Parse: SELECT 9",
+                "DB node id: 1 statement: D message",
+                "DB node id: 1 statement: Bind: SELECT 9",
+                "DB node id: 1 statement: D message",
+                "statement: SELECT 9",
+                "DB node id: 1 statement: Execute: SELECT 9",
+                "DB node id: 1 statement: C message",
+                "DB node id: 0 statement: C message",
+                "DB node id: 1 statement: C message",
+                "DB node id: 0 statement: C message",
+                "statement: DISCARD ALL",
+                "DB node id: 0 statement: DISCARD ALL",
+                "DB node id: 1 statement: DISCARD ALL",
+            ];
+            // the statement lines of the log, without timestamps and backend pids (and without
+            // pgpool-II's own catalog queries, which pgpool-rs does not log)
+            let lines = || -> Vec<String> {
+                d.log()
+                    .lines()
+                    .filter_map(|l| l.split_once("LOG:  ").map(|(_, m)| m))
+                    .filter(|m| m.starts_with("statement: ") || m.starts_with("DB node id: "))
+                    .filter(|m| !m.ends_with("statement: SELECT version()"))
+                    .map(
+                        |m| match (m.find(" backend pid: "), m.find(" statement: ")) {
+                            (Some(a), Some(b)) if a < b => format!("{}{}", &m[..a], &m[b..]),
+                            _ => m.to_string(),
+                        },
+                    )
+                    .collect()
+            };
+            crate::support::wait_until(Duration::from_secs(10), "the reset in the log", || {
+                lines().len() >= want.len()
+            })
+            .unwrap_or_else(|e| panic!("{e}\n{}", d.log()));
+            assert_eq!(lines(), want, "{}", d.log());
+        },
+    )
+}

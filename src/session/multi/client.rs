@@ -133,7 +133,10 @@ impl Engine<'_> {
                 Ok(())
             }
             b'H' => {
-                self.send_raw(self.usable, msg);
+                // only nodes with extended messages since their last Sync have output to
+                // flush (pgpool writes to every node); a node the session never used stays
+                // untouched
+                self.send_raw(self.unsynced, msg);
                 Ok(())
             }
             b'F' => {
@@ -302,21 +305,31 @@ impl Engine<'_> {
         })
     }
 
-    /// Log a message sent to `nodes` (`last`: the node it went to last, a simple COMMIT's or
-    /// ROLLBACK's main node).
-    fn log_sent(&self, nodes: NodeSet, last: Option<usize>, what: &str, text: &str) {
-        if self.log_statement {
-            pglog!(Severity::Log, "statement: {}{}", what, text);
+    /// pgpool's statement logging of a message sent to `nodes`: `statement` goes to
+    /// `log_statement` (a simple query or an Execute: the statement text), `per_node` to
+    /// `log_per_node_statement`, one line per node, `first` (an extended message's main node)
+    /// first and `last` (a simple COMMIT's or ROLLBACK's main node) last.
+    fn log_sent(
+        &self,
+        nodes: NodeSet,
+        (first, last): (Option<usize>, Option<usize>),
+        statement: Option<&str>,
+        per_node: &dyn Fn() -> String,
+    ) {
+        if let (true, Some(text)) = (self.log_statement, statement) {
+            pglog!(Severity::Log, "statement: {}", text);
         }
         if self.log_per_node_statement {
-            for n in in_order(nodes, last) {
+            let what = per_node();
+            let head = first.filter(|&f| nodes.contains(f));
+            let rest = NodeSet(nodes.0 & !head.map_or(0, |f| 1u128 << f));
+            for n in head.into_iter().chain(in_order(rest, last)) {
                 pglog!(
                     Severity::Log,
-                    "DB node id: {} backend pid: {} statement: {}{}",
+                    "DB node id: {} backend pid: {} statement: {}",
                     n,
                     self.be[n].as_ref().map_or(0, |b| b.pid),
-                    what,
-                    text
+                    what
                 );
             }
         }
@@ -437,7 +450,7 @@ impl Engine<'_> {
             .set_status(ChildStatus::CommandExecute);
         let last = matches!(a.kind, Kind::Commit | Kind::Rollback).then_some(main);
         self.main_last = last;
-        self.log_sent(nodes, last, "", &stmt.text);
+        self.log_sent(nodes, (None, last), Some(&stmt.text), &|| stmt.text.clone());
         let mut e = Entry::new(Awaits::Ready, nodes, Some(main));
         e.simple = true;
         e.tx_before = primary_tx;
@@ -684,7 +697,9 @@ impl Engine<'_> {
             }
         }
         self.unsynced = self.unsynced.union(d.nodes);
-        self.log_sent(d.nodes, None, "Parse: ", &stmt.text);
+        self.log_sent(d.nodes, (Some(d.main), None), None, &|| {
+            format!("Parse: {}", stmt.text)
+        });
         self.records.add_statement(
             &name,
             Record {
@@ -753,9 +768,9 @@ impl Engine<'_> {
         }
         self.send(rec.nodes, msg);
         self.unsynced = self.unsynced.union(rec.nodes);
-        if self.log_per_node_statement {
-            self.log_sent(rec.nodes, None, "B message", "");
-        }
+        self.log_sent(rec.nodes, (rec.nodes.first(), None), None, &|| {
+            format!("Bind: {}", rec.stmt.text)
+        });
         let fwd = rec.nodes.first();
         self.records.add_portal(
             &portal,
@@ -807,6 +822,7 @@ impl Engine<'_> {
             .unwrap_or(NodeSet::single(self.primary));
         self.send(nodes, msg);
         self.unsynced = self.unsynced.union(nodes);
+        self.log_sent(nodes, (nodes.first(), None), None, &|| "D message".into());
         let mut e = Entry::new(Awaits::Describe, nodes, nodes.first());
         e.stmt = rec.map(|r| r.stmt);
         self.queue.push_back(e);
@@ -833,7 +849,9 @@ impl Engine<'_> {
             for n in nodes.iter() {
                 stats::count_statement(self.child.sh.backend(n), stmt.text.as_bytes());
             }
-            self.log_sent(nodes, None, "Execute: ", &stmt.text);
+            self.log_sent(nodes, (nodes.first(), None), Some(&stmt.text), &|| {
+                format!("Execute: {}", stmt.text)
+            });
             let a = stmt.analysis.clone();
             if matches!(
                 a.kind,
@@ -902,6 +920,9 @@ impl Engine<'_> {
         }
         self.send(nodes, msg);
         self.unsynced = self.unsynced.union(nodes);
+        self.log_sent(nodes, (rec.nodes.first(), None), None, &|| {
+            "C message".into()
+        });
         self.queue
             .push_back(Entry::new(Awaits::Close, nodes, rec.nodes.first()));
         Ok(())
