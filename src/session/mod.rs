@@ -357,46 +357,55 @@ impl Relay<'_> {
                         let intercepted = commands::intercept(sql);
                         // the state is known when nothing is in flight; a query pipelined
                         // behind a failing one gets PostgreSQL's own 25P02
-                        if self.be.tx == b'E' && self.pending == 0 && !self.unsynced {
-                            let text = String::from_utf8_lossy(sql);
-                            if refused_in_aborted_tx(&text, intercepted.is_some()) {
-                                if off > fwd && self.be.conn.write_all(&buf[fwd..off]).is_err() {
-                                    end = Some(backend_failed(child, self.node));
-                                    break;
-                                }
-                                let mut reply = Vec::with_capacity(256);
-                                aborted_tx_reply(&mut reply, &text);
-                                if self.client.write_all(&reply).is_err() {
-                                    end = Some(End::ClientGone);
-                                    break;
-                                }
-                                off += head.total;
-                                fwd = off;
-                                continue;
-                            }
-                        }
-                        if let Some(cmd) = intercepted {
+                        let refused = self.be.tx == b'E'
+                            && self.pending == 0
+                            && !self.unsynced
+                            && refused_in_aborted_tx(
+                                &String::from_utf8_lossy(sql),
+                                intercepted.is_some(),
+                            );
+                        // Some(None): the aborted transaction's answer; Some(Some(cmd)): pgpool's
+                        // own command
+                        let local = if refused {
+                            Some(None)
+                        } else {
+                            intercepted.map(Some)
+                        };
+                        if let Some(local) = local {
+                            // pgpool answers it: what came before goes out first
                             if off > fwd && self.be.conn.write_all(&buf[fwd..off]).is_err() {
                                 end = Some(backend_failed(child, self.node));
                                 break;
                             }
                             fwd = off;
-                            if self.pending > 0 {
-                                self.blocked = true;
-                                break;
-                            }
-                            let cfg = self.session_cfg.get_or_insert_with(|| child.cfg.clone());
-                            let mut ctx = CommandContext {
-                                cfg,
-                                sh: child.sh,
-                                child_slot: child.slot,
-                                load_balance_node: Some(self.node),
-                                startup_cfg: &child.cfg,
+                            let reply = match local {
+                                None => {
+                                    let mut reply = Vec::with_capacity(256);
+                                    aborted_tx_reply(&mut reply, &String::from_utf8_lossy(sql));
+                                    reply
+                                }
+                                Some(_) if self.pending > 0 => {
+                                    self.blocked = true;
+                                    break;
+                                }
+                                Some(cmd) => {
+                                    let cfg =
+                                        self.session_cfg.get_or_insert_with(|| child.cfg.clone());
+                                    let mut ctx = CommandContext {
+                                        cfg,
+                                        sh: child.sh,
+                                        child_slot: child.slot,
+                                        load_balance_node: Some(self.node),
+                                        startup_cfg: &child.cfg,
+                                    };
+                                    let reply = commands::answer(&cmd, &mut ctx);
+                                    self.log_statement = cfg.get_bool("log_statement");
+                                    self.log_per_node_statement =
+                                        cfg.get_bool("log_per_node_statement");
+                                    self.client_idle_limit = cfg.get_int("client_idle_limit");
+                                    reply
+                                }
                             };
-                            let reply = commands::answer(&cmd, &mut ctx);
-                            self.log_statement = cfg.get_bool("log_statement");
-                            self.log_per_node_statement = cfg.get_bool("log_per_node_statement");
-                            self.client_idle_limit = cfg.get_int("client_idle_limit");
                             if self.client.write_all(&reply).is_err() {
                                 end = Some(End::ClientGone);
                                 break;
