@@ -43,12 +43,13 @@ pub fn install(ignore: &[Signal]) {
     }
 }
 
-/// After SIGHUP: re-read the configuration (a file that does not load keeps the old one) and
+/// After SIGHUP: log it as pgpool does, re-read the configuration (a file that does not load keeps the old one) and
 /// apply its logging settings. True when a reload was asked for.
 pub fn reload_if_asked(cfg: &mut crate::config::Config) -> bool {
     if !RELOAD.swap(false, SeqCst) {
         return false;
     }
+    crate::pglog!(crate::logger::Severity::Log, "reloading config file");
     if let Ok((c, _)) = cfg.reload() {
         crate::logger::apply(&crate::logger::LogSettings::from_config(&c));
         *cfg = c;

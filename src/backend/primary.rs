@@ -113,15 +113,48 @@ pub fn verify_backend_node_status(
     class
 }
 
-/// One search (`find_primary_node`): the primary's node id, −1 if none.
-pub fn find_primary_node(cfg: &Config, sh: &Shmem) -> i32 {
+/// What a search found: the primary's node id (−1 if none) and each node's class from the
+/// last `verify_backend_node_status` it ran (empty when it ran none). pgpool keeps the classes
+/// for the `node status[N]` lines of its start-up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrimarySearch {
+    pub primary: i32,
+    pub classes: Vec<NodeClass>,
+}
+
+impl PrimarySearch {
+    fn none() -> PrimarySearch {
+        PrimarySearch {
+            primary: -1,
+            classes: Vec::new(),
+        }
+    }
+}
+
+impl NodeClass {
+    /// pgpool's `POOL_NODE_STATUS` number, as its start-up log prints it.
+    pub fn number(self) -> u8 {
+        match self {
+            NodeClass::Unused => 0,
+            NodeClass::Primary => 1,
+            NodeClass::Standby => 2,
+            NodeClass::Invalid => 3,
+        }
+    }
+}
+
+/// One search (`find_primary_node`).
+pub fn find_primary_node(cfg: &Config, sh: &Shmem) -> PrimarySearch {
     if let Some(i) = cfg
         .backends()
         .iter()
         .take(sh.num_backends())
         .position(|b| b.in_use() && b.always_primary())
     {
-        return i as i32;
+        return PrimarySearch {
+            primary: i as i32,
+            classes: Vec::new(),
+        };
     }
     let mut conns: Vec<Option<InternalConn>> = connect_nodes(cfg, sh)
         .into_iter()
@@ -157,26 +190,29 @@ pub fn find_primary_node(cfg: &Config, sh: &Shmem) -> i32 {
             NodeClass::Unused => {}
         }
     }
-    primary
+    PrimarySearch {
+        primary,
+        classes: class,
+    }
 }
 
 /// `find_primary_node_repeatedly`: search once a second until a primary is found or
 /// `search_primary_node_timeout` seconds passed (0 = forever). `pause(d)` sleeps between
-/// attempts and returns false to give up (shutdown). Returns the primary, −1 if none.
+/// attempts and returns false to give up (shutdown). The result's primary is −1 if none.
 pub fn find_primary_node_repeatedly(
     cfg: &Config,
     sh: &Shmem,
     mut pause: impl FnMut(Duration) -> bool,
-) -> i32 {
+) -> PrimarySearch {
     if !has_primary_search(cfg) {
-        return -1;
+        return PrimarySearch::none();
     }
     if !(0..sh.num_backends()).any(|i| sh.backend(i).status().is_valid()) {
         pglog!(
             Severity::Log,
             "find_primary_node_repeatedly: all of the backends are down. Giving up finding primary node"
         );
-        return -1;
+        return PrimarySearch::none();
     }
     pglog!(
         Severity::Log,
@@ -185,9 +221,9 @@ pub fn find_primary_node_repeatedly(
     let timeout = cfg.get_int("search_primary_node_timeout").max(0) as u64;
     let start = Instant::now();
     loop {
-        let p = find_primary_node(cfg, sh);
-        if p >= 0 {
-            return p;
+        let found = find_primary_node(cfg, sh);
+        if found.primary >= 0 {
+            return found;
         }
         if timeout > 0 && start.elapsed() >= Duration::from_secs(timeout) {
             pglog!(
@@ -195,10 +231,10 @@ pub fn find_primary_node_repeatedly(
                 detail = format!("find_primary_node_repeatedly: expired after {timeout} seconds");
                 "failed to find primary node"
             );
-            return -1;
+            return found;
         }
         if !pause(Duration::from_secs(1)) {
-            return -1;
+            return found;
         }
     }
 }

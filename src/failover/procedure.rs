@@ -446,7 +446,7 @@ fn search(cfg: &Config, sh: &Shmem, hooks: &mut dyn Hooks) -> i32 {
         );
         return p;
     }
-    primary::find_primary_node_repeatedly(cfg, sh, |d| hooks.pause(d))
+    primary::find_primary_node_repeatedly(cfg, sh, |d| hooks.pause(d)).primary
 }
 
 fn determine_new_primary(

@@ -68,6 +68,10 @@ enum Outcome {
 
 /// Entry point after fork; returns the exit code.
 pub fn run(node: usize, mut cfg: Config) -> i32 {
+    // named after its node only once running, as pgpool's is: its first line says
+    // `health_check pid N: LOG:  process started`
+    logger::set_process("health_check", "HEALTH CHECK");
+    pglog!(Severity::Log, "process started");
     logger::set_process(&format!("health_check{node}"), "HEALTH CHECK");
     crate::aux_signals::install(&[Signal::SIGUSR2, Signal::SIGCHLD]);
     crate::process_title::set(&format!("health check process({node})"));

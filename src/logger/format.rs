@@ -1,7 +1,7 @@
 //! The text of one log record as pgpool writes it: `log_line_prefix` expansion (the escapes
 //! of spec/config.md §6.5 with PostgreSQL's padding rules) and the record layout
-//! `<prefix><SEVERITY>:  <message>\n` followed, per `log_error_verbosity`, by `DETAIL`, `HINT`
-//! and `LOCATION` lines. Pure functions: no I/O, no globals.
+//! `<prefix><SEVERITY>:  <message>\n` followed, per `log_error_verbosity`, by `DETAIL`, `HINT`,
+//! `CONTEXT` and `LOCATION` lines. Pure functions: no I/O, no globals.
 
 use std::fmt::Write as _;
 
@@ -169,6 +169,8 @@ pub struct Record<'a> {
     pub message: &'a str,
     pub detail: Option<&'a str>,
     pub hint: Option<&'a str>,
+    /// What the process was doing (pgpool's error context callbacks).
+    pub context: Option<&'a str>,
     /// Source location (`file:line`), written with `log_error_verbosity = verbose`.
     pub location: Option<(&'a str, u32)>,
 }
@@ -198,6 +200,9 @@ pub fn format_record(
         }
         if let Some(h) = rec.hint {
             prefixed(&mut out, "HINT", h);
+        }
+        if let Some(c) = rec.context {
+            prefixed(&mut out, "CONTEXT", c);
         }
     }
     if verbosity >= ErrorVerbosity::Verbose {
@@ -252,6 +257,7 @@ mod tests {
             message: "Backend status file /tmp/pgpool_status does not exist",
             detail: None,
             hint: None,
+            context: None,
             location: None,
         };
         let out = format_record(
@@ -337,6 +343,7 @@ mod tests {
             message: "boom\nsecond",
             detail: Some("the detail"),
             hint: Some("the hint"),
+            context: Some("while testing"),
             location: Some(("src/child/mod.rs", 42)),
         }
     }
@@ -351,16 +358,17 @@ mod tests {
         let def = format_record(p, ErrorVerbosity::Default, &full(), &ctx(), &mut line);
         assert_eq!(
             def,
-            "1 ERROR:  boom\n\tsecond\n2 DETAIL:  the detail\n3 HINT:  the hint\n"
+            "1 ERROR:  boom\n\tsecond\n2 DETAIL:  the detail\n3 HINT:  the hint\n\
+             4 CONTEXT:  while testing\n"
         );
         let mut line = 0;
         let verbose = format_record(p, ErrorVerbosity::Verbose, &full(), &ctx(), &mut line);
         assert_eq!(
             verbose,
             "1 ERROR:  boom\n\tsecond\n2 DETAIL:  the detail\n3 HINT:  the hint\n\
-             4 LOCATION:  src/child/mod.rs:42\n"
+             4 CONTEXT:  while testing\n5 LOCATION:  src/child/mod.rs:42\n"
         );
-        assert_eq!(line, 4);
+        assert_eq!(line, 5);
     }
 
     #[test]

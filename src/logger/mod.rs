@@ -4,10 +4,10 @@
 //!
 //! CONTRACT used by the rest of the crate:
 //! - `pglog!(Severity::Log, "started {}", x)` and
-//!   `pglog!(Severity::Warning, detail = d, hint = h; "message {}", x)` (detail/hint optional,
-//!   each an expression that implements Display).
+//!   `pglog!(Severity::Warning, detail = d, hint = h, context = c; "message {}", x)` (detail,
+//!   hint and context optional, in that order, each an expression that implements Display).
 //! - Events carry the pgpool severity in the field `severity` (its `as_str()`), its `rank`,
-//!   the message, and optional `detail` / `hint` fields. The tracing level is
+//!   the message, and optional `detail` / `hint` / `context` fields. The tracing level is
 //!   `Severity::tracing_level()`. Plain `tracing` events are logged as ERROR/WARNING/LOG/
 //!   DEBUG1/DEBUG5 for the levels error/warn/info/debug/trace.
 //! - The main process calls `init(&settings)` once before forking, `apply(&settings)` at
@@ -224,14 +224,8 @@ pub fn current_settings() -> LogSettings {
 /// Log one message in pgpool's style. See the module comment for the forms.
 #[macro_export]
 macro_rules! pglog {
-    ($sev:expr, detail = $d:expr, hint = $h:expr; $($arg:tt)+) => {
-        $crate::__pglog_event!($sev, detail = %$d, hint = %$h; $($arg)+)
-    };
-    ($sev:expr, detail = $d:expr; $($arg:tt)+) => {
-        $crate::__pglog_event!($sev, detail = %$d; $($arg)+)
-    };
-    ($sev:expr, hint = $h:expr; $($arg:tt)+) => {
-        $crate::__pglog_event!($sev, hint = %$h; $($arg)+)
+    ($sev:expr, $($field:ident = $val:expr),+ ; $($arg:tt)+) => {
+        $crate::__pglog_event!($sev, $($field = %$val),+ ; $($arg)+)
     };
     ($sev:expr, $($arg:tt)+) => {
         $crate::__pglog_event!($sev, ; $($arg)+)
@@ -263,6 +257,7 @@ mod tests {
         crate::pglog!(Severity::Warning, detail = "d"; "with detail {}", 2);
         crate::pglog!(Severity::Error, detail = "d", hint = "h"; "with both");
         crate::pglog!(Severity::Debug3, hint = 5; "hint only");
+        crate::pglog!(Severity::Log, context = "c"; "context only");
         assert_eq!(Severity::Log.as_str(), "LOG");
     }
 

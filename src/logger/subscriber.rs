@@ -132,6 +132,7 @@ struct Fields {
     message: String,
     detail: Option<String>,
     hint: Option<String>,
+    context: Option<String>,
     /// Other fields of plain tracing events, appended as ` name=value`.
     extra: String,
 }
@@ -151,6 +152,7 @@ impl Visit for Fields {
             "message" => self.message.push_str(value),
             "detail" => self.detail = Some(value.to_string()),
             "hint" => self.hint = Some(value.to_string()),
+            "context" => self.context = Some(value.to_string()),
             name => {
                 use fmt::Write as _;
                 let _ = write!(self.extra, " {name}={value}");
@@ -166,6 +168,7 @@ impl Visit for Fields {
             }
             "detail" => self.detail = Some(format!("{value:?}")),
             "hint" => self.hint = Some(format!("{value:?}")),
+            "context" => self.context = Some(format!("{value:?}")),
             "severity" => self.severity = Some(format!("{value:?}")),
             name => {
                 let _ = write!(self.extra, " {name}={value:?}");
@@ -252,6 +255,7 @@ impl<S: tracing::Subscriber> Layer<S> for PgLogLayer {
             message: &message,
             detail: fields.detail.as_deref(),
             hint: fields.hint.as_deref(),
+            context: fields.context.as_deref(),
             // pgpool prints the source file's base name (`LOCATION:  pool_config.c:3471`).
             location: meta
                 .file()

@@ -17,8 +17,9 @@ use crate::pglog;
 use crate::shmem::MAX_BACKENDS;
 
 impl Main {
-    /// Fork the health-check process of `node` (LOG as pgpool's).
-    pub(super) fn fork_health_check(&mut self, node: usize) {
+    /// Fork the health-check process of `node`. pgpool announces the forks it makes after
+    /// start-up (`announce`), not those of its start-up.
+    pub(super) fn fork_health_check(&mut self, node: usize, announce: bool) {
         if self.health_pids.len() < MAX_BACKENDS {
             self.health_pids.resize(MAX_BACKENDS, None);
         }
@@ -28,13 +29,15 @@ impl Main {
             return;
         };
         self.health_pids[node] = Some(child);
-        let b = self.sh.backend(node);
-        pglog!(
-            Severity::Log,
-            "start health check process for host {}({})",
-            b.hostname.get(),
-            b.port.load(Relaxed)
-        );
+        if announce {
+            let b = self.sh.backend(node);
+            pglog!(
+                Severity::Log,
+                "start health check process for host {}({})",
+                b.hostname.get(),
+                b.port.load(Relaxed)
+            );
+        }
     }
 
     /// A health check for every configured slot that has none.
@@ -42,7 +45,7 @@ impl Main {
         for node in 0..self.sh.num_backends() {
             let missing = self.health_pids.get(node).copied().flatten().is_none();
             if missing && self.sh.backend(node).port.load(Relaxed) != 0 {
-                self.fork_health_check(node);
+                self.fork_health_check(node, true);
             }
         }
     }
@@ -68,7 +71,7 @@ impl Main {
         let switching = self.sh.header().switching.load(SeqCst);
         let shutting_down = signals::SHUTDOWN_SIGNAL.load(SeqCst) != 0;
         if !switching && !shutting_down && self.sh.backend(node).status().is_valid() {
-            self.fork_health_check(node);
+            self.fork_health_check(node, true);
             if let Some(p) = self.health_pids[node] {
                 pglog!(
                     Severity::Log,

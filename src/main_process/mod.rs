@@ -21,10 +21,12 @@ use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{fork, ForkResult, Pid};
 
+use crate::backend::primary::NodeClass;
 use crate::config::Config;
 use crate::exit_code;
 use crate::logger::{self, LogSettings, Severity};
 use crate::pglog;
+use crate::shmem::requests::details;
 use crate::shmem::{BackendStatus, Shmem};
 use cli::{Mode, Options, StopMode};
 use listen::Listener;
@@ -319,16 +321,21 @@ fn start_inner(opts: &Options, cfg: Config, settings: LogSettings) -> Result<i32
     for slot in 0..initial {
         m.fork_child(slot);
     }
-    m.detect_primary();
-    m.fork_worker();
+    let classes = m.detect_primary();
     m.fork_pcp();
-    m.fork_health_checks();
+    m.fork_worker();
+    for node in 0..m.sh.num_backends() {
+        if m.sh.backend(node).status().is_valid() {
+            m.fork_health_check(node, false);
+        }
+    }
     files::write_status(&status_file(&m.cfg), sh);
     pglog!(
         Severity::Log,
         "pgpool-II successfully started. version {}",
         crate::version_string()
     );
+    m.report_node_status(&classes);
     Ok(m.main_loop())
 }
 
@@ -406,13 +413,14 @@ impl Main {
 
     /// Primary detection at start-up, after the children were forked (spec/architecture.md
     /// §2.1 step 11): streaming and logical modes search; the others take main/replica roles.
-    fn detect_primary(&mut self) {
+    /// Returns each node's class from the search (empty when none ran).
+    fn detect_primary(&mut self) -> Vec<NodeClass> {
         if !crate::backend::primary::has_primary_search(&self.cfg) {
             crate::backend::primary::set_main_roles(self.sh);
-            return;
+            return Vec::new();
         }
         let pipe = self.pipe.fd();
-        let primary =
+        let found =
             crate::backend::primary::find_primary_node_repeatedly(&self.cfg, self.sh, |d| {
                 let _ = crate::protocol::conn::wait_fd(
                     pipe,
@@ -421,7 +429,31 @@ impl Main {
                 );
                 signals::SHUTDOWN_SIGNAL.load(SeqCst) == 0
             });
-        crate::backend::primary::set_primary(self.sh, primary);
+        crate::backend::primary::set_primary(self.sh, found.primary);
+        found.classes
+    }
+
+    /// After the start-up message in streaming mode, each node's class from the start-up
+    /// search (`node status[N]: M`, 0 unused, 1 primary, 2 standby, 3 invalid); a false
+    /// primary found then is detached at once with `detach_false_primary` (failover.md §7.4).
+    fn report_node_status(&self, classes: &[NodeClass]) {
+        if self.cfg.get_enum("backend_clustering_mode") != "streaming_replication" {
+            return;
+        }
+        for node in 0..self.sh.num_backends() {
+            let class = classes.get(node).copied().unwrap_or(NodeClass::Unused);
+            pglog!(Severity::Log, "node status[{}]: {}", node, class.number());
+            if class == NodeClass::Invalid {
+                pglog!(Severity::Log, "pgpool_main: invalid node found {}", node);
+                if self.cfg.get_bool("detach_false_primary") {
+                    let _ = crate::failover::request::degenerate_backend_set(
+                        &[node],
+                        details::SWITCHOVER | details::CONFIRMED,
+                        false,
+                    );
+                }
+            }
+        }
     }
 
     /// Fork the worker process.

@@ -14,6 +14,9 @@ use crate::shmem::Shmem;
 /// pgpool's weight of the high word of an LSN `X/Y`: `X * (0xFFFFFFFF - 16 MiB) + Y`.
 const LSN_HIGH_WEIGHT: u64 = 0xFFFF_FFFF - 16 * 1024 * 1024;
 
+/// The CONTEXT line of every message logged while the delay is checked.
+pub const CONTEXT: &str = "while checking replication time lag";
+
 /// A round of the check that could not complete.
 #[derive(Debug, thiserror::Error)]
 pub enum DelayError {
@@ -174,12 +177,12 @@ pub fn check_replication_delay(
     if let (Some(q), Some(conn)) = (stat_query, conns.get_mut(primary).and_then(Option::as_mut)) {
         let rows: Vec<Row> = match conn.query(q) {
             Ok(rows) if rows.is_empty() && standbys > 0 => {
-                pglog!(Severity::Log, "get_query_result failed: status: -2");
+                pglog!(Severity::Log, context = CONTEXT; "get_query_result failed: status: -2");
                 rows
             }
             Ok(rows) => rows,
             Err(_) => {
-                pglog!(Severity::Log, "get_query_result failed: status: -1");
+                pglog!(Severity::Log, context = CONTEXT; "get_query_result failed: status: -1");
                 Vec::new()
             }
         };
@@ -205,6 +208,7 @@ pub fn check_replication_delay(
         if should_log(mode, delay, time_mode, threshold, threshold_ms) {
             pglog!(
                 Severity::Log,
+                context = CONTEXT;
                 "{}",
                 delay_message(i, delay, time_mode, primary)
             );

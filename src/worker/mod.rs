@@ -76,9 +76,12 @@ fn check_round(cfg: &Config, sh: &Shmem, versions: &mut delay::Versions) {
         })
         .collect();
     if let Err(e) = delay::check_replication_delay(cfg, sh, &mut conns, versions) {
+        let context = delay::CONTEXT;
         match e.hint() {
-            Some(h) => pglog!(Severity::Error, detail = e.detail(), hint = h; "{}", e),
-            None => pglog!(Severity::Error, detail = e.detail(); "{}", e),
+            Some(h) => {
+                pglog!(Severity::Error, detail = e.detail(), hint = h, context = context; "{}", e)
+            }
+            None => pglog!(Severity::Error, detail = e.detail(), context = context; "{}", e),
         }
         return;
     }

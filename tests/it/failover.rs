@@ -631,3 +631,36 @@ fn pcp_detach_attach_and_switchover_drive_the_failover_procedure() {
         .unwrap_or_else(|e| panic!("{e}\n{}", tail(&d.log(), 40)));
     assert_eq!(out.trim(), format!("2|{}", cluster.port(1)));
 }
+
+/// detach_false_primary at start-up (failover.md §7.4): a primary no standby follows is found
+/// by the start-up search and detached at once, by the main process; the worker, which would
+/// otherwise do it, is off here (`sr_check_period = 0`).
+#[test]
+fn false_primary_found_at_start_up_is_detached_at_once() {
+    let cluster = Cluster::start(ClusterSpec {
+        standbys: 2,
+        ..ClusterSpec::default()
+    });
+    cluster.promote(2);
+    let d = Daemon::start_streaming(&cluster, "detach_false_primary = on\n");
+    wait_pool_nodes(&d, Duration::from_secs(30), "node 2 detached", |r| {
+        r.len() == 3 && r[2]["status"] == "down" && r[0]["role"] == "primary"
+    });
+    let log = d.log();
+    let after_start = log
+        .split_once("successfully started")
+        .unwrap_or_else(|| panic!("no start-up message in\n{}", tail(&log, 40)))
+        .1;
+    for line in [
+        "LOG:  node status[0]: 1",
+        "LOG:  node status[1]: 2",
+        "LOG:  node status[2]: 3",
+        "LOG:  pgpool_main: invalid node found 2",
+    ] {
+        assert!(
+            after_start.contains(line),
+            "no {line:?} after the start-up message in\n{}",
+            tail(&log, 60)
+        );
+    }
+}

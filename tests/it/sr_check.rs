@@ -112,6 +112,33 @@ fn primary_is_detected_and_standbys_report_streaming_async() {
     ] {
         assert!(log.contains(line), "no {line:?} in\n{}", tail(&log, 40));
     }
+    // start-up as pgpool logs it: each health check says it started (not yet named after its
+    // node), and after the start-up message each node's class from the search
+    let started = log
+        .lines()
+        .filter(|l| l.contains(": health_check pid ") && l.ends_with("LOG:  process started"))
+        .count();
+    assert_eq!(started, 3, "{}", tail(&log, 40));
+    assert!(
+        !log.contains("start health check process for host"),
+        "{}",
+        tail(&log, 40)
+    );
+    let after_start = log
+        .split_once("successfully started")
+        .unwrap_or_else(|| panic!("no start-up message in\n{}", tail(&log, 40)))
+        .1;
+    for line in [
+        "LOG:  node status[0]: 1",
+        "LOG:  node status[1]: 2",
+        "LOG:  node status[2]: 2",
+    ] {
+        assert!(
+            after_start.contains(line),
+            "no {line:?} after the start-up message in\n{}",
+            tail(&log, 40)
+        );
+    }
     // SHOW pool_backend_stats takes the same roles
     let stats = show(&d, "SHOW pool_backend_stats");
     let roles: Vec<&str> = stats.iter().map(|r| r[4].as_str()).collect();
@@ -139,10 +166,19 @@ fn replication_delay_appears_while_replay_is_paused_and_clears_after_resume() {
     assert_eq!(rows[0][DELAY], "0", "{rows:?}");
     let bytes = rows[2][DELAY].clone();
     let log = d.log();
+    let lines: Vec<&str> = log.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| {
+            l.contains("LOG:  Replication of node: 2 is behind ")
+                && l.ends_with(" bytes from the primary server (node: 0)")
+        })
+        .unwrap_or_else(|| panic!("no delay line in\n{}", tail(&log, 30)));
     assert!(
-        log.contains("Replication of node: 2 is behind ")
-            && log.contains(" bytes from the primary server (node: 0)"),
-        "no delay line in\n{}",
+        lines
+            .get(at + 1)
+            .is_some_and(|l| l.ends_with("CONTEXT:  while checking replication time lag")),
+        "no CONTEXT line after the delay line in\n{}",
         tail(&log, 30)
     );
     assert!(bytes.parse::<u64>().is_ok());
@@ -319,6 +355,21 @@ fn worker_picks_up_sr_check_period_on_reload() {
     wait_nodes(&d, "the check to run after reload", |rows| {
         rows[1][REP_STATE] == "streaming" && rows[2][REP_STATE] == "streaming"
     });
+    // the worker and each health check say so, as pgpool's do
+    let log = d.log();
+    for process in [
+        "sr_check_worker",
+        "health_check0",
+        "health_check1",
+        "health_check2",
+    ] {
+        assert!(
+            log.lines().any(|l| l.contains(&format!(": {process} pid "))
+                && l.ends_with("LOG:  reloading config file")),
+            "no reload line from {process} in\n{}",
+            tail(&log, 40)
+        );
+    }
 }
 
 #[test]
