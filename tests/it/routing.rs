@@ -1126,6 +1126,61 @@ fn stopped_standby_is_skipped_or_detached() {
     })
 }
 
+/// A standby that is neither the primary nor the session's load-balance node shuts down while
+/// a session is open (routing.md §11.3): the session goes on with the others, as pgpool marks
+/// the node down in the child's own view. After a fast shutdown (FATAL 57P01) pgpool does the
+/// same; after an immediate one (a WARNING notice with 57P01) pgpool-II 4.3.5 waits forever on
+/// the session's next statement, we go on as well.
+#[test]
+fn standby_shut_down_outside_the_session_is_left_out_of_it() {
+    within(
+        TEST_BOUND,
+        "standby_shut_down_outside_the_session_is_left_out_of_it",
+        || {
+            let cluster = Cluster::start(ClusterSpec {
+                standbys: 2,
+                ..ClusterSpec::default()
+            });
+            let d = Daemon::start_streaming(&cluster, &lb_node1());
+            for mode in [StopMode::Fast, StopMode::Immediate] {
+                let mut c = d.client(SUPERUSER, "postgres");
+                assert_eq!(port_of(&mut c, &cluster, "SELECT inet_server_port()"), 1);
+                c.batch_execute("BEGIN").expect("BEGIN");
+                cluster.stop_node(2, mode);
+                std::thread::sleep(Duration::from_millis(300));
+                let ctx = format!("after a {mode:?} shutdown of node 2");
+                assert_eq!(
+                    port_of(&mut c, &cluster, "SELECT inet_server_port()"),
+                    1,
+                    "{ctx}\n{}",
+                    crate::support::tail(&d.log(), 30)
+                );
+                c.batch_execute(
+                    "CREATE TEMP TABLE left_out(i int); INSERT INTO left_out VALUES (1)",
+                )
+                .unwrap_or_else(|e| panic!("{ctx}: {e}"));
+                c.batch_execute("COMMIT")
+                    .unwrap_or_else(|e| panic!("{ctx}: {e}"));
+                assert_eq!(
+                    port_of(&mut c, &cluster, "SELECT inet_server_port()"),
+                    1,
+                    "{ctx}"
+                );
+                drop(c);
+                let log = d.log();
+                assert!(
+                    log.contains(
+                        "DETAIL:  postmaster on DB node 2 was shutdown by administrative command"
+                    ),
+                    "{ctx}\n{}",
+                    crate::support::tail(&log, 30)
+                );
+                cluster.start_node(2);
+            }
+        },
+    )
+}
+
 /// The streaming engine's child status follows each ReadyForQuery too.
 #[test]
 fn child_status_is_idle_between_statements_in_streaming_mode() {

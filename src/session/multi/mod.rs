@@ -416,6 +416,9 @@ impl Engine<'_> {
             Ok(0) => {
                 // whatever it said last (often its FATAL) goes to the client first
                 let _ = self.unsolicited(n);
+                if self.be[n].is_none() {
+                    return Ok(()); // a shutdown the session goes on without
+                }
                 pglog!(Severity::Log, "backend {} closed the connection", n);
                 self.flush_client();
                 send_error(

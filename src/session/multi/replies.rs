@@ -347,9 +347,14 @@ impl Engine<'_> {
         End::BackendGone
     }
 
-    /// Unsolicited messages from an idle node: notifications and notices go to the client; an
-    /// error (the server ending the session) is forwarded and ends the session.
+    /// Unsolicited messages from a node with nothing asked of it: notifications and notices go
+    /// to the client; an error (the server ending the session) is forwarded and ends the
+    /// session. A shutdown (`57P01`, or `57P02` after a crash, as an error or a notice) of a
+    /// node the session can do without leaves that node out of the session instead, as pgpool
+    /// marks it down in the child's own view (routing.md §11.3); pgpool waits forever when the
+    /// notice of an immediate shutdown comes from such a node, we go on without it.
     pub(super) fn unsolicited(&mut self, n: usize) -> Result<(), End> {
+        let spare = self.can_leave_out(n);
         let Some(be) = self.be[n].as_mut() else {
             return Ok(());
         };
@@ -362,17 +367,24 @@ impl Engine<'_> {
                 if buf.len() - off < h.total {
                     break;
                 }
-                let body = &buf[off + 5..off + h.total];
+                let frame = &buf[off..off + h.total];
+                let body = &frame[5..];
+                let fields = match h.tag {
+                    b'E' | b'N' => messages::parse_error_fields(body).ok(),
+                    _ => None,
+                };
+                let ends = fields
+                    .as_ref()
+                    .is_some_and(|f| f.code == "57P01" || f.code == "57P02");
+                shutdown |= ends;
                 match h.tag {
-                    b'A' | b'N' => self.out.extend_from_slice(&buf[off..off + h.total]),
-                    b'S' if n == self.main => {
-                        self.out.extend_from_slice(&buf[off..off + h.total]);
-                    }
+                    _ if ends && spare => {}
+                    b'A' | b'N' => self.out.extend_from_slice(frame),
+                    b'S' if n == self.main => self.out.extend_from_slice(frame),
                     b'E' => {
-                        self.out.extend_from_slice(&buf[off..off + h.total]);
-                        fatal = messages::parse_error_fields(body).is_ok_and(|f| f.is_fatal());
-                        if let Ok(f) = messages::parse_error_fields(body) {
-                            shutdown |= f.code == "57P01" || f.code == "57P02";
+                        self.out.extend_from_slice(frame);
+                        if let Some(f) = &fields {
+                            fatal = f.is_fatal();
                             pglog!(
                                 Severity::Log,
                                 "backend {}: {}: {}",
@@ -388,6 +400,17 @@ impl Engine<'_> {
             }
         }
         be.conn.consume(off);
+        if shutdown {
+            pglog!(
+                Severity::Log,
+                detail = format!("postmaster on DB node {n} was shutdown by administrative command");
+                "reading and processing packets"
+            );
+            if spare {
+                self.leave_out(n);
+                return Ok(());
+            }
+        }
         // failover_on_backend_shutdown (failover.md §3 row 7): the primary or this session's
         // load-balance node was shut down by its administrator
         if shutdown
@@ -400,6 +423,33 @@ impl Engine<'_> {
             Err(End::BackendGone)
         } else {
             Ok(())
+        }
+    }
+
+    /// Whether node `n` can leave the session: not its primary, main or load-balance node, and
+    /// nothing of the session's outstanding on it.
+    fn can_leave_out(&self, n: usize) -> bool {
+        n != self.primary
+            && n != self.main
+            && n != self.route.lb_node
+            && !self.unsynced.contains(n)
+            && !self.copy_nodes.contains(n)
+            && self.rem.get(n).is_some_and(|r| r.0 == 0)
+            && self
+                .queue
+                .iter()
+                .all(|q| !q.nodes.contains(n) || q.done.contains(n))
+    }
+
+    /// Close node `n`'s connection and go on without it: it is no longer written to, read or
+    /// chosen for load balancing in this session, and the pool slot is not kept with a node
+    /// missing (`Pool::find` discards it while the node is up).
+    fn leave_out(&mut self, n: usize) {
+        self.be[n] = None;
+        self.usable.remove(n);
+        self.skipping.remove(n);
+        if let Some((_, pending)) = self.lazy_begin.as_mut() {
+            pending.remove(n);
         }
     }
 }
