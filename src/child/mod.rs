@@ -119,15 +119,18 @@ impl Child {
         self.sh.process(self.slot)
     }
 
-    /// Signals and requests that end the process between sessions.
+    /// Signals and requests that end the process between sessions (the requests logged as
+    /// pgpool logs them).
     fn exit_requested(&self) -> Option<i32> {
         if signals::FAST_EXIT.load(SeqCst) || signals::SMART_EXIT.load(SeqCst) {
             return Some(exit_code::NO_RESTART);
         }
         if self.info().need_to_restart.load(SeqCst) {
+            pglog!(Severity::Log, detail = "restarting myself"; "failover or failback event detected");
             return Some(exit_code::RESTART);
         }
         if self.info().exit_if_idle.load(SeqCst) {
+            pglog!(Severity::Log, detail = "Exiting myself"; "Exit flag set");
             return Some(exit_code::NO_RESTART);
         }
         None
