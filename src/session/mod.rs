@@ -235,13 +235,7 @@ impl Relay<'_> {
                     Ok(0) => {
                         // Forward whatever the backend said last (often its FATAL) first.
                         let _ = self.relay_backend(child);
-                        pglog!(Severity::Log, "backend {} closed the connection", self.node);
-                        send_error(
-                            self.client,
-                            &PgError::fatal("57P01", "unable to forward message to frontend")
-                                .with_detail("the backend connection was closed"),
-                        );
-                        return End::BackendGone;
+                        return backend_closed(self.client, self.node, self.pending > 0);
                     }
                     Ok(_) => {}
                     Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
@@ -557,7 +551,20 @@ impl Relay<'_> {
                         _ => {
                             // An error ends COPY IN on the server side.
                             self.copy_in = false;
-                            stats::count_error(child.sh.backend(self.node), body)
+                            stats::count_error(child.sh.backend(self.node), body);
+                            let own = (self.pending == 0)
+                                .then(|| crate::protocol::messages::parse_error_fields(body).ok())
+                                .flatten()
+                                .and_then(|f| ended_by_server(&f.code));
+                            if let Some(e) = own {
+                                // the server ended the idle session: what came before it,
+                                // then pgpool's FATAL in place of the server's
+                                let _ = self.client.write_all(&buf[..off]);
+                                log_fatal(&e);
+                                send_error(self.client, &e);
+                                self.be.conn.consume(off + head.total);
+                                return Err(End::BackendGone);
+                            }
                         }
                     }
                     off += head.total;
@@ -652,6 +659,62 @@ pub(super) fn backend_failed(child: &Child, node: usize) -> End {
     if child.settings.failover_on_backend_error {
         crate::failover::request::notice_backend_error(node);
     }
+    End::BackendGone
+}
+
+/// The FATAL pgpool sends in place of a backend's error that ended an idle session: a
+/// recovery conflict (`40001`), `idle_in_transaction_session_timeout` (`25P03`) or
+/// `idle_session_timeout` (`57P05`) (routing.md §11.3).
+pub(crate) fn ended_by_server(code: &str) -> Option<PgError> {
+    match code {
+        "40001" => Some(
+            PgError::fatal("40001", "connection was terminated due to conflict with recovery")
+                .with_detail("User was holding a relation lock for too long.")
+                .with_hint(
+                    "In a moment you should be able to reconnect to the database and repeat your command.",
+                ),
+        ),
+        "25P03" => Some(PgError::fatal(
+            "25P03",
+            "terminating connection due to idle-in-transaction session timeout",
+        )),
+        "57P05" => Some(PgError::fatal(
+            "57P05",
+            "terminating connection due to idle session timeout",
+        )),
+        _ => None,
+    }
+}
+
+/// Log a FATAL pgpool raises itself, with its DETAIL and HINT.
+pub(crate) fn log_fatal(e: &PgError) {
+    match (&e.detail, &e.hint) {
+        (Some(d), Some(h)) => pglog!(Severity::Fatal, detail = d, hint = h; "{}", e.message),
+        (Some(d), None) => pglog!(Severity::Fatal, detail = d; "{}", e.message),
+        (None, Some(h)) => pglog!(Severity::Fatal, hint = h; "{}", e.message),
+        (None, None) => pglog!(Severity::Fatal, "{}", e.message),
+    }
+}
+
+/// Node's backend closed its connection (after whatever it said last was relayed): logged as
+/// pgpool logs it — a FATAL when a reply was awaited, "unable to read and process data" when
+/// the session was idle — and the client gets pgpool's FATAL for the first case in both, where
+/// pgpool closes an idle one without a word. The session ends.
+pub(super) fn backend_closed(client: &Conn, node: usize, reply_awaited: bool) -> End {
+    let e = PgError::fatal("XX000", format!("unable to read data from DB node {node}"))
+        .with_detail("EOF encountered with backend");
+    if reply_awaited {
+        pglog!(Severity::Fatal, detail = "EOF encountered with backend"; "{}", e.message);
+    } else {
+        pglog!(
+            Severity::Log,
+            detail = format!(
+                "detect_postmaster_down_error returns error on backend {node}. Going to close this session."
+            );
+            "unable to read and process data"
+        );
+    }
+    send_error(client, &e);
     End::BackendGone
 }
 

@@ -1181,6 +1181,67 @@ fn standby_shut_down_outside_the_session_is_left_out_of_it() {
     )
 }
 
+/// psql sends `first`, waits `pause`, sends `then`: its stderr.
+fn psql_with_pause(d: &Daemon, first: &str, pause: Duration, then: &str) -> String {
+    use std::io::Write as _;
+    let mut child = crate::support::psql_command(d.port(), SUPERUSER, None, "postgres")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run psql");
+    let mut stdin = child.stdin.take().expect("psql stdin");
+    stdin.write_all(first.as_bytes()).expect("write to psql");
+    stdin.flush().expect("flush psql stdin");
+    std::thread::sleep(pause);
+    let _ = stdin.write_all(then.as_bytes());
+    drop(stdin);
+    let out = child.wait_with_output().expect("psql output");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A server that ends an idle session for `idle_session_timeout` or
+/// `idle_in_transaction_session_timeout` (routing.md §11.3): the client gets pgpool's FATAL for
+/// it, in the raw engine and in the streaming engine alike.
+#[test]
+fn idle_timeouts_of_the_server_reach_the_client_as_pgpools_fatal() {
+    within(
+        TEST_BOUND,
+        "idle_timeouts_of_the_server_reach_the_client_as_pgpools_fatal",
+        || {
+            let cluster = shared_sr_cluster();
+            let raw = Daemon::start(cluster, "");
+            let streaming = Daemon::start_streaming(cluster, &lb_node1());
+            for d in [&raw, &streaming] {
+                let err = psql_with_pause(
+                    d,
+                    "SET idle_session_timeout = '300ms';\n",
+                    Duration::from_millis(1500),
+                    "SELECT 1;\n",
+                );
+                assert!(
+                    err.contains("FATAL:  terminating connection due to idle session timeout"),
+                    "{err}\n{}",
+                    crate::support::tail(&d.log(), 20)
+                );
+                let err = psql_with_pause(
+                    d,
+                    "BEGIN; SET LOCAL idle_in_transaction_session_timeout = '300ms'; SELECT 1;\n",
+                    Duration::from_millis(1500),
+                    "SELECT 1;\n",
+                );
+                assert!(
+                    err.contains(
+                        "FATAL:  terminating connection due to idle-in-transaction session timeout"
+                    ),
+                    "{err}\n{}",
+                    crate::support::tail(&d.log(), 20)
+                );
+            }
+        },
+    )
+}
+
 /// The streaming engine's child status follows each ReadyForQuery too.
 #[test]
 fn child_status_is_idle_between_statements_in_streaming_mode() {

@@ -21,12 +21,11 @@ use std::collections::VecDeque;
 use std::rc::Rc;
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 
-use crate::child::{send_error, signals, Child};
+use crate::child::{signals, Child};
 use crate::config::Config;
 use crate::logger::Severity;
 use crate::pglog;
 use crate::pool::BackendConn;
-use crate::protocol::pgerror::PgError;
 use crate::protocol::Conn;
 use crate::router::{NodeSet, NodeView, Router, SessionRoute};
 
@@ -419,14 +418,12 @@ impl Engine<'_> {
                 if self.be[n].is_none() {
                     return Ok(()); // a shutdown the session goes on without
                 }
-                pglog!(Severity::Log, "backend {} closed the connection", n);
                 self.flush_client();
-                send_error(
-                    self.client,
-                    &PgError::fatal("57P01", "unable to forward message to frontend")
-                        .with_detail("the backend connection was closed"),
-                );
-                Err(End::BackendGone)
+                let awaited = self
+                    .queue
+                    .iter()
+                    .any(|q| q.nodes.contains(n) && !q.done.contains(n));
+                Err(super::backend_closed(self.client, n, awaited))
             }
             Ok(_) => {
                 self.active = true;

@@ -382,8 +382,19 @@ impl Engine<'_> {
                     b'A' | b'N' => self.out.extend_from_slice(frame),
                     b'S' if n == self.main => self.out.extend_from_slice(frame),
                     b'E' => {
-                        self.out.extend_from_slice(frame);
-                        if let Some(f) = &fields {
+                        let own = fields
+                            .as_ref()
+                            .and_then(|f| crate::session::ended_by_server(&f.code));
+                        let substituted = own.is_some();
+                        if let Some(e) = own {
+                            // pgpool ends the session with its own words for these
+                            crate::session::log_fatal(&e);
+                            e.to_message(&mut self.out);
+                            fatal = true;
+                        } else {
+                            self.out.extend_from_slice(frame);
+                        }
+                        if let (Some(f), false) = (&fields, substituted) {
                             fatal = f.is_fatal();
                             pglog!(
                                 Severity::Log,
