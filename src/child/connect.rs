@@ -316,6 +316,7 @@ fn new_connection(
         ci.minor.store(i32::from(sp.minor), Relaxed);
         ci.pid.store(b.pid, Relaxed);
         ci.key.store(b.key, Relaxed);
+        ci.swallow_termination.store(false, Relaxed);
         ci.counter.store(1, Relaxed);
         ci.create_time.store(t, Relaxed);
         ci.load_balancing_node.store(main_node as i32, Relaxed);

@@ -261,6 +261,9 @@ pub struct ConnectionInfo {
     pub load_balancing_node: AtomicI32,
     /// A client is using this slot.
     pub connected: AtomicBool,
+    /// Another session ran pg_terminate_backend() on this backend through pgpool: its end is
+    /// not a node failure (routing.md §3.1 step 8).
+    pub swallow_termination: AtomicBool,
 }
 
 impl ConnectionInfo {
@@ -286,6 +289,7 @@ impl ConnectionInfo {
         self.client_idle_duration.store(0, Relaxed);
         self.load_balancing_node.store(0, Relaxed);
         self.connected.store(false, Relaxed);
+        self.swallow_termination.store(false, Relaxed);
     }
 }
 

@@ -1181,6 +1181,48 @@ fn standby_shut_down_outside_the_session_is_left_out_of_it() {
     )
 }
 
+/// pg_terminate_backend() through pgpool (routing.md §3.1 step 8, failover.md §3 row 7): the
+/// statement goes to the node of the backend it names, the session that loses that backend
+/// gets pgpool's FATAL, and the node is not failed over even with
+/// `failover_on_backend_shutdown = on`.
+#[test]
+fn pg_terminate_backend_through_pgpool_ends_the_session_without_failover() {
+    within(
+        TEST_BOUND,
+        "pg_terminate_backend_through_pgpool_ends_the_session_without_failover",
+        || {
+            let cluster = shared_sr_cluster();
+            let d = Daemon::start_streaming(
+                cluster,
+                &format!("{}failover_on_backend_shutdown = on\n", lb_node1()),
+            );
+            let mut victim = d.client(SUPERUSER, "postgres");
+            let row = first_row(&mut victim, "SELECT pg_backend_pid(), inet_server_port()");
+            assert_eq!(node_with_port(cluster, row[1].parse().expect("port")), 1);
+            let pid: i32 = row[0].parse().expect("pid");
+            let mut killer = d.client(SUPERUSER, "postgres");
+            let out = first_row(&mut killer, &format!("SELECT pg_terminate_backend({pid})"));
+            assert_eq!(out[0], "t", "the backend on node 1 was terminated");
+            std::thread::sleep(Duration::from_millis(300));
+            let err = victim
+                .simple_query("SELECT 1")
+                .expect_err("the terminated session ends");
+            let db = err.as_db_error().map(|e| e.message().to_string());
+            assert_eq!(
+                db.as_deref(),
+                Some("connection to postmaster on DB node 1 was lost due to pg_terminate_backend"),
+                "{err:?}\n{}",
+                crate::support::tail(&d.log(), 20)
+            );
+            std::thread::sleep(Duration::from_millis(500));
+            let nodes = d.pool_nodes();
+            assert_eq!(nodes[1]["status"], "up", "no failover of node 1: {nodes:?}");
+            let mut c = d.client(SUPERUSER, "postgres");
+            assert_eq!(port_of(&mut c, cluster, "SELECT inet_server_port()"), 1);
+        },
+    )
+}
+
 /// psql sends `first`, waits `pause`, sends `then`: its stderr.
 fn psql_with_pause(d: &Daemon, first: &str, pause: Duration, then: &str) -> String {
     use std::io::Write as _;

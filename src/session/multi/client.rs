@@ -376,10 +376,15 @@ impl Engine<'_> {
                 .terminate_pid
                 .is_some_and(|pid| self.terminate_target(pid).is_some()) =>
             {
-                let n = a
+                let target = a
                     .terminate_pid
-                    .and_then(|pid| self.terminate_target(pid))
-                    .unwrap_or(self.primary);
+                    .and_then(|pid| self.terminated_connection(pid));
+                if let Some((ci, _)) = target {
+                    // its session ends without taking the node for failed
+                    ci.swallow_termination
+                        .store(true, std::sync::atomic::Ordering::Relaxed);
+                }
+                let n = target.map_or(self.primary, |(_, n)| n);
                 Decision {
                     nodes: NodeSet::single(n),
                     main: n,
@@ -462,17 +467,21 @@ impl Engine<'_> {
     /// pg_terminate_backend(pid) of a backend some pgpool child holds: the node it runs on
     /// (routing.md §3.1 step 8), so the statement reaches the server that has that pid.
     fn terminate_target(&self, pid: i32) -> Option<usize> {
+        self.terminated_connection(pid).map(|(_, n)| n)
+    }
+
+    /// The shared row of the pooled backend connection `pid` (any child's), and its node.
+    fn terminated_connection(
+        &self,
+        pid: i32,
+    ) -> Option<(&'static crate::shmem::ConnectionInfo, usize)> {
         let sh = self.child.sh;
         (0..sh.num_children).find_map(|c| {
             (0..sh.max_pool).find_map(|p| {
-                (0..sh.num_backends()).find(|&n| {
-                    self.usable.contains(n)
-                        && sh
-                            .connection(c, p, n)
-                            .pid
-                            .load(std::sync::atomic::Ordering::Relaxed)
-                            == pid
-                })
+                (0..sh.num_backends())
+                    .filter(|&n| self.usable.contains(n))
+                    .map(|n| (sh.connection(c, p, n), n))
+                    .find(|(ci, _)| ci.pid.load(std::sync::atomic::Ordering::Relaxed) == pid)
             })
         })
     }

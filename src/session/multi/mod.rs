@@ -414,7 +414,10 @@ impl Engine<'_> {
         match b.conn.fill() {
             Ok(0) => {
                 // whatever it said last (often its FATAL) goes to the client first
-                let _ = self.unsolicited(n);
+                if let Err(end) = self.unsolicited(n) {
+                    self.flush_client();
+                    return Err(end);
+                }
                 if self.be[n].is_none() {
                     return Ok(()); // a shutdown the session goes on without
                 }

@@ -355,6 +355,13 @@ impl Engine<'_> {
     /// notice of an immediate shutdown comes from such a node, we go on without it.
     pub(super) fn unsolicited(&mut self, n: usize) -> Result<(), End> {
         let spare = self.can_leave_out(n);
+        // pg_terminate_backend() through pgpool ended this connection: not a node failure
+        let terminated = self
+            .child
+            .sh
+            .connection(self.child.slot, self.pool_idx, n)
+            .swallow_termination
+            .load(std::sync::atomic::Ordering::Relaxed);
         let Some(be) = self.be[n].as_mut() else {
             return Ok(());
         };
@@ -378,7 +385,7 @@ impl Engine<'_> {
                     .is_some_and(|f| f.code == "57P01" || f.code == "57P02");
                 shutdown |= ends;
                 match h.tag {
-                    _ if ends && spare => {}
+                    _ if ends && (spare || terminated) => {}
                     b'A' | b'N' => self.out.extend_from_slice(frame),
                     b'S' if n == self.main => self.out.extend_from_slice(frame),
                     b'E' => {
@@ -420,6 +427,16 @@ impl Engine<'_> {
             if spare {
                 self.leave_out(n);
                 return Ok(());
+            }
+            if terminated {
+                let e = PgError::fatal(
+                    "XX000",
+                    format!("connection to postmaster on DB node {n} was lost due to pg_terminate_backend"),
+                )
+                .with_detail("pg_terminate_backend was called on the backend");
+                crate::session::log_fatal(&e);
+                e.to_message(&mut self.out);
+                return Err(End::BackendGone);
             }
         }
         // failover_on_backend_shutdown (failover.md §3 row 7): the primary or this session's
