@@ -33,6 +33,7 @@ pub fn run(mut cfg: Config) -> i32 {
             return exit_code::NO_RESTART;
         }
         if !crate::aux_signals::reload_if_asked(&mut cfg) && RESTART.load(SeqCst) {
+            pglog!(Severity::Log, "worker process received restart request");
             return exit_code::RESTART;
         }
         let period = cfg.get_int("sr_check_period");

@@ -600,12 +600,18 @@ fn pcp_detach_attach_and_switchover_drive_the_failover_procedure() {
     wait_pool_nodes(&d, Duration::from_secs(30), "node 2 down", |n| {
         n.len() == 3 && n[2]["status"] == "down" && n[0]["status"] == "up"
     });
-    // the children asked to restart after their session say why, as pgpool's do
-    wait_until(Duration::from_secs(30), "a child restarting itself", || {
-        d.log()
-            .contains("LOG:  failover or failback event detected\n")
-            && d.log().contains("DETAIL:  restarting myself\n")
-    })
+    // the children asked to restart after their session, and the worker, say why, as
+    // pgpool's do
+    wait_until(
+        Duration::from_secs(30),
+        "a child and the worker restarting",
+        || {
+            let log = d.log();
+            log.contains("LOG:  failover or failback event detected\n")
+                && log.contains("DETAIL:  restarting myself\n")
+                && log.contains("LOG:  worker process received restart request\n")
+        },
+    )
     .unwrap_or_else(|e| panic!("{e}\n{}", tail(&d.log(), 40)));
     tool("pcp_attach_node", &["-n", "2"]);
     wait_pool_nodes(&d, Duration::from_secs(30), "node 2 back", |n| {
