@@ -659,21 +659,14 @@ fn false_primary_found_at_start_up_is_detached_at_once() {
     wait_pool_nodes(&d, Duration::from_secs(30), "node 2 detached", |r| {
         r.len() == 3 && r[2]["status"] == "down" && r[0]["role"] == "primary"
     });
-    let log = d.log();
-    let after_start = log
-        .split_once("successfully started")
-        .unwrap_or_else(|| panic!("no start-up message in\n{}", tail(&log, 40)))
-        .1;
-    for line in [
-        "LOG:  node status[0]: 1",
-        "LOG:  node status[1]: 2",
-        "LOG:  node status[2]: 3",
-        "LOG:  pgpool_main: invalid node found 2",
-    ] {
-        assert!(
-            after_start.contains(line),
-            "no {line:?} after the start-up message in\n{}",
-            tail(&log, 60)
-        );
-    }
+    crate::support::assert_logged_after(
+        &d.log(),
+        "successfully started",
+        &[
+            "LOG:  node status[0]: 1",
+            "LOG:  node status[1]: 2",
+            "LOG:  node status[2]: 3",
+            "LOG:  pgpool_main: invalid node found 2",
+        ],
+    );
 }

@@ -124,21 +124,15 @@ fn primary_is_detected_and_standbys_report_streaming_async() {
         "{}",
         tail(&log, 40)
     );
-    let after_start = log
-        .split_once("successfully started")
-        .unwrap_or_else(|| panic!("no start-up message in\n{}", tail(&log, 40)))
-        .1;
-    for line in [
-        "LOG:  node status[0]: 1",
-        "LOG:  node status[1]: 2",
-        "LOG:  node status[2]: 2",
-    ] {
-        assert!(
-            after_start.contains(line),
-            "no {line:?} after the start-up message in\n{}",
-            tail(&log, 40)
-        );
-    }
+    crate::support::assert_logged_after(
+        &log,
+        "successfully started",
+        &[
+            "LOG:  node status[0]: 1",
+            "LOG:  node status[1]: 2",
+            "LOG:  node status[2]: 2",
+        ],
+    );
     // SHOW pool_backend_stats takes the same roles
     let stats = show(&d, "SHOW pool_backend_stats");
     let roles: Vec<&str> = stats.iter().map(|r| r[4].as_str()).collect();

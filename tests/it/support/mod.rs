@@ -109,6 +109,22 @@ pub fn tail(text: &str, n: usize) -> String {
     lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
+/// Panics (with the log's end) unless each of `lines` occurs in `log` after its first
+/// `marker` (e.g. the lines pgpool writes after its start-up message).
+pub fn assert_logged_after(log: &str, marker: &str, lines: &[&str]) {
+    let after = log
+        .split_once(marker)
+        .unwrap_or_else(|| panic!("no {marker:?} in\n{}", tail(log, 40)))
+        .1;
+    for line in lines {
+        assert!(
+            after.contains(line),
+            "no {line:?} after {marker:?} in\n{}",
+            tail(log, 60)
+        );
+    }
+}
+
 /// Run `cmd` to completion with stdin from /dev/null and stdout/stderr captured through
 /// temporary files (not pipes: a daemon that inherits them cannot hold the caller up), killed
 /// after `timeout`. Returns the output and whether it finished in time.
