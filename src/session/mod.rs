@@ -551,7 +551,6 @@ impl Relay<'_> {
                         _ => {
                             // An error ends COPY IN on the server side.
                             self.copy_in = false;
-                            stats::count_error(child.sh.backend(self.node), body);
                             let own = (self.pending == 0)
                                 .then(|| crate::protocol::messages::parse_error_fields(body).ok())
                                 .flatten()
@@ -565,6 +564,8 @@ impl Relay<'_> {
                                 self.be.conn.consume(off + head.total);
                                 return Err(End::BackendGone);
                             }
+                            // (pgpool does not count the error it replaces)
+                            stats::count_error(child.sh.backend(self.node), body);
                         }
                     }
                     off += head.total;

@@ -1266,6 +1266,14 @@ fn idle_timeouts_of_the_server_reach_the_client_as_pgpools_fatal() {
                     "{err}\n{}",
                     crate::support::tail(&d.log(), 20)
                 );
+                // an error pgpool answers with its own FATAL is not counted as the node's
+                let stats = d
+                    .psql("SHOW pool_backend_stats")
+                    .expect("SHOW pool_backend_stats");
+                assert!(
+                    stats.lines().all(|l| l.ends_with("|0|0|0")),
+                    "panic/fatal/error counts: {stats}"
+                );
                 let err = psql_with_pause(
                     d,
                     "BEGIN; SET LOCAL idle_in_transaction_session_timeout = '300ms'; SELECT 1;\n",
