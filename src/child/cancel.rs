@@ -12,6 +12,9 @@ use crate::protocol::startup::cancel_request_packet;
 use super::Child;
 
 pub fn forward(child: &Child, pid: i32, key: i32) {
+    if child.settings.log_client_messages {
+        crate::session::client_log::cancel(pid);
+    }
     let sh = child.sh;
     let nodes = sh.num_backends();
     let found = (0..sh.num_children).find_map(|c| {

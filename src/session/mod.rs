@@ -8,6 +8,7 @@
 //! results of any size. Only Query frames (and small backend frames: ReadyForQuery,
 //! ParameterStatus, ErrorResponse) are looked at whole.
 
+pub(crate) mod client_log;
 mod multi;
 mod reset;
 pub(crate) mod stats;
@@ -106,6 +107,8 @@ struct Relay<'a> {
     active: bool,
     log_statement: bool,
     log_per_node_statement: bool,
+    /// `log_client_messages`.
+    client_log: Option<client_log::ClientLog>,
     client_idle_limit: i64,
     /// This session's copy of the configuration once PGPOOL SET changed something.
     session_cfg: Option<Config>,
@@ -143,6 +146,7 @@ pub fn run(
         active: false,
         log_statement: child.settings.log_statement,
         log_per_node_statement: child.settings.log_per_node_statement,
+        client_log: client_log::ClientLog::when(child.settings.log_client_messages),
         client_idle_limit: child.settings.client_idle_limit,
         session_cfg: None,
     };
@@ -293,6 +297,7 @@ impl Relay<'_> {
         let cfg = self.session_cfg.as_ref().unwrap_or(&child.cfg);
         self.log_statement = cfg.get_bool("log_statement");
         self.log_per_node_statement = cfg.get_bool("log_per_node_statement");
+        client_log::follow(&mut self.client_log, cfg);
         self.client_idle_limit = cfg.get_int("client_idle_limit");
     }
 
@@ -335,6 +340,13 @@ impl Relay<'_> {
                 );
                 end = Some(End::ClientGone);
                 break;
+            }
+            if let Some(log) = self.client_log.as_mut() {
+                let whole = buf.len() - off >= head.total;
+                if !whole && client_log::ClientLog::needs_body(head.tag) {
+                    break; // logged once it is all here
+                }
+                log.message(head.tag, &buf[off + 5..(off + head.total).min(buf.len())]);
             }
             match head.tag {
                 b'X' => {
@@ -380,6 +392,9 @@ impl Relay<'_> {
                                 }
                                 Some(_) if self.pending > 0 => {
                                     self.blocked = true;
+                                    if let Some(log) = self.client_log.as_mut() {
+                                        log.seen_again_later();
+                                    }
                                     break;
                                 }
                                 Some(cmd) => {
@@ -396,6 +411,7 @@ impl Relay<'_> {
                                     self.log_statement = cfg.get_bool("log_statement");
                                     self.log_per_node_statement =
                                         cfg.get_bool("log_per_node_statement");
+                                    client_log::follow(&mut self.client_log, cfg);
                                     self.client_idle_limit = cfg.get_int("client_idle_limit");
                                     reply
                                 }

@@ -1223,6 +1223,91 @@ fn pg_terminate_backend_through_pgpool_ends_the_session_without_failover() {
     )
 }
 
+/// `log_client_messages` (config.md): each frontend message is logged as pgpool-II 4.3.5
+/// logs it (checked side by side with pgproto), a run of CopyData once with its count, in the
+/// raw engine and the streaming engine.
+#[test]
+fn log_client_messages_logs_each_frontend_message_as_pgpool() {
+    use crate::support::wire::Wire;
+    within(
+        TEST_BOUND,
+        "log_client_messages_logs_each_frontend_message_as_pgpool",
+        || {
+            let cluster = shared_sr_cluster();
+            let on = "log_client_messages = on\n";
+            let raw = Daemon::start(cluster, on);
+            let streaming = Daemon::start_streaming(cluster, &format!("{}{on}", lb_node1()));
+            for d in [&raw, &streaming] {
+                let mut w = Wire::start(d.port(), SUPERUSER, "postgres");
+                w.until_ready();
+                w.query("CREATE TEMP TABLE lcm(a text)");
+                w.send(b'P', b"S1\0SELECT 1\0\0\0");
+                w.send(b'B', b"p1\0S1\0\0\0\0\0\0\0");
+                w.send(b'D', b"SS1\0");
+                w.send(b'D', b"Pp1\0");
+                w.send(b'E', b"p1\0\0\0\0\0");
+                w.send(b'H', b"");
+                w.send(b'C', b"Pp1\0");
+                w.send(b'C', b"SS1\0");
+                w.send(b'S', b"");
+                w.until_ready();
+                w.send_query("COPY lcm FROM STDIN");
+                for row in [&b"a\n"[..], b"b\n", b"c\n"] {
+                    w.send(b'd', row);
+                }
+                w.send(b'c', b"");
+                w.until_ready();
+                w.terminate();
+                let expected = [
+                    "LOG:  Query message from frontend.",
+                    "DETAIL:  query: \"CREATE TEMP TABLE lcm(a text)\"",
+                    "LOG:  Parse message from frontend.",
+                    "DETAIL:  statement: \"S1\", query: \"SELECT 1\"",
+                    "LOG:  Bind message from frontend.",
+                    "DETAIL:  portal: \"p1\", statement: \"S1\"",
+                    "LOG:  Describe message from frontend.",
+                    "DETAIL:  statement: \"S1\"",
+                    "LOG:  Describe message from frontend.",
+                    "DETAIL:  portal: \"p1\"",
+                    "LOG:  Execute message from frontend.",
+                    "DETAIL:  portal: \"p1\"",
+                    "LOG:  Flush message from frontend.",
+                    "LOG:  Close message from frontend.",
+                    "DETAIL:  portal: \"p1\"",
+                    "LOG:  Close message from frontend.",
+                    "DETAIL:  statement: \"S1\"",
+                    "LOG:  Sync message from frontend.",
+                    "LOG:  Query message from frontend.",
+                    "DETAIL:  query: \"COPY lcm FROM STDIN\"",
+                    "LOG:  CopyData message from frontend.",
+                    "DETAIL:  count: 3",
+                    "LOG:  CopyDone message from frontend.",
+                    "LOG:  Terminate message from frontend.",
+                ];
+                let mut got = Vec::new();
+                crate::support::wait_until(Duration::from_secs(10), "the Terminate line", || {
+                    got = d
+                        .log()
+                        .lines()
+                        .filter(|l| {
+                            l.contains(" message from frontend.") || l.contains("DETAIL:  ")
+                        })
+                        .filter_map(|l| {
+                            l.find("LOG:  ")
+                                .or(l.find("DETAIL:  "))
+                                .map(|i| l[i..].to_string())
+                        })
+                        .collect();
+                    got.last().is_some_and(|l| l.starts_with("LOG:  Terminate"))
+                })
+                .unwrap_or_else(|e| panic!("{e}: {got:#?}"));
+                let tail = &got[got.len().saturating_sub(expected.len())..];
+                assert_eq!(tail, expected, "{got:#?}");
+            }
+        },
+    )
+}
+
 /// psql sends `first`, waits `pause`, sends `then`: its stderr.
 fn psql_with_pause(d: &Daemon, first: &str, pause: Duration, then: &str) -> String {
     use std::io::Write as _;

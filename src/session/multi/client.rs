@@ -61,6 +61,9 @@ impl Engine<'_> {
                 return Err(unknown_message(self.client, h.tag));
             }
             if h.tag == b'd' && buf.len() < h.total {
+                if let Some(log) = self.client_log.as_mut() {
+                    log.message(b'd', &[]);
+                }
                 // a large CopyData: stream it to the COPY's nodes
                 let len = buf.len();
                 for n in self.copy_nodes.iter() {
@@ -88,6 +91,9 @@ impl Engine<'_> {
     }
 
     fn dispatch(&mut self, tag: u8, msg: &[u8]) -> Result<(), End> {
+        if let Some(log) = self.client_log.as_mut() {
+            log.message(tag, &msg[5..]);
+        }
         if !self.copy_nodes.is_empty() {
             match tag {
                 b'd' | b'H' | b'S' => {
@@ -569,6 +575,7 @@ impl Engine<'_> {
         let mut reply = commands::answer(cmd, &mut ctx);
         self.log_statement = cfg.get_bool("log_statement");
         self.log_per_node_statement = cfg.get_bool("log_per_node_statement");
+        crate::session::client_log::follow(&mut self.client_log, cfg);
         self.client_idle_limit = cfg.get_int("client_idle_limit");
         if matches!(
             cmd,
