@@ -86,6 +86,9 @@ pub fn run(slot: usize, cfg: Config, listeners: &[(RawFd, bool)]) -> i32 {
             sh.connection(slot, pool, node).clear();
         }
     }
+    // start-context parameters: read once
+    let relcache =
+        crate::session::RelCache::new(cfg.get_int("relcache_size"), cfg.get_int("relcache_expire"));
     let mut child = Child {
         slot,
         pool: Pool::new(slot, sh.max_pool),
@@ -95,7 +98,7 @@ pub fn run(slot: usize, cfg: Config, listeners: &[(RawFd, bool)]) -> i32 {
         sh,
         sessions_served: 0,
         router: None,
-        relcache: Default::default(),
+        relcache,
         rng: rand::SeedableRng::from_entropy(),
         slot_temp: (0..sh.max_pool.max(1)).map(|_| None).collect(),
         pool_passwd: Default::default(),

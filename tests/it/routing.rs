@@ -1308,6 +1308,49 @@ fn log_client_messages_logs_each_frontend_message_as_pgpool() {
     )
 }
 
+/// The relation cache (routing.md §7.4): a table found to be a logged one stays so for the
+/// process until `relcache_expire` seconds pass (0, the default: for ever); after that the
+/// catalog is asked again, and an unlogged table's reads go to the primary.
+#[test]
+fn relcache_expire_bounds_how_long_a_catalog_answer_is_trusted() {
+    within(
+        TEST_BOUND,
+        "relcache_expire_bounds_how_long_a_catalog_answer_is_trusted",
+        || {
+            let cluster = shared_sr_cluster();
+            let table = unique("relcache_t");
+            cluster.psql(0, &format!("CREATE TABLE {table} (i int)"));
+            cluster.wait_replayed();
+            let _drop = Cleanup::new(cluster, format!("DROP TABLE IF EXISTS {table}"));
+            let forever = Daemon::start_streaming(cluster, &lb_node1());
+            let expiring =
+                Daemon::start_streaming(cluster, &format!("{}relcache_expire = 1\n", lb_node1()));
+            let sql =
+                format!("SELECT inet_server_port() FROM (SELECT 1) x LEFT JOIN {table} ON true");
+            let mut a = forever.client(SUPERUSER, "postgres");
+            let mut b = expiring.client(SUPERUSER, "postgres");
+            assert_eq!(port_of(&mut a, cluster, &sql), 1);
+            assert_eq!(port_of(&mut b, cluster, &sql), 1);
+            cluster.psql(0, &format!("ALTER TABLE {table} SET UNLOGGED"));
+            // pgpool compares whole seconds: an entry lasts 1 to 2 s with relcache_expire = 1
+            std::thread::sleep(Duration::from_millis(2200));
+            // relcache_expire = 0: the cached answer holds, and the standby cannot read it
+            let err = a
+                .simple_query(&sql)
+                .expect_err("an unlogged table on the standby");
+            assert!(
+                format!("{err:?}").contains("during recovery"),
+                "relcache_expire = 0: the cached answer holds: {err:?}"
+            );
+            assert_eq!(
+                port_of(&mut b, cluster, &sql),
+                0,
+                "relcache_expire = 1: asked again, an unlogged table's reads go to the primary"
+            );
+        },
+    )
+}
+
 /// psql sends `first`, waits `pause`, sends `then`: its stderr.
 fn psql_with_pause(d: &Daemon, first: &str, pause: Duration, then: &str) -> String {
     use std::io::Write as _;

@@ -8,7 +8,7 @@
 
 use crate::fasthash::FnvMap;
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::backend::internal::parse_data_row;
 use crate::pool::BackendConn;
@@ -16,41 +16,70 @@ use crate::protocol::messages;
 use crate::router::{Catalog, TempCheck};
 use crate::sql::{Analysis, RelRef};
 
-/// Entries kept per process before the cache is emptied (pgpool's relcache_size default).
-const CACHE_LIMIT: usize = 256;
 /// Longest wait for an internal query's answer.
 const QUERY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Facts of one relation.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 struct RelFacts {
     catalog: bool,
     unlogged: bool,
+    at: Instant,
 }
 
-/// Per-process cache, by database.
-#[derive(Debug, Default)]
+/// Per-process cache, by database: at most `relcache_size` relations and as many functions
+/// (emptied when full), each answer trusted for `relcache_expire` seconds (0 = for ever).
+#[derive(Debug)]
 pub struct RelCache {
     relations: FnvMap<String, FnvMap<RelRef, RelFacts>>,
-    functions: FnvMap<String, FnvMap<String, bool>>,
+    functions: FnvMap<String, FnvMap<String, (bool, Instant)>>,
+    limit: usize,
+    expire: Option<Duration>,
 }
 
 impl RelCache {
+    /// The cache `relcache_size` and `relcache_expire` (seconds) describe.
+    pub fn new(size: i64, expire_secs: i64) -> RelCache {
+        RelCache {
+            relations: FnvMap::default(),
+            functions: FnvMap::default(),
+            limit: size.max(0) as usize,
+            expire: (expire_secs > 0).then(|| Duration::from_secs(expire_secs as u64)),
+        }
+    }
+
     fn bound(&mut self) {
-        if self.relations.values().map(FnvMap::len).sum::<usize>() > CACHE_LIMIT {
+        if self.relations.values().map(FnvMap::len).sum::<usize>() >= self.limit {
             self.relations.clear();
         }
-        if self.functions.values().map(FnvMap::len).sum::<usize>() > CACHE_LIMIT {
+        if self.functions.values().map(FnvMap::len).sum::<usize>() >= self.limit {
             self.functions.clear();
         }
     }
 
+    /// Whether an answer cached at `at` still holds.
+    fn fresh(&self, at: Instant) -> bool {
+        self.expire.is_none_or(|e| at.elapsed() < e)
+    }
+
     fn relation(&self, db: &str, r: &RelRef) -> Option<RelFacts> {
-        self.relations.get(db)?.get(r).copied()
+        self.relations
+            .get(db)?
+            .get(r)
+            .copied()
+            .filter(|f| self.fresh(f.at))
     }
 
     fn function(&self, db: &str, f: &str) -> Option<bool> {
-        self.functions.get(db)?.get(f).copied()
+        let &(volatile, at) = self.functions.get(db)?.get(f)?;
+        self.fresh(at).then_some(volatile)
+    }
+}
+
+impl Default for RelCache {
+    /// pgpool's defaults: 256 entries, never expiring.
+    fn default() -> RelCache {
+        RelCache::new(256, 0)
     }
 }
 
@@ -67,8 +96,9 @@ pub struct TempTables {
     pub traced: Vec<String>,
     /// Statement shapes whose every relation and function was found to be a plain one (no
     /// catalog, temporary or unlogged table, no volatile function): later statements of the same
-    /// shape skip the lookups. Emptied with `known`.
-    plain: Vec<Rc<Analysis>>,
+    /// shape skip the lookups (while the answers they rest on are fresh). Emptied with
+    /// `known`.
+    plain: Vec<(Rc<Analysis>, Instant)>,
 }
 
 /// Shapes remembered as plain per connection set.
@@ -116,7 +146,10 @@ impl<'a> Lookup<'a> {
         analysis: &'a Rc<Analysis>,
         out: &'a mut Vec<u8>,
     ) -> Lookup<'a> {
-        let plain = temp.plain.iter().any(|p| Rc::ptr_eq(p, analysis));
+        let plain = temp
+            .plain
+            .iter()
+            .any(|(p, at)| Rc::ptr_eq(p, analysis) && cache.fresh(*at));
         Lookup {
             conn,
             cache,
@@ -150,7 +183,12 @@ impl<'a> Lookup<'a> {
             if self.temp.plain.len() >= PLAIN_LIMIT {
                 self.temp.plain.remove(0);
             }
-            self.temp.plain.push(self.analysis.clone());
+            self.temp
+                .plain
+                .retain(|(p, _)| !Rc::ptr_eq(p, self.analysis));
+            self.temp
+                .plain
+                .push((self.analysis.clone(), Instant::now()));
             self.plain = true;
         }
     }
@@ -245,6 +283,7 @@ impl<'a> Lookup<'a> {
                         RelFacts {
                             catalog,
                             unlogged: persistence == "u",
+                            at: Instant::now(),
                         },
                     );
                 self.temp.known.insert(r.clone(), persistence == "t");
@@ -258,7 +297,7 @@ impl<'a> Lookup<'a> {
                     .functions
                     .entry(self.database.to_owned())
                     .or_default()
-                    .insert(f.clone(), volatile);
+                    .insert(f.clone(), (volatile, Instant::now()));
             }
         }
     }
