@@ -144,6 +144,9 @@ pub struct Router {
     pub allow_sql_comments: bool,
     pub ignore_leading_white_space: bool,
     pub check_temp_table: TempCheck,
+    /// `relcache_query_target = load_balance_node`: catalog lookups ask the session's
+    /// load-balance node instead of the primary.
+    pub relcache_on_lb_node: bool,
     /// Session-context parameter: the session may overwrite it after `PGPOOL SET`.
     pub check_unlogged_table: bool,
     /// `replicate_select` (native replication and snapshot isolation only).
@@ -195,6 +198,7 @@ impl Router {
             allow_sql_comments: cfg.get_bool("allow_sql_comments"),
             ignore_leading_white_space: cfg.get_bool("ignore_leading_white_space"),
             check_temp_table,
+            relcache_on_lb_node: cfg.get_enum("relcache_query_target") == "load_balance_node",
             check_unlogged_table: cfg.get_bool("check_unlogged_table"),
             replicate_select: cfg.get_bool("replicate_select"),
             delay_threshold: cfg.get_int("delay_threshold"),

@@ -1351,6 +1351,54 @@ fn relcache_expire_bounds_how_long_a_catalog_answer_is_trusted() {
     )
 }
 
+/// `relcache_query_target = load_balance_node` (routing.md §7.4): the catalog questions go to
+/// the session's load-balance standby, the temporary-table question still to the primary. A
+/// standby that has not replayed an unlogged table's creation yet does not know it, so the
+/// SELECT is load-balanced (and fails there), as pgpool does; with the default (`primary`) the
+/// same SELECT goes to the primary. A temporary table's reads go to the primary either way.
+#[test]
+fn relcache_query_target_sends_catalog_lookups_to_the_load_balance_node() {
+    within(
+        TEST_BOUND,
+        "relcache_query_target_sends_catalog_lookups_to_the_load_balance_node",
+        || {
+            let cluster = Cluster::start(ClusterSpec {
+                standbys: 1,
+                ..ClusterSpec::default()
+            });
+            let lb1 = weights(&[0, 1]);
+            let on_primary = Daemon::start_streaming(&cluster, &lb1);
+            let on_lb = Daemon::start_streaming(
+                &cluster,
+                &format!("{lb1}relcache_query_target = load_balance_node\n"),
+            );
+            let sql = "SELECT inet_server_port() FROM (SELECT 1) x LEFT JOIN rqt_u ON true";
+            cluster.psql(1, "SELECT pg_wal_replay_pause()");
+            cluster.psql(0, "CREATE UNLOGGED TABLE rqt_u(i int)");
+            let mut c = on_primary.client(SUPERUSER, "postgres");
+            assert_eq!(port_of(&mut c, &cluster, sql), 0, "asked the primary");
+            let mut c = on_lb.client(SUPERUSER, "postgres");
+            let err = c
+                .simple_query(sql)
+                .expect_err("the standby does not know the table yet");
+            assert!(
+                format!("{err:?}").contains("does not exist"),
+                "asked the standby: {err:?}\n{}",
+                crate::support::tail(&on_lb.log(), 20)
+            );
+            cluster.psql(1, "SELECT pg_wal_replay_resume()");
+            let temp = "SELECT inet_server_port() FROM (SELECT 1) x LEFT JOIN rqt_t ON true";
+            c.batch_execute("CREATE TEMP TABLE rqt_t(i int)")
+                .expect("CREATE TEMP TABLE");
+            assert_eq!(
+                port_of(&mut c, &cluster, temp),
+                0,
+                "a temporary table's reads"
+            );
+        },
+    )
+}
+
 /// psql sends `first`, waits `pause`, sends `then`: its stderr.
 fn psql_with_pause(d: &Daemon, first: &str, pause: Duration, then: &str) -> String {
     use std::io::Write as _;

@@ -2,7 +2,9 @@
 //! catalog, a temporary or an unlogged table, is a function volatile, is the transaction
 //! serializable. Answered from caches — per process for catalog, unlogged and volatility facts
 //! (by database), per session for temporary tables — or by one internal query on the session's
-//! primary connection that fetches every missing fact of the statement at once. The query is
+//! primary connection (its load-balance node's with `relcache_query_target =
+//! load_balance_node`, the temporary-table question then asked of the primary) that fetches
+//! every missing fact of the statement at once. The query is
 //! only sent while that connection has nothing in flight; otherwise the unknown fact is taken
 //! as "yes", which sends the statement to the primary (always correct, never faster).
 
@@ -121,8 +123,12 @@ impl TempTables {
 
 /// One statement's catalog questions, answered for the router.
 pub struct Lookup<'a> {
-    /// The primary's connection when it is quiet (nothing in flight), else None.
+    /// The connection catalog questions go to (the primary's, or the load-balance node's with
+    /// `relcache_query_target = load_balance_node`) when it is quiet (nothing in flight).
     pub conn: Option<&'a mut BackendConn>,
+    /// The primary's connection for the temporary-table question when `conn` is another
+    /// node's: a temporary table exists on the primary only (pgpool asks it there too).
+    temp_conn: Option<&'a mut BackendConn>,
     pub cache: &'a mut RelCache,
     pub temp: &'a mut TempTables,
     pub temp_check: TempCheck,
@@ -152,6 +158,7 @@ impl<'a> Lookup<'a> {
             .any(|(p, at)| Rc::ptr_eq(p, analysis) && cache.fresh(*at));
         Lookup {
             conn,
+            temp_conn: None,
             cache,
             temp,
             temp_check,
@@ -161,6 +168,12 @@ impl<'a> Lookup<'a> {
             fetched: false,
             plain,
         }
+    }
+
+    /// Ask the temporary-table question on `primary` (quiet), not on `conn`'s node.
+    pub fn temp_tables_on(mut self, primary: Option<&'a mut BackendConn>) -> Lookup<'a> {
+        self.temp_conn = primary;
+        self
     }
 
     /// After the lookups: remember the shape when every answer is "no".
@@ -233,22 +246,7 @@ impl<'a> Lookup<'a> {
         }
         let mut sql = String::new();
         if !rels.is_empty() {
-            sql.push_str("SELECT n.nspname = 'pg_catalog', c.relpersistence FROM (VALUES ");
-            for (i, r) in rels.iter().enumerate() {
-                if i > 0 {
-                    sql.push(',');
-                }
-                let name = match &r.schema {
-                    Some(s) => format!("{}.{}", quote_ident(s), quote_ident(&r.name)),
-                    None => quote_ident(&r.name),
-                };
-                sql.push_str(&format!("({i}, {})", quote_literal(&name)));
-            }
-            sql.push_str(
-                ") AS r(i, name) LEFT JOIN pg_catalog.pg_class c ON c.oid = \
-                 pg_catalog.to_regclass(r.name) LEFT JOIN pg_catalog.pg_namespace n ON \
-                 n.oid = c.relnamespace ORDER BY r.i;",
-            );
+            sql.push_str(&relations_sql(&rels));
         }
         if !funcs.is_empty() {
             sql.push_str("SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace WHERE p.proname = r.f AND (r.s IS NULL OR n.nspname = r.s) AND p.provolatile = 'v') FROM (VALUES ");
@@ -288,6 +286,9 @@ impl<'a> Lookup<'a> {
                     );
                 self.temp.known.insert(r.clone(), persistence == "t");
             }
+            if self.temp_check == TempCheck::Catalog {
+                self.temp_on_primary(&rels);
+            }
         }
         if !funcs.is_empty() {
             let rows = sets.next().unwrap_or_default();
@@ -301,6 +302,56 @@ impl<'a> Lookup<'a> {
             }
         }
     }
+}
+
+impl Lookup<'_> {
+    /// When the catalog questions went to another node: the relations' temporary status from
+    /// the primary (unknown, so "temporary", when it cannot be asked).
+    fn temp_on_primary(&mut self, rels: &[RelRef]) {
+        let Some(conn) = self.temp_conn.as_deref_mut() else {
+            return;
+        };
+        let rows = if conn.tx == b'E' {
+            None
+        } else {
+            internal_query(conn, &relations_sql(rels), self.out)
+                .ok()
+                .and_then(|sets| sets.into_iter().next())
+        };
+        match rows {
+            Some(rows) => {
+                for (r, row) in rels.iter().zip(rows) {
+                    let persistence = row.get(1).and_then(|v| v.as_deref()).unwrap_or("");
+                    self.temp.known.insert(r.clone(), persistence == "t");
+                }
+            }
+            None => rels.iter().for_each(|r| {
+                self.temp.known.remove(r);
+            }),
+        }
+    }
+}
+
+/// The internal query for relations' facts: per relation (in order) whether it is in
+/// `pg_catalog` and its `relpersistence` (NULLs for an unknown name).
+fn relations_sql(rels: &[RelRef]) -> String {
+    let mut sql = String::from("SELECT n.nspname = 'pg_catalog', c.relpersistence FROM (VALUES ");
+    for (i, r) in rels.iter().enumerate() {
+        if i > 0 {
+            sql.push(',');
+        }
+        let name = match &r.schema {
+            Some(s) => format!("{}.{}", quote_ident(s), quote_ident(&r.name)),
+            None => quote_ident(&r.name),
+        };
+        sql.push_str(&format!("({i}, {})", quote_literal(&name)));
+    }
+    sql.push_str(
+        ") AS r(i, name) LEFT JOIN pg_catalog.pg_class c ON c.oid = \
+         pg_catalog.to_regclass(r.name) LEFT JOIN pg_catalog.pg_namespace n ON \
+         n.oid = c.relnamespace ORDER BY r.i;",
+    );
+    sql
 }
 
 impl Catalog for Lookup<'_> {

@@ -269,10 +269,18 @@ impl Engine<'_> {
     }
 
     /// Run `f` with the router, the session's routing state, the node view, the random source
-    /// and a catalog lookup for `stmt` (on the primary when it has nothing in flight).
+    /// and a catalog lookup for `stmt` (on the primary, or with `relcache_query_target =
+    /// load_balance_node` on the session's load-balance node, when it has nothing in flight).
     fn with_router<R>(&mut self, stmt: &Stmt, f: impl FnOnce(RouteCtx<'_, '_>) -> R) -> R {
-        let quiet = self.queue.is_empty() && !self.unsynced.contains(self.primary);
         let primary = self.primary;
+        let target = if self.router.relcache_on_lb_node && self.usable.contains(self.route.lb_node)
+        {
+            self.route.lb_node
+        } else {
+            primary
+        };
+        let quiet = |n: usize| self.queue.is_empty() && !self.unsynced.contains(n);
+        let (target_quiet, primary_quiet) = (quiet(target), quiet(primary));
         let Engine {
             be,
             child,
@@ -286,7 +294,9 @@ impl Engine<'_> {
             delays,
             ..
         } = self;
-        let conn = if quiet { be[primary].as_mut() } else { None };
+        let (target_conn, primary_conn) = two_mut(be, target, primary);
+        let conn = target_conn.filter(|_| target_quiet);
+        let primary_conn = primary_conn.filter(|_| primary_quiet);
         let child = &mut **child;
         let mut look = Lookup::new(
             conn,
@@ -296,7 +306,8 @@ impl Engine<'_> {
             database,
             &stmt.analysis,
             out,
-        );
+        )
+        .temp_tables_on(primary_conn);
         f(RouteCtx {
             router,
             route,
@@ -969,4 +980,25 @@ fn bad_message(client: &crate::protocol::Conn, what: &str) -> End {
 pub(super) fn in_order(nodes: NodeSet, last: Option<usize>) -> impl Iterator<Item = usize> {
     let tail = last.filter(|&l| nodes.contains(l));
     nodes.iter().filter(move |&n| Some(n) != tail).chain(tail)
+}
+
+/// Node `a`'s and, when it is another node, node `b`'s connection, both mutable.
+fn two_mut(
+    be: &mut [Option<crate::pool::BackendConn>],
+    a: usize,
+    b: usize,
+) -> (
+    Option<&mut crate::pool::BackendConn>,
+    Option<&mut crate::pool::BackendConn>,
+) {
+    if a == b {
+        return (be.get_mut(a).and_then(Option::as_mut), None);
+    }
+    let (lo, hi) = be.split_at_mut(a.max(b));
+    let (low, high) = (lo[a.min(b)].as_mut(), hi[0].as_mut());
+    if a < b {
+        (low, high)
+    } else {
+        (high, low)
+    }
 }
