@@ -107,6 +107,7 @@ struct Relay<'a> {
     active: bool,
     log_statement: bool,
     log_per_node_statement: bool,
+    notice_per_node_statement: bool,
     /// `log_client_messages`.
     client_log: Option<client_log::ClientLog>,
     client_idle_limit: i64,
@@ -146,6 +147,7 @@ pub fn run(
         active: false,
         log_statement: child.settings.log_statement,
         log_per_node_statement: child.settings.log_per_node_statement,
+        notice_per_node_statement: child.settings.notice_per_node_statement,
         client_log: client_log::ClientLog::when(child.settings.log_client_messages),
         client_idle_limit: child.settings.client_idle_limit,
         session_cfg: None,
@@ -297,6 +299,7 @@ impl Relay<'_> {
         let cfg = self.session_cfg.as_ref().unwrap_or(&child.cfg);
         self.log_statement = cfg.get_bool("log_statement");
         self.log_per_node_statement = cfg.get_bool("log_per_node_statement");
+        self.notice_per_node_statement = cfg.get_bool("notice_per_node_statement");
         client_log::follow(&mut self.client_log, cfg);
         self.client_idle_limit = cfg.get_int("client_idle_limit");
     }
@@ -411,6 +414,8 @@ impl Relay<'_> {
                                     self.log_statement = cfg.get_bool("log_statement");
                                     self.log_per_node_statement =
                                         cfg.get_bool("log_per_node_statement");
+                                    self.notice_per_node_statement =
+                                        cfg.get_bool("notice_per_node_statement");
                                     client_log::follow(&mut self.client_log, cfg);
                                     self.client_idle_limit = cfg.get_int("client_idle_limit");
                                     reply
@@ -446,6 +451,14 @@ impl Relay<'_> {
                                 String::from_utf8_lossy(sql)
                             );
                         }
+                        if self.notice_per_node_statement {
+                            let mut notice = Vec::new();
+                            per_node_notice(&mut notice, self.node, &String::from_utf8_lossy(sql));
+                            if self.client.write_all(&notice).is_err() {
+                                end = Some(End::ClientGone);
+                                break;
+                            }
+                        }
                     } else {
                         self.unsynced = true;
                     }
@@ -457,6 +470,19 @@ impl Relay<'_> {
                             self.log_statement,
                             self.log_per_node_statement,
                         );
+                    }
+                    if head.tag == b'P' && self.notice_per_node_statement {
+                        let query = body.splitn(3, |&b| b == 0).nth(1).unwrap_or_default();
+                        let mut notice = Vec::new();
+                        per_node_notice(
+                            &mut notice,
+                            self.node,
+                            &format!("Parse: {}", String::from_utf8_lossy(query)),
+                        );
+                        if self.client.write_all(&notice).is_err() {
+                            end = Some(End::ClientGone);
+                            break;
+                        }
                     }
                     off += head.total;
                 }
@@ -701,6 +727,12 @@ pub(crate) fn ended_by_server(code: &str) -> Option<PgError> {
         )),
         _ => None,
     }
+}
+
+/// `notice_per_node_statement`: the client's NOTICE for a statement sent to `node` (pgpool's
+/// per-node line without the backend pid).
+pub(crate) fn per_node_notice(out: &mut Vec<u8>, node: usize, what: &str) {
+    PgError::notice(format!("DB node id: {node} statement: {what}")).to_message(out);
 }
 
 /// Log a FATAL pgpool raises itself, with its DETAIL and HINT.

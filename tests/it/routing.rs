@@ -1399,6 +1399,35 @@ fn relcache_query_target_sends_catalog_lookups_to_the_load_balance_node() {
     )
 }
 
+/// `notice_per_node_statement` (4.6): each statement sent to a node reaches the client as a
+/// NOTICE naming the node, in the raw engine and the streaming engine.
+#[test]
+fn notice_per_node_statement_tells_the_client_where_statements_went() {
+    within(
+        TEST_BOUND,
+        "notice_per_node_statement_tells_the_client_where_statements_went",
+        || {
+            let cluster = shared_sr_cluster();
+            let on = "notice_per_node_statement = on\n";
+            let raw = Daemon::start(cluster, on);
+            let streaming = Daemon::start_streaming(cluster, &format!("{}{on}", lb_node1()));
+            let table = unique("npns");
+            cluster.psql(0, &format!("CREATE TABLE {table} (i int)"));
+            let _drop = Cleanup::new(cluster, format!("DROP TABLE IF EXISTS {table}"));
+            let insert = format!("INSERT INTO {table} VALUES (1);");
+            for (d, select_node) in [(&raw, 0), (&streaming, 1)] {
+                let err = psql_with_pause(d, &format!("SELECT 1;\n{insert}\n"), Duration::ZERO, "");
+                for line in [
+                    format!("NOTICE:  DB node id: {select_node} statement: SELECT 1;"),
+                    format!("NOTICE:  DB node id: 0 statement: {insert}"),
+                ] {
+                    assert!(err.contains(&line), "no {line:?} in {err}");
+                }
+            }
+        },
+    )
+}
+
 /// psql sends `first`, waits `pause`, sends `then`: its stderr.
 fn psql_with_pause(d: &Daemon, first: &str, pause: Duration, then: &str) -> String {
     use std::io::Write as _;

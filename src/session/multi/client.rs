@@ -223,6 +223,13 @@ impl Engine<'_> {
                         String::from_utf8_lossy(text)
                     );
                 }
+                if self.notice_per_node_statement {
+                    crate::session::per_node_notice(
+                        &mut self.out,
+                        n,
+                        &String::from_utf8_lossy(text),
+                    );
+                }
             }
         }
         let mut e = Entry::new(Awaits::Ready, due, None);
@@ -327,7 +334,7 @@ impl Engine<'_> {
     /// `log_per_node_statement`, one line per node, `first` (an extended message's main node)
     /// first and `last` (a simple COMMIT's or ROLLBACK's main node) last.
     fn log_sent(
-        &self,
+        &mut self,
         nodes: NodeSet,
         (first, last): (Option<usize>, Option<usize>),
         statement: Option<&str>,
@@ -336,18 +343,23 @@ impl Engine<'_> {
         if let (true, Some(text)) = (self.log_statement, statement) {
             pglog!(Severity::Log, "statement: {}", text);
         }
-        if self.log_per_node_statement {
+        if self.log_per_node_statement || self.notice_per_node_statement {
             let what = per_node();
             let head = first.filter(|&f| nodes.contains(f));
             let rest = NodeSet(nodes.0 & !head.map_or(0, |f| 1u128 << f));
             for n in head.into_iter().chain(in_order(rest, last)) {
-                pglog!(
-                    Severity::Log,
-                    "DB node id: {} backend pid: {} statement: {}",
-                    n,
-                    self.be[n].as_ref().map_or(0, |b| b.pid),
-                    what
-                );
+                if self.log_per_node_statement {
+                    pglog!(
+                        Severity::Log,
+                        "DB node id: {} backend pid: {} statement: {}",
+                        n,
+                        self.be[n].as_ref().map_or(0, |b| b.pid),
+                        what
+                    );
+                }
+                if self.notice_per_node_statement {
+                    crate::session::per_node_notice(&mut self.out, n, &what);
+                }
             }
         }
     }
@@ -586,6 +598,7 @@ impl Engine<'_> {
         let mut reply = commands::answer(cmd, &mut ctx);
         self.log_statement = cfg.get_bool("log_statement");
         self.log_per_node_statement = cfg.get_bool("log_per_node_statement");
+        self.notice_per_node_statement = cfg.get_bool("notice_per_node_statement");
         crate::session::client_log::follow(&mut self.client_log, cfg);
         self.client_idle_limit = cfg.get_int("client_idle_limit");
         if matches!(

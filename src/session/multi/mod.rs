@@ -84,6 +84,7 @@ pub(super) struct Engine<'a> {
     database: String,
     log_statement: bool,
     log_per_node_statement: bool,
+    notice_per_node_statement: bool,
     /// `log_client_messages`.
     client_log: Option<crate::session::client_log::ClientLog>,
     client_idle_limit: i64,
@@ -171,6 +172,7 @@ pub fn run(
     };
     let log_statement = child.settings.log_statement;
     let log_per_node_statement = child.settings.log_per_node_statement;
+    let notice_per_node_statement = child.settings.notice_per_node_statement;
     let client_log =
         crate::session::client_log::ClientLog::when(child.settings.log_client_messages);
     let client_idle_limit = child.settings.client_idle_limit;
@@ -208,6 +210,7 @@ pub fn run(
         database: database.clone(),
         log_statement,
         log_per_node_statement,
+        notice_per_node_statement,
         client_log,
         client_idle_limit,
         session_cfg: None,
@@ -488,6 +491,7 @@ impl Engine<'_> {
         let cfg = self.session_cfg.as_ref().unwrap_or(&self.child.cfg);
         self.log_statement = cfg.get_bool("log_statement");
         self.log_per_node_statement = cfg.get_bool("log_per_node_statement");
+        self.notice_per_node_statement = cfg.get_bool("notice_per_node_statement");
         crate::session::client_log::follow(&mut self.client_log, cfg);
         self.client_idle_limit = cfg.get_int("client_idle_limit");
     }
