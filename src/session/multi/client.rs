@@ -398,22 +398,19 @@ impl Engine<'_> {
         let stmt = Rc::new(Stmt { text, analysis });
         let a = &stmt.analysis;
         let primary_tx = self.tx(self.primary);
+        let terminated = a
+            .terminate_pid
+            .and_then(|pid| self.terminated_connection(pid));
         let d = match &a.kind {
             Kind::Execute { name } => self.execute_target(name, &stmt),
             Kind::Deallocate { name: Some(name) } => self.named_target(name),
-            _ if a
-                .terminate_pid
-                .is_some_and(|pid| self.terminate_target(pid).is_some()) =>
-            {
-                let target = a
-                    .terminate_pid
-                    .and_then(|pid| self.terminated_connection(pid));
-                if let Some((ci, _)) = target {
+            _ if terminated.is_some() => {
+                let n = terminated.map_or(self.primary, |(ci, n)| {
                     // its session ends without taking the node for failed
                     ci.swallow_termination
                         .store(true, std::sync::atomic::Ordering::Relaxed);
-                }
-                let n = target.map_or(self.primary, |(_, n)| n);
+                    n
+                });
                 Decision {
                     nodes: NodeSet::single(n),
                     main: n,
@@ -493,13 +490,9 @@ impl Engine<'_> {
         Ok(())
     }
 
-    /// pg_terminate_backend(pid) of a backend some pgpool child holds: the node it runs on
-    /// (routing.md §3.1 step 8), so the statement reaches the server that has that pid.
-    fn terminate_target(&self, pid: i32) -> Option<usize> {
-        self.terminated_connection(pid).map(|(_, n)| n)
-    }
-
-    /// The shared row of the pooled backend connection `pid` (any child's), and its node.
+    /// pg_terminate_backend(pid) of a backend some pgpool child holds (routing.md §3.1 step 8):
+    /// that connection's shared row and its node, so the statement reaches the server that has
+    /// that pid.
     fn terminated_connection(
         &self,
         pid: i32,
