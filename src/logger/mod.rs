@@ -19,6 +19,7 @@
 //! record text), `subscriber` (the tracing layer and writers), `syslog`, `pipe` (the collector's
 //! chunk protocol), `collector` (the logger process), `clock` (local time via libc).
 
+pub mod client;
 mod clock;
 mod collector;
 mod format;
@@ -162,19 +163,6 @@ pub fn is_log_output(sev: Severity, min_messages: Severity) -> bool {
     log_filter_rank(sev) >= log_filter_rank(min_messages)
 }
 
-/// Whether a message of severity `sev` is sent to the client under `client_min_messages`
-/// (PostgreSQL's client order, where LOG ranks between DEBUG1 and INFO).
-pub fn is_client_output(sev: Severity, client_min_messages: Severity) -> bool {
-    fn client_rank(s: Severity) -> u8 {
-        match s {
-            Severity::Log => Severity::Debug1.rank() + 1,
-            Severity::Info | Severity::Notice | Severity::Warning => s.rank() + 1,
-            _ => s.rank(),
-        }
-    }
-    client_rank(sev) >= client_rank(client_min_messages)
-}
-
 static GLOBAL: OnceLock<Arc<subscriber::Shared>> = OnceLock::new();
 
 /// Install the pgpool log subscriber as the process-wide default with `settings`. Call once in
@@ -211,6 +199,12 @@ pub fn logs(sev: Severity) -> bool {
     GLOBAL
         .get()
         .is_some_and(|s| log_filter_rank(sev) >= s.min_rank())
+}
+
+/// Whether a record of severity `sev` goes anywhere now: the server log or the session's
+/// client (`client_min_messages`).
+pub fn reported(sev: Severity) -> bool {
+    logs(sev) || client::wants(sev)
 }
 
 /// The settings in effect (defaults before `init`).
@@ -302,15 +296,5 @@ mod tests {
         assert!(!is_log_output(Severity::Error, Severity::Log));
         assert!(!is_log_output(Severity::Log, Severity::Fatal));
         assert!(is_log_output(Severity::Log, Severity::Warning));
-    }
-
-    #[test]
-    fn client_order_puts_log_below_info() {
-        use super::*;
-        assert!(!is_client_output(Severity::Log, Severity::Notice));
-        assert!(is_client_output(Severity::Log, Severity::Debug1));
-        assert!(!is_client_output(Severity::Debug1, Severity::Log));
-        assert!(is_client_output(Severity::Notice, Severity::Notice));
-        assert!(is_client_output(Severity::Error, Severity::Warning));
     }
 }

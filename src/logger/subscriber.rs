@@ -237,6 +237,7 @@ impl<S: tracing::Subscriber> Layer<S> for PgLogLayer {
     fn enabled(&self, meta: &Metadata<'_>, _ctx: Context<'_, S>) -> bool {
         !meta.is_event()
             || max_rank_for_level(meta.level()) >= self.shared.min_rank.load(Ordering::Relaxed)
+            || super::client::wants_level(meta.level())
     }
 
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
@@ -245,11 +246,20 @@ impl<S: tracing::Subscriber> Layer<S> for PgLogLayer {
         event.record(&mut fields);
         let severity = fields.severity(meta.level());
         let settings = self.shared.current();
-        if log_filter_rank(severity) < log_filter_rank(settings.min_messages) {
+        let to_log = log_filter_rank(severity) >= log_filter_rank(settings.min_messages);
+        let to_client = super::client::wants(severity);
+        if !to_log && !to_client {
             return;
         }
         let mut message = fields.message;
         message.push_str(&fields.extra);
+        if to_client {
+            let (detail, hint) = (fields.detail.as_deref(), fields.hint.as_deref());
+            super::client::push(severity, &message, detail, hint);
+        }
+        if !to_log {
+            return;
+        }
         let record = Record {
             severity,
             message: &message,

@@ -88,9 +88,8 @@ impl ClientLog {
     }
 }
 
-/// Turn the log on or off as `cfg` (PGPOOL SET, reload) says, keeping its state while on.
-pub(crate) fn follow(log: &mut Option<ClientLog>, cfg: &crate::config::Config) {
-    let on = cfg.get_bool("log_client_messages");
+/// Turn the log on or off (PGPOOL SET, reload), keeping its state while on.
+pub(crate) fn follow(log: &mut Option<ClientLog>, on: bool) {
     if on != log.is_some() {
         *log = ClientLog::when(on);
     }

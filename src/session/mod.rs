@@ -8,7 +8,9 @@
 //! results of any size. Only Query frames (and small backend frames: ReadyForQuery,
 //! ParameterStatus, ErrorResponse) are looked at whole.
 
+mod backend_log;
 pub(crate) mod client_log;
+pub(crate) mod logging;
 mod multi;
 mod reset;
 pub(crate) mod stats;
@@ -105,11 +107,7 @@ struct Relay<'a> {
     first_reply_of: Option<String>,
     /// Traffic since the last idle tick.
     active: bool,
-    log_statement: bool,
-    log_per_node_statement: bool,
-    notice_per_node_statement: bool,
-    /// `log_client_messages`.
-    client_log: Option<client_log::ClientLog>,
+    logging: logging::Logging,
     client_idle_limit: i64,
     /// This session's copy of the configuration once PGPOOL SET changed something.
     session_cfg: Option<Config>,
@@ -145,18 +143,12 @@ pub fn run(
         blocked: false,
         first_reply_of: None,
         active: false,
-        log_statement: child.settings.log_statement,
-        log_per_node_statement: child.settings.log_per_node_statement,
-        notice_per_node_statement: child.settings.notice_per_node_statement,
-        client_log: client_log::ClientLog::when(child.settings.log_client_messages),
+        logging: logging::Logging::start(&child.settings),
         client_idle_limit: child.settings.client_idle_limit,
         session_cfg: None,
     };
     let end = relay.run(child, pool_idx, title_prefix);
-    child.statement_logging = StatementLogging {
-        statement: relay.log_statement,
-        per_node: relay.log_per_node_statement,
-    };
+    child.statement_logging = relay.logging.statement_logging();
     relay.be.pending = relay.pending;
     relay.be.unsynced = relay.unsynced;
     relay.be.touched = true;
@@ -297,10 +289,7 @@ impl Relay<'_> {
             self.session_cfg = Some(cfg.reload().map(|(c, _)| c).unwrap_or(cfg));
         }
         let cfg = self.session_cfg.as_ref().unwrap_or(&child.cfg);
-        self.log_statement = cfg.get_bool("log_statement");
-        self.log_per_node_statement = cfg.get_bool("log_per_node_statement");
-        self.notice_per_node_statement = cfg.get_bool("notice_per_node_statement");
-        client_log::follow(&mut self.client_log, cfg);
+        self.logging.follow(cfg);
         self.client_idle_limit = cfg.get_int("client_idle_limit");
     }
 
@@ -344,7 +333,7 @@ impl Relay<'_> {
                 end = Some(End::ClientGone);
                 break;
             }
-            if let Some(log) = self.client_log.as_mut() {
+            if let Some(log) = self.logging.client.as_mut() {
                 let whole = buf.len() - off >= head.total;
                 if !whole && client_log::ClientLog::needs_body(head.tag) {
                     break; // logged once it is all here
@@ -395,7 +384,7 @@ impl Relay<'_> {
                                 }
                                 Some(_) if self.pending > 0 => {
                                     self.blocked = true;
-                                    if let Some(log) = self.client_log.as_mut() {
+                                    if let Some(log) = self.logging.client.as_mut() {
                                         log.seen_again_later();
                                     }
                                     break;
@@ -411,12 +400,7 @@ impl Relay<'_> {
                                         startup_cfg: &child.cfg,
                                     };
                                     let reply = commands::answer(&cmd, &mut ctx);
-                                    self.log_statement = cfg.get_bool("log_statement");
-                                    self.log_per_node_statement =
-                                        cfg.get_bool("log_per_node_statement");
-                                    self.notice_per_node_statement =
-                                        cfg.get_bool("notice_per_node_statement");
-                                    client_log::follow(&mut self.client_log, cfg);
+                                    self.logging.follow(cfg);
                                     self.client_idle_limit = cfg.get_int("client_idle_limit");
                                     reply
                                 }
@@ -429,7 +413,9 @@ impl Relay<'_> {
                             fwd = off;
                             continue;
                         }
-                        if self.pending == 0 && !self.unsynced && crate::logger::logs(Severity::Log)
+                        if self.pending == 0
+                            && !self.unsynced
+                            && crate::logger::reported(Severity::Log)
                         {
                             self.first_reply_of = Some(String::from_utf8_lossy(sql).into_owned());
                         }
@@ -439,10 +425,10 @@ impl Relay<'_> {
                             .sh
                             .process(child.slot)
                             .set_status(ChildStatus::CommandExecute);
-                        if self.log_statement {
+                        if self.logging.statement {
                             pglog!(Severity::Log, "statement: {}", String::from_utf8_lossy(sql));
                         }
-                        if self.log_per_node_statement {
+                        if self.logging.per_node {
                             pglog!(
                                 Severity::Log,
                                 "DB node id: {} backend pid: {} statement: {}",
@@ -451,7 +437,7 @@ impl Relay<'_> {
                                 String::from_utf8_lossy(sql)
                             );
                         }
-                        if self.notice_per_node_statement {
+                        if self.logging.notice_per_node {
                             let mut notice = Vec::new();
                             per_node_notice(&mut notice, self.node, &String::from_utf8_lossy(sql));
                             if self.client.write_all(&notice).is_err() {
@@ -462,16 +448,16 @@ impl Relay<'_> {
                     } else {
                         self.unsynced = true;
                     }
-                    if head.tag == b'P' && (self.log_statement || self.log_per_node_statement) {
+                    if head.tag == b'P' && (self.logging.statement || self.logging.per_node) {
                         log_parse(
                             body,
                             self.node,
                             self.be.pid,
-                            self.log_statement,
-                            self.log_per_node_statement,
+                            self.logging.statement,
+                            self.logging.per_node,
                         );
                     }
-                    if head.tag == b'P' && self.notice_per_node_statement {
+                    if head.tag == b'P' && self.logging.notice_per_node {
                         let query = body.splitn(3, |&b| b == 0).nth(1).unwrap_or_default();
                         let mut notice = Vec::new();
                         per_node_notice(
@@ -514,6 +500,16 @@ impl Relay<'_> {
                 }
             }
         }
+        // pgpool's messages for the client (statement logs), unless a reply is half written
+        if self.b_rem == 0
+            && crate::logger::client::pending()
+            && self
+                .client
+                .write_all(&crate::logger::client::take())
+                .is_err()
+        {
+            end = Some(End::ClientGone);
+        }
         if off > fwd
             && matches!(end, None | Some(End::Terminate))
             && self.be.conn.write_all(&buf[fwd..off]).is_err()
@@ -535,6 +531,8 @@ impl Relay<'_> {
     fn relay_backend(&mut self, child: &Child) -> Result<(), End> {
         let buf = self.be.conn.buffered();
         let mut off = 0;
+        // bytes before `sent` are written to the client already
+        let mut sent = 0;
         self.active = true;
         while off < buf.len() {
             if self.b_rem > 0 {
@@ -567,11 +565,24 @@ impl Relay<'_> {
                     log_error_or_notice(self.node, self.be.pid, &sql, body);
                 }
             }
+            if matches!(head.tag, b'Z' | b'S' | b'E') && buf.len() - off < head.total {
+                break;
+            }
+            // the frame is taken now: log it, and put what the log has for the client before it
+            if let Some(log) = self.logging.backend.as_mut() {
+                log.message(self.node, head.tag);
+            }
+            if crate::logger::client::pending() {
+                let notices = crate::logger::client::take();
+                if self.client.write_all(&buf[sent..off]).is_err()
+                    || self.client.write_all(&notices).is_err()
+                {
+                    return Err(End::ClientGone);
+                }
+                sent = off;
+            }
             match head.tag {
                 b'Z' | b'S' | b'E' => {
-                    if buf.len() - off < head.total {
-                        break;
-                    }
                     let body = &buf[off + 5..off + head.total];
                     match head.tag {
                         b'Z' => {
@@ -600,7 +611,7 @@ impl Relay<'_> {
                             if let Some(e) = own {
                                 // the server ended the idle session: what came before it,
                                 // then pgpool's FATAL in place of the server's
-                                let _ = self.client.write_all(&buf[..off]);
+                                let _ = self.client.write_all(&buf[sent..off]);
                                 log_fatal(&e);
                                 send_error(self.client, &e);
                                 self.be.conn.consume(off + head.total);
@@ -631,7 +642,7 @@ impl Relay<'_> {
             }
         }
         if off > 0 {
-            if self.client.write_all(&buf[..off]).is_err() {
+            if self.client.write_all(&buf[sent..off]).is_err() {
                 return Err(End::ClientGone);
             }
             self.be.conn.consume(off);

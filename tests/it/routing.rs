@@ -1308,6 +1308,160 @@ fn log_client_messages_logs_each_frontend_message_as_pgpool() {
     )
 }
 
+/// What a message list looks like as pgproto prints it: a notice as `N <its message>`, any
+/// other message as its type letter.
+fn shown(msgs: &[crate::support::wire::Msg]) -> Vec<String> {
+    msgs.iter()
+        .map(|m| match m.tag {
+            b'N' => format!("N {}", m.fields().get(&'M').cloned().unwrap_or_default()),
+            t => (t as char).to_string(),
+        })
+        .collect()
+}
+
+/// `log_backend_messages` (4.6, config.md) as pgpool-II's regression test 039 runs it:
+/// `client_min_messages = log` puts the lines on the client's screen too, just before the
+/// message each one names; `terse` folds a run of one kind into `last … repeated N times`.
+/// Streaming mode with every read on node 1, and raw mode.
+#[test]
+fn log_backend_messages_logs_each_backend_message_as_pgpool() {
+    use crate::support::wire::Wire;
+    within(
+        TEST_BOUND,
+        "log_backend_messages_logs_each_backend_message_as_pgpool",
+        || {
+            let cluster = shared_sr_cluster();
+            let table = unique("lbm_t");
+            cluster.psql(
+                0,
+                &format!("CREATE TABLE {table} (i int); INSERT INTO {table} SELECT generate_series(1, 3)"),
+            );
+            cluster.wait_replayed();
+            let _drop = Cleanup::new(cluster, format!("DROP TABLE IF EXISTS {table}"));
+            let common = "client_min_messages = log\nconnection_cache = off\n";
+            for (mode, raw) in [("terse", false), ("verbose", false), ("terse", true)] {
+                let conf = format!("{common}log_backend_messages = {mode}\n");
+                let d = if raw {
+                    Daemon::start(cluster, &conf)
+                } else {
+                    Daemon::start_streaming(cluster, &format!("{}{conf}", lb_node1()))
+                };
+                let node = if raw { 0 } else { 1 };
+                let mut w = Wire::start(d.port(), SUPERUSER, "postgres");
+                let mut start: Vec<String> = shown(&w.until_ready())
+                    .into_iter()
+                    .filter(|m| m.starts_with("N "))
+                    .collect();
+                start.sort();
+                let nodes: &[usize] = if raw { &[0] } else { &[0, 1, 2] };
+                let each_ready: Vec<String> = nodes
+                    .iter()
+                    .map(|n| format!("N ReadyForQuery message from backend {n}"))
+                    .collect();
+                assert_eq!(
+                    start, each_ready,
+                    "{mode}, raw {raw}: each new connection's ReadyForQuery"
+                );
+                // pgproto.data of test 039: an unnamed Parse, Bind, Execute, Sync
+                w.send(
+                    b'P',
+                    format!("\0SELECT * FROM {table} ORDER BY i\0\0\0").as_bytes(),
+                );
+                w.send(b'B', b"\0\0\0\0\0\0\0\0");
+                w.send(b'E', b"\0\0\0\0\0");
+                w.send(b'S', b"");
+                let got = shown(&w.until_ready());
+                let says = |what: &str| format!("N {what} message from backend {node}");
+                let mut expected = vec![
+                    says("ParseComplete"),
+                    "1".into(),
+                    says("BindComplete"),
+                    "2".into(),
+                ];
+                if mode == "terse" {
+                    expected.extend([says("DataRow"), "D".into(), "D".into(), "D".into()]);
+                    expected.push(format!(
+                        "N last DataRow message from backend {node} repeated 2 times"
+                    ));
+                } else {
+                    for _ in 0..3 {
+                        expected.extend([says("DataRow"), "D".into()]);
+                    }
+                }
+                expected.extend([
+                    says("CommandComplete"),
+                    "C".into(),
+                    says("ReadyForQuery"),
+                    "Z".into(),
+                ]);
+                assert_eq!(got, expected, "{mode}, raw {raw}");
+                w.terminate();
+                let line = if mode == "terse" {
+                    format!("LOG:  last DataRow message from backend {node} repeated 2 times")
+                } else {
+                    format!("LOG:  CommandComplete message from backend {node}")
+                };
+                crate::support::wait_until(Duration::from_secs(10), "the line in the log", || {
+                    d.log().contains(&line)
+                })
+                .unwrap_or_else(|e| panic!("{e}: {}", crate::support::tail(&d.log(), 30)));
+            }
+        },
+    )
+}
+
+/// `client_min_messages`: pgpool's own messages of that severity or more (here the
+/// `log_per_node_statement` lines) reach the client as notices before the reply, as pgpool-II
+/// 4.3.5 sends them (seen side by side); not at the default `notice`, and no more after
+/// `PGPOOL SET client_min_messages = notice`. Raw and streaming mode.
+#[test]
+fn client_min_messages_sends_pgpool_messages_to_the_client() {
+    use crate::support::wire::Wire;
+    within(
+        TEST_BOUND,
+        "client_min_messages_sends_pgpool_messages_to_the_client",
+        || {
+            let cluster = shared_sr_cluster();
+            let per_node = "log_per_node_statement = on\n";
+            let to_client = format!("{per_node}client_min_messages = log\n");
+            let raw = Daemon::start(cluster, &to_client);
+            let streaming = Daemon::start_streaming(cluster, &format!("{}{to_client}", lb_node1()));
+            let quiet = Daemon::start(cluster, per_node);
+            for (d, node, sent) in [(&raw, 0, true), (&streaming, 1, true), (&quiet, 0, false)] {
+                let mut w = Wire::start(d.port(), SUPERUSER, "postgres");
+                w.until_ready();
+                let reply = w.query("SELECT 42");
+                let got = shown(&reply);
+                if sent {
+                    let pid = reply[0].fields();
+                    assert_eq!(pid.get(&'S').map(String::as_str), Some("LOG"), "{got:?}");
+                    assert_eq!(pid.get(&'C').map(String::as_str), Some("XX000"), "{got:?}");
+                    let first = &got[0];
+                    assert!(
+                        first.starts_with(&format!("N DB node id: {node} backend pid: "))
+                            && first.ends_with(" statement: SELECT 42"),
+                        "{got:?}"
+                    );
+                    assert_eq!(
+                        &got[1..],
+                        ["T", "D", "C", "Z"],
+                        "the reply after the notice"
+                    );
+                    w.query("PGPOOL SET client_min_messages = notice");
+                } else {
+                    assert_eq!(got, ["T", "D", "C", "Z"], "no notice at the default level");
+                }
+                assert_eq!(
+                    shown(&w.query("SELECT 43")),
+                    ["T", "D", "C", "Z"],
+                    "no notice"
+                );
+                w.terminate();
+            }
+        },
+    )
+}
+
 /// The relation cache (routing.md §7.4): a table found to be a logged one stays so for the
 /// process until `relcache_expire` seconds pass (0, the default: for ever); after that the
 /// catalog is asked again, and an unlogged table's reads go to the primary.

@@ -61,7 +61,7 @@ impl Engine<'_> {
                 return Err(unknown_message(self.client, h.tag));
             }
             if h.tag == b'd' && buf.len() < h.total {
-                if let Some(log) = self.client_log.as_mut() {
+                if let Some(log) = self.logging.client.as_mut() {
                     log.message(b'd', &[]);
                 }
                 // a large CopyData: stream it to the COPY's nodes
@@ -91,7 +91,7 @@ impl Engine<'_> {
     }
 
     fn dispatch(&mut self, tag: u8, msg: &[u8]) -> Result<(), End> {
-        if let Some(log) = self.client_log.as_mut() {
+        if let Some(log) = self.logging.client.as_mut() {
             log.message(tag, &msg[5..]);
         }
         if !self.copy_nodes.is_empty() {
@@ -214,7 +214,7 @@ impl Engine<'_> {
                 // a Query message: tag, length, text, NUL
                 let text = q.get(5..q.len().saturating_sub(1)).unwrap_or_default();
                 stats::count_statement(self.child.sh.backend(n), text);
-                if self.log_per_node_statement {
+                if self.logging.per_node {
                     pglog!(
                         Severity::Log,
                         "DB node id: {} backend pid: {} statement: {}",
@@ -223,7 +223,7 @@ impl Engine<'_> {
                         String::from_utf8_lossy(text)
                     );
                 }
-                if self.notice_per_node_statement {
+                if self.logging.notice_per_node {
                     crate::session::per_node_notice(
                         &mut self.out,
                         n,
@@ -340,15 +340,15 @@ impl Engine<'_> {
         statement: Option<&str>,
         per_node: &dyn Fn() -> String,
     ) {
-        if let (true, Some(text)) = (self.log_statement, statement) {
+        if let (true, Some(text)) = (self.logging.statement, statement) {
             pglog!(Severity::Log, "statement: {}", text);
         }
-        if self.log_per_node_statement || self.notice_per_node_statement {
+        if self.logging.per_node || self.logging.notice_per_node {
             let what = per_node();
             let head = first.filter(|&f| nodes.contains(f));
             let rest = NodeSet(nodes.0 & !head.map_or(0, |f| 1u128 << f));
             for n in head.into_iter().chain(in_order(rest, last)) {
-                if self.log_per_node_statement {
+                if self.logging.per_node {
                     pglog!(
                         Severity::Log,
                         "DB node id: {} backend pid: {} statement: {}",
@@ -357,7 +357,7 @@ impl Engine<'_> {
                         what
                     );
                 }
-                if self.notice_per_node_statement {
+                if self.logging.notice_per_node {
                     crate::session::per_node_notice(&mut self.out, n, &what);
                 }
             }
@@ -589,10 +589,7 @@ impl Engine<'_> {
             startup_cfg: &child.cfg,
         };
         let mut reply = commands::answer(cmd, &mut ctx);
-        self.log_statement = cfg.get_bool("log_statement");
-        self.log_per_node_statement = cfg.get_bool("log_per_node_statement");
-        self.notice_per_node_statement = cfg.get_bool("notice_per_node_statement");
-        crate::session::client_log::follow(&mut self.client_log, cfg);
+        self.logging.follow(cfg);
         self.client_idle_limit = cfg.get_int("client_idle_limit");
         if matches!(
             cmd,

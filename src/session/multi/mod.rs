@@ -82,11 +82,7 @@ pub(super) struct Engine<'a> {
     wbuf: Vec<Vec<u8>>,
     temp: TempTables,
     database: String,
-    log_statement: bool,
-    log_per_node_statement: bool,
-    notice_per_node_statement: bool,
-    /// `log_client_messages`.
-    client_log: Option<crate::session::client_log::ClientLog>,
+    logging: crate::session::logging::Logging,
     client_idle_limit: i64,
     session_cfg: Option<Config>,
     active: bool,
@@ -170,11 +166,7 @@ pub fn run(
         Some((id, mem)) if id == conn_id => mem,
         _ => TempTables::default(),
     };
-    let log_statement = child.settings.log_statement;
-    let log_per_node_statement = child.settings.log_per_node_statement;
-    let notice_per_node_statement = child.settings.notice_per_node_statement;
-    let client_log =
-        crate::session::client_log::ClientLog::when(child.settings.log_client_messages);
+    let logging = crate::session::logging::Logging::start(&child.settings);
     let client_idle_limit = child.settings.client_idle_limit;
     let mut e = Engine {
         child,
@@ -208,10 +200,7 @@ pub fn run(
         wbuf: vec![Vec::new(); nb],
         temp,
         database: database.clone(),
-        log_statement,
-        log_per_node_statement,
-        notice_per_node_statement,
-        client_log,
+        logging,
         client_idle_limit,
         session_cfg: None,
         active: false,
@@ -240,10 +229,7 @@ pub fn run(
     }
     let backends = std::mem::take(&mut e.be);
     let temp = std::mem::take(&mut e.temp).for_next_session();
-    let logging = super::StatementLogging {
-        statement: e.log_statement,
-        per_node: e.log_per_node_statement,
-    };
+    let logging = e.logging.statement_logging();
     let child = e.child;
     child.statement_logging = logging;
     if let Some(m) = child.slot_temp.get_mut(pool_idx) {
@@ -273,7 +259,10 @@ impl Engine<'_> {
                 }
             };
             if self.client_readable() && !self.client.buffered().is_empty() {
-                match self.handle_client() {
+                let handled = self.handle_client();
+                // what the statements' logs have for the client comes before their replies
+                self.take_notices();
+                match handled {
                     Err(end) => {
                         self.flush_client();
                         return end;
@@ -445,8 +434,17 @@ impl Engine<'_> {
         }
     }
 
+    /// pgpool's messages queued for the client (`client_min_messages`), into its output,
+    /// unless a forwarded message is half written there.
+    fn take_notices(&mut self) {
+        if crate::logger::client::pending() && self.rem.iter().all(|&(r, fwd)| r == 0 || !fwd) {
+            crate::logger::client::drain_into(&mut self.out);
+        }
+    }
+
     /// Write the gathered client bytes. False when the client is gone.
     fn flush_client(&mut self) -> bool {
+        self.take_notices();
         if self.out.is_empty() {
             return true;
         }
@@ -489,10 +487,7 @@ impl Engine<'_> {
             self.session_cfg = Some(cfg.reload().map(|(c, _)| c).unwrap_or(cfg));
         }
         let cfg = self.session_cfg.as_ref().unwrap_or(&self.child.cfg);
-        self.log_statement = cfg.get_bool("log_statement");
-        self.log_per_node_statement = cfg.get_bool("log_per_node_statement");
-        self.notice_per_node_statement = cfg.get_bool("notice_per_node_statement");
-        crate::session::client_log::follow(&mut self.client_log, cfg);
+        self.logging.follow(cfg);
         self.client_idle_limit = cfg.get_int("client_idle_limit");
     }
 

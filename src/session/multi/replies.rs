@@ -93,7 +93,7 @@ impl Engine<'_> {
         let forwarding = head.fwd == Some(n) && !self.error_in_batch;
         // pgpool logs a simple query whose reply on a node begins with an error or a notice
         let mut first_of =
-            (head.simple && !head.started.contains(n) && crate::logger::logs(Severity::Log))
+            (head.simple && !head.started.contains(n) && crate::logger::reported(Severity::Log))
                 .then(|| head.stmt.clone())
                 .flatten();
         let Some(be) = self.be[n].as_mut() else {
@@ -144,6 +144,18 @@ impl Engine<'_> {
                 b'A' => true,
                 _ => forwarding,
             };
+            if avail >= h.total || matches!(h.tag, b'D' | b'd') {
+                // the frame is taken now: log it, and put what the log has for the client
+                // before it
+                if let Some(log) = self.logging.backend.as_mut() {
+                    log.message(n, h.tag);
+                }
+                if crate::logger::client::pending() && self.rem.iter().all(|&(r, f)| r == 0 || !f) {
+                    self.out.extend_from_slice(&buf[run_start..off]);
+                    run_start = off;
+                    crate::logger::client::drain_into(&mut self.out);
+                }
+            }
             if matches!(h.tag, b'D' | b'd') && avail < h.total {
                 // stream a large row through
                 if !forward_this {
@@ -373,6 +385,12 @@ impl Engine<'_> {
             while let Ok(Some(h)) = be.conn.frame_at(off, MAX_FRAME) {
                 if buf.len() - off < h.total {
                     break;
+                }
+                if let Some(log) = self.logging.backend.as_mut() {
+                    log.message(n, h.tag);
+                }
+                if crate::logger::client::pending() && self.rem.iter().all(|&(r, f)| r == 0 || !f) {
+                    crate::logger::client::drain_into(&mut self.out);
                 }
                 let frame = &buf[off..off + h.total];
                 let body = &frame[5..];
