@@ -249,9 +249,8 @@ impl Child {
             .and_then(|sp| connect::open_session(self, &mut client, &peer, sp));
         if let (Some((pool_idx, fresh)), Some(sp)) = (outcome, sp.as_ref()) {
             logger::set_session(Some(&sp.user), Some(&sp.database));
-            if !sp.application_name.is_empty() {
-                logger::set_application_name(&sp.application_name);
-            }
+            // a client without one is `[unknown]` in the log prefix, not `child`
+            logger::set_application_name(&sp.application_name);
             let title_prefix = format!("{} {} {}", sp.user, sp.database, peer.title());
             crate::process_title::set(&format!("{title_prefix} idle"));
             self.info().connected.store(true, Relaxed);
