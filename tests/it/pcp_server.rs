@@ -422,6 +422,51 @@ fn pcp_process_is_reforked_and_pcp_stop_pgpool_stops_the_daemon() {
     assert!(!sock.exists(), "the PCP socket file is removed at shutdown");
 }
 
+/// `log_pcp_processes` (4.6, on by default): each PCP worker's fork and end are logged at LOG
+/// as pgpool-II 4.3.5 logs them (seen side by side: `forked new pcp worker, pid=N socket=M`,
+/// `PCP process with pid: N exit with SUCCESS.`, `PCP process with pid: N exits with status 0`);
+/// off, none of them.
+#[test]
+fn pcp_worker_forks_and_exits_are_logged_as_pgpool_logs_them() {
+    let cluster = shared_sr_cluster();
+    for on in [true, false] {
+        let conf = format!("log_min_messages = log\nlog_pcp_processes = {on}\n");
+        let d = Daemon::start_streaming(cluster, &conf);
+        let (out, err, code) = tool(d.dir(), d.pcp_port(), "pcp_node_count", &[]);
+        assert_eq!((out.as_str(), err.as_str(), code), ("3\n", "", 0));
+        let forked = |log: &str| {
+            log.lines().find_map(|l| {
+                let rest = l.split("LOG:  forked new pcp worker, pid=").nth(1)?;
+                let (pid, fd) = rest.split_once(" socket=")?;
+                fd.parse::<i32>().ok()?;
+                Some(pid.to_string())
+            })
+        };
+        if on {
+            let mut pid = None;
+            wait_until(Duration::from_secs(10), "the worker's exit lines", || {
+                let log = d.log();
+                pid = forked(&log);
+                pid.as_ref().is_some_and(|p| {
+                    log.contains(&format!(
+                        "LOG:  PCP process with pid: {p} exit with SUCCESS."
+                    )) && log.contains(&format!(
+                        "LOG:  PCP process with pid: {p} exits with status 0"
+                    ))
+                })
+            })
+            .unwrap_or_else(|e| panic!("{e}: {}", d.log()));
+        } else {
+            std::thread::sleep(Duration::from_millis(500));
+            let log = d.log();
+            assert!(
+                forked(&log).is_none() && !log.contains("PCP process with pid: "),
+                "{log}"
+            );
+        }
+    }
+}
+
 #[test]
 fn pcp_node_operations_are_queued_or_refused_with_pgpools_errors() {
     let cluster = shared_sr_cluster();

@@ -110,10 +110,11 @@ pub fn run(
     pglog!(Severity::Log, "PCP process: {} started", std::process::id());
     let mut workers: Vec<Pid> = Vec::new();
     loop {
-        reap(&mut workers);
+        let log = cfg.get_bool("log_pcp_processes");
+        reap(&mut workers, log);
         let stop = STOP.load(SeqCst);
         if stop == libc::SIGTERM {
-            return smart_stop(&mut workers);
+            return smart_stop(&mut workers, log);
         }
         if stop != 0 {
             forward(&workers, Signal::try_from(stop).unwrap_or(Signal::SIGINT));
@@ -145,8 +146,16 @@ pub fn run(
             if tcp {
                 let _ = setsockopt(&conn, sockopt::TcpNoDelay, &true);
             }
+            let fd = std::os::fd::AsRawFd::as_raw_fd(&conn);
             if let Some(pid) = fork_worker(&cfg, pcp_file, sockets, logger_pid, conn, tcp) {
-                pglog!(Severity::Debug1, "forked new pcp worker, pid={}", pid);
+                if cfg.get_bool("log_pcp_processes") {
+                    pglog!(
+                        Severity::Log,
+                        "forked new pcp worker, pid={} socket={}",
+                        pid,
+                        fd
+                    );
+                }
                 workers.push(pid);
             }
         }
@@ -209,17 +218,63 @@ fn fork_worker(
     r
 }
 
-/// Collect finished workers.
-fn reap(workers: &mut Vec<Pid>) {
-    while let Ok(WaitStatus::Exited(p, _) | WaitStatus::Signaled(p, _, _)) =
-        waitpid(None, Some(WaitPidFlag::WNOHANG))
-    {
-        pglog!(
-            Severity::Debug1,
-            "PCP process with pid: {} exit with SUCCESS.",
-            p
-        );
-        workers.retain(|&w| w != p);
+/// Collect finished workers; with `log_pcp_processes`, log how each ended in pgpool's words,
+/// with the wait status word as pgpool prints it. A worker killed by SIGSEGV is reported
+/// whatever the setting.
+fn reap(workers: &mut Vec<Pid>, log: bool) {
+    loop {
+        let (pid, code, signal) = match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(p, c)) => (p, Some(c), None),
+            Ok(WaitStatus::Signaled(p, sig, core)) => (p, None, Some((sig, core))),
+            Ok(WaitStatus::StillAlive) | Err(_) => return,
+            Ok(_) => continue,
+        };
+        workers.retain(|&w| w != pid);
+        if let Some((Signal::SIGSEGV, _)) = signal {
+            pglog!(
+                Severity::Warning,
+                "PCP process with pid: {} was terminated by segmentation fault",
+                pid
+            );
+            continue;
+        }
+        if !log {
+            continue;
+        }
+        match (code, signal) {
+            (Some(c), _) => {
+                if c == crate::exit_code::FATAL {
+                    pglog!(
+                        Severity::Log,
+                        "PCP worker process with pid: {} exit with FATAL ERROR.",
+                        pid
+                    );
+                } else {
+                    pglog!(
+                        Severity::Log,
+                        "PCP process with pid: {} exit with SUCCESS.",
+                        pid
+                    );
+                }
+                pglog!(
+                    Severity::Log,
+                    "PCP process with pid: {} exits with status {}",
+                    pid,
+                    c << 8
+                );
+            }
+            (None, Some((sig, core))) => {
+                let status = sig as i32 | if core { 0x80 } else { 0 };
+                pglog!(
+                    Severity::Log,
+                    "PCP process with pid: {} exits with status {} by signal {}",
+                    pid,
+                    status,
+                    sig as i32
+                );
+            }
+            (None, None) => {}
+        }
     }
 }
 
@@ -230,7 +285,7 @@ fn forward(workers: &[Pid], sig: Signal) {
 }
 
 /// SIGTERM: no new connections; the workers finish their current request, then we exit.
-fn smart_stop(workers: &mut Vec<Pid>) -> i32 {
+fn smart_stop(workers: &mut Vec<Pid>, log: bool) -> i32 {
     forward(workers, Signal::SIGTERM);
     while !workers.is_empty() {
         let s = STOP.load(SeqCst);
@@ -239,7 +294,7 @@ fn smart_stop(workers: &mut Vec<Pid>) -> i32 {
             return exit_code::NO_RESTART;
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
-        reap(workers);
+        reap(workers, log);
     }
     exit_code::NO_RESTART
 }
