@@ -437,7 +437,7 @@ impl Engine<'_> {
     /// pgpool's messages queued for the client (`client_min_messages`), into its output,
     /// unless a forwarded message is half written there.
     fn take_notices(&mut self) {
-        if crate::logger::client::pending() && self.rem.iter().all(|&(r, fwd)| r == 0 || !fwd) {
+        if notices_fit(&self.rem) {
             crate::logger::client::drain_into(&mut self.out);
         }
     }
@@ -507,4 +507,11 @@ impl Engine<'_> {
             *d = self.child.sh.backend(n).standby_delay.load(Relaxed);
         }
     }
+}
+
+/// Whether pgpool's queued messages for the client (`client_min_messages`) wait and may go into
+/// its output now: no forwarded message is half written there (`rem`: per node, the bytes of a
+/// frame still to stream and whether they go to the client).
+fn notices_fit(rem: &[(usize, bool)]) -> bool {
+    crate::logger::client::pending() && rem.iter().all(|&(r, fwd)| r == 0 || !fwd)
 }

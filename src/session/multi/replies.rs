@@ -150,7 +150,7 @@ impl Engine<'_> {
                 if let Some(log) = self.logging.backend.as_mut() {
                     log.message(n, h.tag);
                 }
-                if crate::logger::client::pending() && self.rem.iter().all(|&(r, f)| r == 0 || !f) {
+                if super::notices_fit(&self.rem) {
                     self.out.extend_from_slice(&buf[run_start..off]);
                     run_start = off;
                     crate::logger::client::drain_into(&mut self.out);
@@ -389,7 +389,7 @@ impl Engine<'_> {
                 if let Some(log) = self.logging.backend.as_mut() {
                     log.message(n, h.tag);
                 }
-                if crate::logger::client::pending() && self.rem.iter().all(|&(r, f)| r == 0 || !f) {
+                if super::notices_fit(&self.rem) {
                     crate::logger::client::drain_into(&mut self.out);
                 }
                 let frame = &buf[off..off + h.total];
