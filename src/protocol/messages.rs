@@ -286,6 +286,11 @@ pub fn close_complete(out: &mut Vec<u8>) {
     empty(out, b'3');
 }
 
+/// Flush `H` (frontend).
+pub fn flush(out: &mut Vec<u8>) {
+    empty(out, b'H');
+}
+
 /// PortalSuspended `s`.
 pub fn portal_suspended(out: &mut Vec<u8>) {
     empty(out, b's');

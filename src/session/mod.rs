@@ -668,12 +668,21 @@ fn show_idle(info: &crate::shmem::ProcessInfo, tx: u8) {
 /// itself, its own commands included (spec/routing.md §3.1, steps 4 and 6): true when `sql` must
 /// get that answer (`intercepted`: it is one of pgpool's commands).
 fn refused_in_aborted_tx(sql: &str, intercepted: bool) -> bool {
-    intercepted
-        || !matches!(
-            crate::sql::analyze(sql).kind,
-            crate::sql::Kind::Commit | crate::sql::Kind::Rollback | crate::sql::Kind::RollbackTo
-        )
+    intercepted || !ends_transaction(&crate::sql::analyze(sql))
 }
+
+/// A statement PostgreSQL still runs inside an aborted transaction: COMMIT, ROLLBACK or
+/// ROLLBACK TO.
+pub(super) fn ends_transaction(a: &crate::sql::Analysis) -> bool {
+    matches!(
+        a.kind,
+        crate::sql::Kind::Commit | crate::sql::Kind::Rollback | crate::sql::Kind::RollbackTo
+    )
+}
+
+/// PostgreSQL's message for a statement refused inside an aborted transaction (25P02).
+pub(super) const ABORTED_TX: &str =
+    "current transaction is aborted, commands ignored until end of transaction block";
 
 /// pgpool's LOG line for a statement whose reply from `node` begins with an ErrorResponse or a
 /// NoticeResponse (`body`, its fields), as pgpool writes it after sending a simple query (and an
@@ -698,7 +707,7 @@ fn aborted_tx_reply(out: &mut Vec<u8>, sql: &str) {
         out,
         "ERROR",
         "25P02",
-        "current transaction is aborted, commands ignored until end of transaction block",
+        ABORTED_TX,
         Some(&format!("statement: {sql}")),
         None,
     );

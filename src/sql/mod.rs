@@ -35,6 +35,21 @@ pub fn analyze(sql: &str) -> Rc<Analysis> {
     cache::get_or_insert(sql, analyze_uncached)
 }
 
+/// The highest `$n` parameter number in `sql` (0 when it has none, or when it cannot be
+/// scanned): the number of parameters PostgreSQL gives a statement parsed without declared
+/// types.
+pub fn highest_parameter(sql: &str) -> usize {
+    let Ok(tokens) = pg_query::scan_tokens(sql) else {
+        return 0;
+    };
+    tokens
+        .iter()
+        .filter(|t| t.token == pg_query::protobuf::Token::Param as i32)
+        .filter_map(|t| sql.get(t.start as usize + 1..t.end as usize)?.parse().ok())
+        .max()
+        .unwrap_or(0)
+}
+
 /// Parse and analyze without the cache. A tree nested deeper than the protobuf decoder's limit
 /// (about 45 levels of expression, e.g. `1 + 1 + … + 1` with 45 terms) fails to decode and is
 /// treated like an unparsable string: routed to the primary, where it runs normally.

@@ -992,3 +992,14 @@ proptest::proptest! {
         proptest::prop_assert_eq!(&*cached, &analyze_uncached(&sql));
     }
 }
+
+#[test]
+fn highest_parameter_counts_like_postgresql() {
+    assert_eq!(super::highest_parameter("SELECT 1"), 0);
+    assert_eq!(super::highest_parameter("SELECT $1::int + $1"), 1);
+    assert_eq!(
+        super::highest_parameter("SELECT $3, '$7', \"$9\", $$ $8 $$ -- $6"),
+        3
+    );
+    assert_eq!(super::highest_parameter("SELECT $2 /* $5 */ + $10"), 10);
+}

@@ -16,6 +16,7 @@ mod hba;
 mod lifecycle;
 mod pcp_server;
 mod pcp_tools;
+mod pipelines;
 mod pooling;
 mod protocol;
 mod psycopg;

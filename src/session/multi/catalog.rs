@@ -244,11 +244,12 @@ impl<'a> Lookup<'a> {
         if rels.is_empty() && funcs.is_empty() {
             return;
         }
-        let mut sql = String::new();
+        let mut queries = Vec::with_capacity(2);
         if !rels.is_empty() {
-            sql.push_str(&relations_sql(&rels));
+            queries.push(relations_sql(&rels));
         }
         if !funcs.is_empty() {
+            let mut sql = String::new();
             sql.push_str("SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace WHERE p.proname = r.f AND (r.s IS NULL OR n.nspname = r.s) AND p.provolatile = 'v') FROM (VALUES ");
             for (i, f) in funcs.iter().enumerate() {
                 if i > 0 {
@@ -260,9 +261,10 @@ impl<'a> Lookup<'a> {
                 };
                 sql.push_str(&format!("({i}, {schema}::text, {name}::text)"));
             }
-            sql.push_str(") AS r(i, s, f) ORDER BY r.i;");
+            sql.push_str(") AS r(i, s, f) ORDER BY r.i");
+            queries.push(sql);
         }
-        let Ok(sets) = internal_query(conn, &sql, self.out) else {
+        let Ok(sets) = internal_queries(conn, &queries, self.out) else {
             return;
         };
         let mut sets = sets.into_iter();
@@ -349,7 +351,7 @@ fn relations_sql(rels: &[RelRef]) -> String {
     sql.push_str(
         ") AS r(i, name) LEFT JOIN pg_catalog.pg_class c ON c.oid = \
          pg_catalog.to_regclass(r.name) LEFT JOIN pg_catalog.pg_namespace n ON \
-         n.oid = c.relnamespace ORDER BY r.i;",
+         n.oid = c.relnamespace ORDER BY r.i",
     );
     sql
 }
@@ -438,16 +440,61 @@ pub fn quote_literal(s: &str) -> String {
 /// Result sets of an internal query: rows of text values.
 pub type ResultSets = Vec<Vec<Vec<Option<String>>>>;
 
-/// Run `sql` as a simple query on a quiet connection and read every message up to its
-/// ReadyForQuery. Notifications met on the way are kept for the client; an ErrorResponse makes
-/// it Err (after ReadyForQuery, so the connection stays in step).
+/// The statement and portal name of pgpool's own queries.
+const INTERNAL: &[u8] = b"pgpool_rs_internal";
+
+/// Run `sql` (one statement) on a quiet connection: `internal_queries` with one query.
 pub fn internal_query(
     be: &mut BackendConn,
     sql: &str,
     out: &mut Vec<u8>,
 ) -> Result<ResultSets, ()> {
-    let mut q = Vec::with_capacity(sql.len() + 6);
-    messages::query(&mut q, sql);
+    internal_queries(be, &[sql], out)
+}
+
+/// Run `queries` (one statement each) on a quiet connection and read every message up to the
+/// ReadyForQuery: a result set per query. Notifications met on the way are kept for the client;
+/// an ErrorResponse makes it Err (after ReadyForQuery, so the connection stays in step).
+///
+/// Each goes as Parse, Bind, Execute and Close of a statement and a portal of pgpool's own
+/// name, one Sync after the last: a simple Query would drop the client's unnamed statement
+/// and portal, which the client may still use. A leftover of that name (an earlier internal
+/// query that failed halfway) is closed first.
+pub fn internal_queries(
+    be: &mut BackendConn,
+    queries: &[impl AsRef<str>],
+    out: &mut Vec<u8>,
+) -> Result<ResultSets, ()> {
+    let mut q = Vec::with_capacity(256);
+    let close = |q: &mut Vec<u8>| {
+        for kind in [b'P', b'S'] {
+            let start = messages::begin(q, b'C');
+            q.push(kind);
+            messages::put_cstr(q, INTERNAL);
+            messages::finish(q, start);
+        }
+    };
+    close(&mut q);
+    for sql in queries {
+        let start = messages::begin(&mut q, b'P');
+        messages::put_cstr(&mut q, INTERNAL);
+        messages::put_cstr(&mut q, sql.as_ref().as_bytes());
+        q.extend_from_slice(&0u16.to_be_bytes()); // no parameter types
+        messages::finish(&mut q, start);
+        let start = messages::begin(&mut q, b'B');
+        messages::put_cstr(&mut q, INTERNAL);
+        messages::put_cstr(&mut q, INTERNAL);
+        // no parameter formats, no parameters, all results in text
+        q.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
+        messages::finish(&mut q, start);
+        let start = messages::begin(&mut q, b'E');
+        messages::put_cstr(&mut q, INTERNAL);
+        q.extend_from_slice(&0u32.to_be_bytes()); // every row
+        messages::finish(&mut q, start);
+        close(&mut q);
+    }
+    let start = messages::begin(&mut q, b'S');
+    messages::finish(&mut q, start);
     be.conn.write_all(&q).map_err(|_| ())?;
     let mut sets: ResultSets = Vec::new();
     let mut current: Vec<Vec<Option<String>>> = Vec::new();

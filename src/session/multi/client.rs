@@ -17,7 +17,7 @@ use crate::shmem::ChildStatus;
 use crate::sql::{self, DiscardKind, Kind};
 
 use super::catalog::Lookup;
-use super::records::{Awaits, Entry, Record, Stmt};
+use super::records::{Awaits, Entry, Record, Stmt, Undo};
 use super::{End, Engine};
 
 /// What a routing call needs, borrowed from the session at once.
@@ -80,18 +80,24 @@ impl Engine<'_> {
             let mut msg = std::mem::take(&mut self.msg);
             msg.clear();
             msg.extend_from_slice(&buf[..h.total]);
-            self.client.consume(h.total);
-            progressed = true;
             self.active = true;
             let r = self.dispatch(h.tag, &msg);
             self.msg = msg;
             r?;
+            if self.holding {
+                // it stays first in the client's buffer until the replies it waits for came
+                break;
+            }
+            self.client.consume(h.total);
+            progressed = true;
         }
         Ok(progressed)
     }
 
     fn dispatch(&mut self, tag: u8, msg: &[u8]) -> Result<(), End> {
-        if let Some(log) = self.logging.client.as_mut() {
+        // a message held back once was logged then
+        let again = std::mem::take(&mut self.holding);
+        if let Some(log) = self.logging.client.as_mut().filter(|_| !again) {
             log.message(tag, &msg[5..]);
         }
         if !self.copy_nodes.is_empty() {
@@ -109,6 +115,7 @@ impl Engine<'_> {
             }
         }
         if self.ignore_till_sync && !matches!(tag, b'S' | b'X') {
+            self.held_parse = None;
             return Ok(());
         }
         match tag {
@@ -123,6 +130,12 @@ impl Engine<'_> {
             b'E' => self.execute(msg),
             b'C' => self.close(msg),
             b'S' => {
+                // Every node of the group commits its part at Sync: not before the others'
+                // messages are answered, so that an error among them aborts every part (see
+                // `abort_others`), as PostgreSQL rolls back a whole failed group.
+                if self.must_wait(self.unsynced) {
+                    return Ok(());
+                }
                 self.ignore_till_sync = false;
                 // Only nodes that got extended messages since their last Sync need one: the
                 // others are idle and their transaction state is known (pgpool syncs every
@@ -235,6 +248,105 @@ impl Engine<'_> {
         let mut e = Entry::new(Awaits::Ready, due, None);
         e.simple = true;
         self.queue.push_back(e);
+    }
+
+    /// Append a Flush for every node of `nodes`: they send the replies they hold back.
+    fn flush_nodes(&mut self, nodes: NodeSet) {
+        let mut flush = Vec::with_capacity(5);
+        messages::flush(&mut flush);
+        self.send_raw(nodes, &flush);
+    }
+
+    /// Whether an extended message for `nodes` must wait for the replies to the messages
+    /// before it in its Sync group; then those nodes are flushed and the message is held
+    /// (`holding`). PostgreSQL carries out nothing after an error up to Sync, but a node that
+    /// did not get every earlier message still unanswered would carry this one out even when
+    /// one of those failed elsewhere: a write the client is told never happened. Held, it is
+    /// sent once they are answered, or dropped with the rest of the group after an error.
+    fn must_wait(&mut self, nodes: NodeSet) -> bool {
+        let mut pending = NodeSet::EMPTY;
+        let mut elsewhere = false;
+        for q in self.queue.iter().filter(|q| q.awaits.is_extended()) {
+            pending = pending.union(q.nodes);
+            elsewhere |= nodes.0 & !q.nodes.0 != 0;
+        }
+        if !elsewhere {
+            return false;
+        }
+        self.flush_nodes(pending);
+        self.holding = true;
+        true
+    }
+
+    /// Answer the client message with an error made by pgpool and skip to Sync, as
+    /// PostgreSQL does. `undo`: what the refusal changed in the records, should an earlier
+    /// message of the group fail and PostgreSQL never see this one.
+    fn local_error(&mut self, code: &str, message: &str, undo: Option<Undo>) {
+        let mut out = Vec::with_capacity(64 + message.len());
+        messages::error_response(&mut out, "ERROR", code, message, None, None);
+        let mut e = Entry::local(out);
+        e.undo = undo;
+        self.queue.push_back(e);
+        self.ignore_till_sync = true;
+        // inside a transaction block, the error aborts it as PostgreSQL's would
+        let ptx = self.tx(self.primary);
+        self.router.after_error(&mut self.route, ptx);
+        self.abort_others(NodeSet::EMPTY);
+        // PostgreSQL sends what it owes the client when it reports an error; the client's
+        // own Flush is dropped from here to its Sync, so the nodes are flushed now
+        self.flush_nodes(self.unsynced);
+    }
+
+    /// An error ended the client's group (or its transaction block) on the nodes of `failed`,
+    /// or pgpool refused a message (`failed` empty). PostgreSQL would roll back everything the
+    /// group did and abort the transaction block, but the other nodes that took part know
+    /// nothing of it, and would commit their part at Sync or at COMMIT. Each gets an Execute of
+    /// a portal that does not exist: it fails there and aborts their transaction the same way.
+    /// Their replies are swallowed.
+    pub(super) fn abort_others(&mut self, failed: NodeSet) {
+        let mut nodes = self.unsynced;
+        for n in self.usable.iter() {
+            if matches!(self.tx(n), b'T' | b'E') {
+                nodes.insert(n);
+            }
+        }
+        let nodes = NodeSet(nodes.0 & !failed.0);
+        if nodes.is_empty() {
+            return;
+        }
+        let mut m = Vec::with_capacity(32);
+        let start = messages::begin(&mut m, b'E');
+        messages::put_cstr(&mut m, b"pgpool_rs_abort");
+        m.extend_from_slice(&0u32.to_be_bytes());
+        messages::finish(&mut m, start);
+        self.send_raw(nodes, &m);
+        self.queue
+            .push_back(Entry::new(Awaits::Execute, nodes, None));
+        if self
+            .queue
+            .iter()
+            .any(|q| q.awaits == Awaits::Ready && !q.simple && q.fwd.is_some())
+        {
+            // the client's Sync went out already, without these nodes: one of their own
+            // ends the abort (a node left skipping to Sync would drop the client's next
+            // messages)
+            let mut sync = Vec::with_capacity(5);
+            let start = messages::begin(&mut sync, b'S');
+            messages::finish(&mut sync, start);
+            self.send_raw(nodes, &sync);
+            self.queue.push_back(Entry::new(Awaits::Ready, nodes, None));
+        } else {
+            self.flush_nodes(nodes);
+            self.unsynced = self.unsynced.union(nodes);
+        }
+    }
+
+    /// Inside an aborted transaction PostgreSQL refuses every statement but the
+    /// transaction's end (25P02). pgpool answers for it, as for a simple query (routing.md §3
+    /// step 4): the node a message goes to may not be the one whose transaction failed, and
+    /// would run it.
+    fn refused_in_failed_tx(&self, stmt: &Stmt) -> bool {
+        self.route.failed && !crate::session::ends_transaction(&stmt.analysis)
     }
 
     /// Queue a reply made by pgpool.
@@ -631,6 +743,7 @@ impl Engine<'_> {
                     nodes: e.nodes,
                     parse_body: None,
                     sql_prepare: true,
+                    either: false,
                 },
             ),
             Kind::Deallocate { name: Some(name) } => {
@@ -661,6 +774,7 @@ impl Engine<'_> {
                     nodes: NodeSet::single(self.primary),
                     parse_body: None,
                     sql_prepare: true,
+                    either: false,
                 },
             );
         }
@@ -696,16 +810,23 @@ impl Engine<'_> {
         let text = pm.query.into_owned();
         let analysis = sql::analyze(&text);
         let stmt = Rc::new(Stmt { text, analysis });
-        let mut d = self.decide(&stmt);
-        if self.router.lb_on_write == LbOnWrite::DmlAdaptive && !name.is_empty() {
-            // dml_adaptive: a named statement can be bound on either node later
-            let mut both = d.nodes;
-            both.insert(self.primary);
-            if self.usable.contains(self.route.lb_node) {
-                both.insert(self.route.lb_node);
+        let a = &stmt.analysis;
+        if self.refused_in_failed_tx(&stmt) && !a.unparsable && !a.empty {
+            // PostgreSQL drops the unnamed statement before it refuses the new one
+            let undo = name.is_empty().then(|| self.records.statement_undo(""));
+            if name.is_empty() {
+                self.records.statements.remove("");
             }
-            d.nodes = both;
-            d.main = both.first().unwrap_or(self.primary);
+            self.local_error("25P02", crate::session::ABORTED_TX, undo);
+            return Ok(());
+        }
+        let (d, either) = match self.held_parse.take() {
+            Some(held) => held,
+            None => self.parse_target(&name, &stmt),
+        };
+        if self.must_wait(d.nodes) {
+            self.held_parse = Some((d, either));
+            return Ok(());
         }
         let rewritten = stmt.analysis.begin_rewrite.then(|| {
             let mut p = Vec::with_capacity(32);
@@ -730,6 +851,8 @@ impl Engine<'_> {
         self.log_sent(d.nodes, (Some(d.main), None), None, &|| {
             format!("Parse: {}", stmt.text)
         });
+        let mut e = Entry::new(Awaits::Parse, d.nodes, Some(d.main));
+        e.undo = Some(self.records.statement_undo(&name));
         self.records.add_statement(
             &name,
             Record {
@@ -737,12 +860,44 @@ impl Engine<'_> {
                 nodes: d.nodes,
                 parse_body: Some(Rc::new(msg.to_vec())),
                 sql_prepare: false,
+                either,
             },
         );
-        let mut e = Entry::new(Awaits::Parse, d.nodes, Some(d.main));
         e.stmt = Some(stmt);
         self.queue.push_back(e);
         Ok(())
+    }
+
+    /// Where a Parse goes: a second statement of an existing name where the first lives, so
+    /// that PostgreSQL refuses it (42P05) as it would without pgpool (routed afresh, it could
+    /// reach a node without the first and succeed, and later Binds would run the first);
+    /// otherwise where the router sends the statement, and under `dml_adaptive` a named one
+    /// to the primary and the load-balance node as well (true: each Bind picks one of them).
+    fn parse_target(&mut self, name: &str, stmt: &Stmt) -> (Decision, bool) {
+        if let Some(r) = self
+            .records
+            .statements
+            .get(name)
+            .filter(|_| !name.is_empty())
+        {
+            let d = Decision {
+                nodes: r.nodes,
+                main: r.nodes.first().unwrap_or(self.primary),
+            };
+            return (d, r.either);
+        }
+        let mut d = self.decide(stmt);
+        if self.router.lb_on_write != LbOnWrite::DmlAdaptive || name.is_empty() {
+            return (d, false);
+        }
+        let mut both = d.nodes;
+        both.insert(self.primary);
+        if self.usable.contains(self.route.lb_node) {
+            both.insert(self.route.lb_node);
+        }
+        d.nodes = both;
+        d.main = both.first().unwrap_or(self.primary);
+        (d, true)
     }
 
     fn bind(&mut self, msg: &[u8]) -> Result<(), End> {
@@ -750,33 +905,82 @@ impl Engine<'_> {
         let Some((portal, rest)) = messages::take_cstr(body) else {
             return Err(bad_message(self.client, "Bind"));
         };
-        let Some((sname, _)) = messages::take_cstr(rest) else {
+        let Some((sname, rest)) = messages::take_cstr(rest) else {
             return Err(bad_message(self.client, "Bind"));
         };
+        let supplied = bind_parameters(rest);
         let portal = String::from_utf8_lossy(portal).into_owned();
         let sname = String::from_utf8_lossy(sname).into_owned();
         let Some(mut rec) = self.records.statements.get(&sname).cloned() else {
-            let mut out = Vec::with_capacity(128);
-            messages::error_response(
-                &mut out,
-                "ERROR",
-                "XX000",
-                &format!("prepared statement \"{sname}\" does not exist"),
-                None,
-                None,
-            );
-            self.local(out);
-            self.ignore_till_sync = true;
+            let m = match sname.as_str() {
+                "" => "unnamed prepared statement does not exist".to_string(),
+                _ => format!("prepared statement \"{sname}\" does not exist"),
+            };
+            self.local_error("XX000", &m, None);
             return Ok(());
         };
+        // where pgpool refuses the Bind itself, PostgreSQL's check of the parameter count
+        // comes first
+        let count_error = match (required_parameters(&rec), supplied) {
+            (Some(req), Some(sup)) if req != sup => Some(format!(
+                "bind message supplies {sup} parameters, but prepared statement \"{sname}\" requires {req}"
+            )),
+            _ => None,
+        };
+        if self.refused_in_failed_tx(&rec.stmt) {
+            match count_error {
+                Some(m) => self.local_error("08P01", &m, None),
+                None => self.local_error("25P02", crate::session::ABORTED_TX, None),
+            }
+            return Ok(());
+        }
+        if rec.either {
+            // parsed on two nodes: this run goes to the one the router picks now (pgpool
+            // binds it on both, and a write fails on the standby)
+            let d = self.decide(&rec.stmt);
+            let pick = NodeSet(d.nodes.0 & rec.nodes.0);
+            rec.nodes = match pick.first() {
+                Some(_) => pick,
+                None => NodeSet::single(self.primary),
+            };
+        }
+        if let Some(r) = self
+            .records
+            .portals
+            .get(&portal)
+            .filter(|_| !portal.is_empty())
+        {
+            // A second portal of an existing name: PostgreSQL refuses it (after its checks
+            // of the statement). Where the statement lives beside the first portal, it does
+            // so there; elsewhere it would not know of the first, and pgpool answers.
+            if rec.nodes.0 & !r.nodes.0 != 0 {
+                match count_error {
+                    Some(m) => self.local_error("08P01", &m, None),
+                    None => {
+                        let m = format!("cursor \"{portal}\" already exists");
+                        self.local_error("42P03", &m, None);
+                    }
+                }
+                return Ok(());
+            }
+        }
+        rec.either = false;
         let p = self.primary;
-        if self.router.load_balance
+        let reparse = self.router.load_balance
             && self.router.lb_on_write != LbOnWrite::Off
             && self.route.writing
             && self.tx(p) == b'T'
             && rec.parse_body.is_some()
-            && !rec.nodes.contains(p)
-        {
+            && !rec.nodes.contains(p);
+        let nodes = if reparse {
+            NodeSet::single(p)
+        } else {
+            rec.nodes
+        };
+        if self.must_wait(nodes) {
+            return Ok(());
+        }
+        if reparse {
             // parse_before_bind: the statement now runs on the primary; parse it there first
             if !sname.is_empty() {
                 let mut c = Vec::with_capacity(sname.len() + 8);
@@ -791,8 +995,9 @@ impl Engine<'_> {
             if let Some(pb) = &rec.parse_body {
                 self.wbuf[p].extend_from_slice(pb);
             }
-            self.queue
-                .push_back(Entry::new(Awaits::Parse, NodeSet::single(p), None));
+            let mut e = Entry::new(Awaits::Parse, NodeSet::single(p), None);
+            e.undo = Some(self.records.statement_undo(&sname));
+            self.queue.push_back(e);
             rec.nodes = NodeSet::single(p);
             self.records.statements.insert(sname.clone(), rec.clone());
         }
@@ -802,6 +1007,8 @@ impl Engine<'_> {
             format!("Bind: {}", rec.stmt.text)
         });
         let fwd = rec.nodes.first();
+        let mut e = Entry::new(Awaits::Bind, rec.nodes, fwd);
+        e.undo = Some(self.records.portal_undo(&portal));
         self.records.add_portal(
             &portal,
             Record {
@@ -809,7 +1016,6 @@ impl Engine<'_> {
                 ..rec.clone()
             },
         );
-        let mut e = Entry::new(Awaits::Bind, rec.nodes, fwd);
         e.stmt = Some(rec.stmt);
         self.queue.push_back(e);
         Ok(())
@@ -845,11 +1051,24 @@ impl Engine<'_> {
         let Ok((_, _, rec)) = self.target(&msg[5..], "Describe") else {
             return Err(bad_message(self.client, "Describe"));
         };
+        if let Some(r) = rec.as_ref().filter(|r| self.refused_in_failed_tx(&r.stmt)) {
+            // PostgreSQL refuses to describe a result in an aborted transaction
+            if matches!(
+                r.stmt.analysis.kind,
+                Kind::Select | Kind::Show | Kind::Explain { .. }
+            ) {
+                self.local_error("25P02", crate::session::ABORTED_TX, None);
+                return Ok(());
+            }
+        }
         // unknown (a DECLAREd cursor's portal, an SQL-level statement): the primary answers
         let nodes = rec
             .as_ref()
             .map(|r| r.nodes)
             .unwrap_or(NodeSet::single(self.primary));
+        if self.must_wait(nodes) {
+            return Ok(());
+        }
         self.send(nodes, msg);
         self.unsynced = self.unsynced.union(nodes);
         self.log_sent(nodes, (nodes.first(), None), None, &|| "D message".into());
@@ -866,10 +1085,20 @@ impl Engine<'_> {
         };
         let portal = String::from_utf8_lossy(portal).into_owned();
         let rec = self.records.portals.get(&portal).cloned();
+        if rec
+            .as_ref()
+            .is_some_and(|r| self.refused_in_failed_tx(&r.stmt))
+        {
+            self.local_error("25P02", crate::session::ABORTED_TX, None);
+            return Ok(());
+        }
         let nodes = rec
             .as_ref()
             .map(|r| r.nodes)
             .unwrap_or(NodeSet::single(self.primary));
+        if self.must_wait(nodes) {
+            return Ok(());
+        }
         self.send(nodes, msg);
         self.unsynced = self.unsynced.union(nodes);
         let mut e = Entry::new(Awaits::Execute, nodes, nodes.first());
@@ -907,10 +1136,20 @@ impl Engine<'_> {
                 }
                 self.temp.changed();
             }
-            if a.kind == Kind::Begin {
+            // a transaction starts or ends here (until its ReadyForQuery confirms it), the
+            // portals of an ended one with it
+            let tx = match a.kind {
+                Kind::Begin => Some(b'T'),
+                Kind::Commit | Kind::Rollback => {
+                    e.undo = Some(self.records.end_portals());
+                    Some(b'I')
+                }
+                _ => None,
+            };
+            if let Some(tx) = tx {
                 for n in nodes.iter() {
                     if let Some(b) = self.be[n].as_mut() {
-                        b.tx = b'T';
+                        b.tx = tx;
                     }
                 }
             }
@@ -935,11 +1174,6 @@ impl Engine<'_> {
             self.local(out);
             return Ok(());
         };
-        if kind == b'S' {
-            self.records.statements.remove(&name);
-        } else {
-            self.records.portals.remove(&name);
-        }
         // parse_before_bind may have made a copy on the primary
         let mut nodes = rec.nodes;
         if self.route.lb_node != self.primary {
@@ -948,15 +1182,41 @@ impl Engine<'_> {
                 nodes.insert(self.route.lb_node);
             }
         }
+        if self.must_wait(nodes) {
+            return Ok(());
+        }
+        let mut e = Entry::new(Awaits::Close, nodes, rec.nodes.first());
+        if kind == b'S' {
+            e.undo = Some(self.records.statement_undo(&name));
+            self.records.statements.remove(&name);
+        } else {
+            e.undo = Some(self.records.portal_undo(&name));
+            self.records.portals.remove(&name);
+        }
         self.send(nodes, msg);
         self.unsynced = self.unsynced.union(nodes);
         self.log_sent(nodes, (rec.nodes.first(), None), None, &|| {
             "C message".into()
         });
-        self.queue
-            .push_back(Entry::new(Awaits::Close, nodes, rec.nodes.first()));
+        self.queue.push_back(e);
         Ok(())
     }
+}
+
+/// The number of parameter values a Bind body supplies, from the part after its portal and
+/// statement names; None when malformed.
+fn bind_parameters(rest: &[u8]) -> Option<usize> {
+    let formats = u16::from_be_bytes(rest.get(..2)?.try_into().ok()?) as usize;
+    let at = 2 + 2 * formats;
+    Some(u16::from_be_bytes(rest.get(at..at + 2)?.try_into().ok()?) as usize)
+}
+
+/// The number of parameters PostgreSQL gave a statement parsed with the protocol: its declared
+/// types, or more when the text refers to a higher `$n`. None for an SQL PREPARE.
+fn required_parameters(rec: &Record) -> Option<usize> {
+    let body = rec.parse_body.as_ref()?;
+    let p = messages::parse_parse(body.get(5..)?).ok()?;
+    Some((p.param_types as usize).max(sql::highest_parameter(&p.query)))
 }
 
 /// An unknown message type ends the session (as pgpool).

@@ -64,6 +64,11 @@ pub(super) struct Engine<'a> {
     c_rem: usize,
     /// After an error: client messages are dropped until Sync.
     ignore_till_sync: bool,
+    /// The client message first in its buffer waits for the replies to the messages before
+    /// it (`must_wait`); the client is not read meanwhile.
+    holding: bool,
+    /// The routing of a held Parse, used when it is sent.
+    held_parse: Option<(crate::router::Decision, bool)>,
     /// An error was forwarded since the last Sync: later replies until its ReadyForQuery are
     /// swallowed (the client expects none).
     error_in_batch: bool,
@@ -191,6 +196,8 @@ pub fn run(
         rem: vec![(0, false); nb],
         c_rem: 0,
         ignore_till_sync: false,
+        holding: false,
+        held_parse: None,
         error_in_batch: false,
         copy_wait: false,
         copy_nodes: NodeSet::EMPTY,
@@ -399,6 +406,9 @@ impl Engine<'_> {
     fn client_readable(&self) -> bool {
         if !self.copy_nodes.is_empty() {
             return true;
+        }
+        if self.holding && self.queue.iter().any(|q| q.awaits.is_extended()) {
+            return false;
         }
         !self.copy_wait && !self.queue.iter().any(|q| q.awaits == Awaits::Ready)
     }

@@ -27,6 +27,9 @@ pub struct Record {
     pub parse_body: Option<Rc<Vec<u8>>>,
     /// Created by SQL PREPARE (its PREPARE text is `stmt.text`).
     pub sql_prepare: bool,
+    /// Parsed on the primary and the load-balance node so that each Bind can run it on either
+    /// (a named statement under `dml_adaptive`): a Bind routes it to one of `nodes`.
+    pub either: bool,
 }
 
 /// Statements and portals by name ("" = the unnamed one).
@@ -51,11 +54,70 @@ impl Records {
         self.portals.insert(name.to_owned(), rec);
     }
 
+    /// A statement's record as it is now, to put back with `undo`.
+    pub fn statement_undo(&self, name: &str) -> Undo {
+        Undo::Statement {
+            name: name.to_owned(),
+            prev: self.statements.get(name).cloned(),
+        }
+    }
+
+    /// A portal's record as it is now, to put back with `undo`.
+    pub fn portal_undo(&self, name: &str) -> Undo {
+        Undo::Portal {
+            name: name.to_owned(),
+            prev: self.portals.get(name).cloned(),
+        }
+    }
+
+    /// Put a record back as it was before a message that did not take effect.
+    pub fn undo(&mut self, u: Undo) {
+        let (map, name, prev) = match u {
+            Undo::Statement { name, prev } => (&mut self.statements, name, prev),
+            Undo::Portal { name, prev } => (&mut self.portals, name, prev),
+            Undo::Portals(all) => {
+                self.portals = all;
+                return;
+            }
+        };
+        match prev {
+            Some(rec) => {
+                map.insert(name, rec);
+            }
+            None => {
+                map.remove(&name);
+            }
+        }
+    }
+
+    /// The transaction ended: its portals are gone. Returns how to put them back.
+    pub fn end_portals(&mut self) -> Undo {
+        Undo::Portals(std::mem::take(&mut self.portals))
+    }
+
     /// DISCARD ALL: everything is forgotten.
     pub fn clear(&mut self) {
         self.statements.clear();
         self.portals.clear();
     }
+}
+
+/// A record as it was before a forwarded Parse, Bind or Close changed it. The change is made
+/// when the message is sent, so that the messages after it in a pipeline find it; it is put
+/// back when PostgreSQL did not carry the message out: it failed, or an earlier message of its
+/// Sync group failed and PostgreSQL skipped the rest up to Sync.
+#[derive(Debug, Clone)]
+pub enum Undo {
+    Statement {
+        name: String,
+        prev: Option<Record>,
+    },
+    Portal {
+        name: String,
+        prev: Option<Record>,
+    },
+    /// Every portal (a transaction's end drops them all).
+    Portals(HashMap<String, Record>),
 }
 
 /// What a queue entry waits for from each of its nodes.
@@ -120,6 +182,8 @@ pub struct Entry {
     pub simple: bool,
     /// The bytes of a Local reply.
     pub local: Vec<u8>,
+    /// How to put back the record this message changed, should it not take effect.
+    pub undo: Option<Undo>,
 }
 
 impl Entry {
@@ -135,6 +199,7 @@ impl Entry {
             tx_before: b'I',
             simple: false,
             local: Vec::new(),
+            undo: None,
         }
     }
 

@@ -11,7 +11,7 @@ use crate::protocol::pgerror::PgError;
 use crate::session::stats;
 use crate::sql::Kind;
 
-use super::records::{Awaits, Entry};
+use super::records::{Awaits, Entry, Undo};
 use super::{End, Engine};
 
 /// Largest backend frame accepted.
@@ -233,7 +233,10 @@ impl Engine<'_> {
                             head.stmt.as_ref().map_or("", |s| s.text.as_str()),
                             body,
                         );
+                        let failed = head.nodes;
                         self.error_in_batch = true;
+                        self.undo_group();
+                        self.abort_others(failed);
                         // the client's messages up to its Sync are dropped — unless that Sync
                         // was read already
                         self.ignore_till_sync = !self
@@ -280,6 +283,33 @@ impl Engine<'_> {
         }
     }
 
+    /// The head entry failed: PostgreSQL carried out neither it nor the messages after it up
+    /// to Sync, so their changes to the statement and portal records are put back, the latest
+    /// first.
+    ///
+    /// A failed Parse of the unnamed statement is the exception: PostgreSQL drops the old
+    /// unnamed statement before it parses the new one, so none is left.
+    fn undo_group(&mut self) {
+        let mut undo: Vec<Undo> = self
+            .queue
+            .iter_mut()
+            .take_while(|q| q.awaits != Awaits::Ready)
+            .filter_map(|q| q.undo.take())
+            .collect();
+        let head_parse = self
+            .queue
+            .front()
+            .is_some_and(|q| q.awaits == Awaits::Parse);
+        if let Some(Undo::Statement { name, prev }) = undo.first_mut() {
+            if head_parse && name.is_empty() {
+                *prev = None;
+            }
+        }
+        for u in undo.into_iter().rev() {
+            self.records.undo(u);
+        }
+    }
+
     /// Every node answered the head entry: check they agree, then finish it.
     fn complete_head(&mut self) -> Result<(), End> {
         let e = self.queue.pop_front().expect("head");
@@ -306,12 +336,22 @@ impl Engine<'_> {
                 }
             }
         }
-        if e.nodes.iter().any(|n| self.tx(n) == b'E') {
+        if e.nodes.iter().any(|n| self.tx(n) == b'E') || (self.route.failed && state == b'T') {
+            // aborted, or pgpool refuses for the transaction that failed on another node
             state = b'E';
         }
         self.error_in_batch = false;
         if e.fwd.is_some() {
             messages::ready_for_query(&mut self.out, state);
+            match state {
+                b'I' => {
+                    // portals end with their transaction, and the session is in none
+                    self.records.portals.clear();
+                    self.route.failed = false;
+                }
+                b'E' => self.route.failed = true,
+                _ => {}
+            }
         }
         if e.simple {
             if let Some(stmt) = &e.stmt {

@@ -132,9 +132,15 @@ pub fn bind(portal: &str, stmt: &str, params: &[&str]) -> Vec<u8> {
 
 /// Execute of `portal`, all rows.
 pub fn execute(portal: &str) -> Vec<u8> {
+    execute_rows(portal, 0)
+}
+
+/// Execute of `portal`, at most `max_rows` rows (0: all); a portal with more answers
+/// PortalSuspended.
+pub fn execute_rows(portal: &str, max_rows: u32) -> Vec<u8> {
     let mut body = Vec::new();
     cstr(&mut body, portal);
-    body.extend_from_slice(&0u32.to_be_bytes());
+    body.extend_from_slice(&max_rows.to_be_bytes());
     message(b'E', &body)
 }
 
@@ -267,6 +273,37 @@ impl Wire {
                 return out;
             }
         }
+    }
+
+    /// Every message that arrives until none has for `idle`: the whole answer to a Flush from a
+    /// server that answers at once. The normal read timeout is restored afterwards.
+    pub fn read_idle(&mut self, idle: Duration) -> Vec<Message> {
+        self.stream
+            .set_read_timeout(Some(idle))
+            .expect("set a read timeout");
+        let mut out = Vec::new();
+        let end = loop {
+            match self.try_read() {
+                Ok(Some(m)) => out.push(m),
+                Ok(None) => break Some("the server closed the connection".to_string()),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    break None
+                }
+                Err(e) => break Some(format!("read from the server: {e}")),
+            }
+        };
+        self.stream
+            .set_read_timeout(Some(READ_TIMEOUT))
+            .expect("set a read timeout");
+        if let Some(why) = end {
+            panic!("{why} (after {out:?})");
+        }
+        out
     }
 
     /// Every message until the server closes the connection (EOF or reset); `Err` when it is
