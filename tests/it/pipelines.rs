@@ -363,22 +363,30 @@ fn rounds() -> usize {
         .unwrap_or(DEFAULT_ROUNDS)
 }
 
+/// A scratch database (dropped with the guard) where `ddl` ran, replayed on the standbys.
+fn scratch_table<'a>(
+    cluster: &'a Cluster,
+    prefix: &str,
+    ddl: &str,
+) -> (String, crate::support::sr::Cleanup<'a>) {
+    let (db, cleanup) = scratch_database(cluster, prefix);
+    cluster
+        .psql_as(0, SUPERUSER, None, &db, ddl)
+        .expect("the test's tables");
+    cluster.wait_replayed();
+    (db, cleanup)
+}
+
 /// Every seed's rounds through a daemon started with `extra_conf`.
 fn run(name: &'static str, extra_conf: String) {
     within(TEST_BOUND, name, move || {
         let cluster = shared_sr_cluster();
-        let (db, _drop) = scratch_database(cluster, "rp");
         let table = "rp_t";
-        cluster
-            .psql_as(
-                0,
-                SUPERUSER,
-                None,
-                &db,
-                &format!("CREATE TABLE {table} (i int); CREATE SEQUENCE {table}_seq"),
-            )
-            .expect("the test's table and sequence");
-        cluster.wait_replayed();
+        let (db, _drop) = scratch_table(
+            cluster,
+            "rp",
+            &format!("CREATE TABLE {table} (i int); CREATE SEQUENCE {table}_seq"),
+        );
         let extra_conf = format!(
             "{extra_conf}{}",
             std::env::var("PGRS_PIPELINE_CONF").unwrap_or_default()
@@ -440,11 +448,7 @@ fn a_failed_pipeline_rolls_back_its_writes_on_every_node() {
         "a_failed_pipeline_rolls_back_its_writes_on_every_node",
         || {
             let cluster = shared_sr_cluster();
-            let (db, _drop) = scratch_database(cluster, "rpa");
-            cluster
-                .psql_as(0, SUPERUSER, None, &db, "CREATE TABLE rpa_t (i int)")
-                .expect("the test's table");
-            cluster.wait_replayed();
+            let (db, _drop) = scratch_table(cluster, "rpa", "CREATE TABLE rpa_t (i int)");
             let d = Daemon::start_streaming(cluster, &weights(&[0, 1, 0]));
             let mut w = Wire::login(d.port(), SUPERUSER, &db, &[]).0;
             // a stable function is not folded at plan time: the division fails in Execute,
@@ -505,11 +509,7 @@ fn dml_adaptive_named_statements_run_on_one_node() {
         "dml_adaptive_named_statements_run_on_one_node",
         || {
             let cluster = shared_sr_cluster();
-            let (db, _drop) = scratch_database(cluster, "rpd");
-            cluster
-                .psql_as(0, SUPERUSER, None, &db, "CREATE TABLE rpd_t (i int)")
-                .expect("the test's table");
-            cluster.wait_replayed();
+            let (db, _drop) = scratch_table(cluster, "rpd", "CREATE TABLE rpd_t (i int)");
             let conf = weights(&[0, 1, 0]) + "disable_load_balance_on_write = dml_adaptive\n";
             let d = Daemon::start_streaming(cluster, &conf);
             let mut w = Wire::login(d.port(), SUPERUSER, &db, &[]).0;

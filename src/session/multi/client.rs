@@ -921,14 +921,8 @@ impl Engine<'_> {
         };
         // where pgpool refuses the Bind itself, PostgreSQL's check of the parameter count
         // comes first
-        let count_error = match (required_parameters(&rec), supplied) {
-            (Some(req), Some(sup)) if req != sup => Some(format!(
-                "bind message supplies {sup} parameters, but prepared statement \"{sname}\" requires {req}"
-            )),
-            _ => None,
-        };
         if self.refused_in_failed_tx(&rec.stmt) {
-            match count_error {
+            match count_error(&rec, supplied, &sname) {
                 Some(m) => self.local_error("08P01", &m, None),
                 None => self.local_error("25P02", crate::session::ABORTED_TX, None),
             }
@@ -954,7 +948,7 @@ impl Engine<'_> {
             // of the statement). Where the statement lives beside the first portal, it does
             // so there; elsewhere it would not know of the first, and pgpool answers.
             if rec.nodes.0 & !r.nodes.0 != 0 {
-                match count_error {
+                match count_error(&rec, supplied, &sname) {
                     Some(m) => self.local_error("08P01", &m, None),
                     None => {
                         let m = format!("cursor \"{portal}\" already exists");
@@ -1209,6 +1203,17 @@ fn bind_parameters(rest: &[u8]) -> Option<usize> {
     let formats = u16::from_be_bytes(rest.get(..2)?.try_into().ok()?) as usize;
     let at = 2 + 2 * formats;
     Some(u16::from_be_bytes(rest.get(at..at + 2)?.try_into().ok()?) as usize)
+}
+
+/// PostgreSQL's error for a Bind supplying `supplied` parameters to statement `sname` of
+/// `rec`, when the count is wrong (only asked where pgpool refuses a Bind itself).
+fn count_error(rec: &Record, supplied: Option<usize>, sname: &str) -> Option<String> {
+    match (required_parameters(rec), supplied) {
+        (Some(req), Some(sup)) if req != sup => Some(format!(
+            "bind message supplies {sup} parameters, but prepared statement \"{sname}\" requires {req}"
+        )),
+        _ => None,
+    }
 }
 
 /// The number of parameters PostgreSQL gave a statement parsed with the protocol: its declared
