@@ -291,6 +291,11 @@ pub fn flush(out: &mut Vec<u8>) {
     empty(out, b'H');
 }
 
+/// Sync `S` (frontend).
+pub fn sync(out: &mut Vec<u8>) {
+    empty(out, b'S');
+}
+
 /// PortalSuspended `s`.
 pub fn portal_suspended(out: &mut Vec<u8>) {
     empty(out, b's');

@@ -493,8 +493,7 @@ pub fn internal_queries(
         messages::finish(&mut q, start);
         close(&mut q);
     }
-    let start = messages::begin(&mut q, b'S');
-    messages::finish(&mut q, start);
+    messages::sync(&mut q);
     be.conn.write_all(&q).map_err(|_| ())?;
     let mut sets: ResultSets = Vec::new();
     let mut current: Vec<Vec<Option<String>>> = Vec::new();

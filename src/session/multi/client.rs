@@ -331,8 +331,7 @@ impl Engine<'_> {
             // ends the abort (a node left skipping to Sync would drop the client's next
             // messages)
             let mut sync = Vec::with_capacity(5);
-            let start = messages::begin(&mut sync, b'S');
-            messages::finish(&mut sync, start);
+            messages::sync(&mut sync);
             self.send_raw(nodes, &sync);
             self.queue.push_back(Entry::new(Awaits::Ready, nodes, None));
         } else {
