@@ -320,8 +320,10 @@ impl Engine<'_> {
         m.extend_from_slice(&0u32.to_be_bytes());
         messages::finish(&mut m, start);
         self.send_raw(nodes, &m);
-        self.queue
-            .push_back(Entry::new(Awaits::Execute, nodes, None));
+        self.queue.push_back(Entry {
+            abort: true,
+            ..Entry::new(Awaits::Execute, nodes, None)
+        });
         if self
             .queue
             .iter()
@@ -743,6 +745,7 @@ impl Engine<'_> {
                     parse_body: None,
                     sql_prepare: true,
                     either: false,
+                    broken: false,
                 },
             ),
             Kind::Deallocate { name: Some(name) } => {
@@ -774,6 +777,7 @@ impl Engine<'_> {
                     parse_body: None,
                     sql_prepare: true,
                     either: false,
+                    broken: false,
                 },
             );
         }
@@ -860,6 +864,7 @@ impl Engine<'_> {
                 parse_body: Some(Rc::new(msg.to_vec())),
                 sql_prepare: false,
                 either,
+                broken: false,
             },
         );
         e.stmt = Some(stmt);
@@ -1006,6 +1011,7 @@ impl Engine<'_> {
             &portal,
             Record {
                 parse_body: None,
+                broken: false,
                 ..rec.clone()
             },
         );
@@ -1044,7 +1050,10 @@ impl Engine<'_> {
         let Ok((_, _, rec)) = self.target(&msg[5..], "Describe") else {
             return Err(bad_message(self.client, "Describe"));
         };
-        if let Some(r) = rec.as_ref().filter(|r| self.refused_in_failed_tx(&r.stmt)) {
+        if let Some(r) = rec
+            .as_ref()
+            .filter(|r| !r.broken && self.refused_in_failed_tx(&r.stmt))
+        {
             // PostgreSQL refuses to describe a result in an aborted transaction
             if matches!(
                 r.stmt.analysis.kind,
@@ -1077,10 +1086,10 @@ impl Engine<'_> {
             return Err(bad_message(self.client, "Execute"));
         };
         let portal = String::from_utf8_lossy(portal).into_owned();
-        let rec = self.records.portals.get(&portal).cloned();
+        let mut rec = self.records.portals.get(&portal).cloned();
         if rec
             .as_ref()
-            .is_some_and(|r| self.refused_in_failed_tx(&r.stmt))
+            .is_some_and(|r| !r.broken && self.refused_in_failed_tx(&r.stmt))
         {
             self.local_error("25P02", crate::session::ABORTED_TX, None);
             return Ok(());
@@ -1091,6 +1100,10 @@ impl Engine<'_> {
             .unwrap_or(NodeSet::single(self.primary));
         if self.must_wait(nodes) {
             return Ok(());
+        }
+        if rec.as_ref().is_some_and(|r| r.broken) {
+            // nothing runs: the node answers EmptyQueryResponse
+            rec = None;
         }
         self.send(nodes, msg);
         self.unsynced = self.unsynced.union(nodes);

@@ -30,6 +30,10 @@ pub struct Record {
     /// Parsed on the primary and the load-balance node so that each Bind can run it on either
     /// (a named statement under `dml_adaptive`): a Bind routes it to one of `nodes`.
     pub either: bool,
+    /// A portal whose Bind failed after PostgreSQL created it: it lives on, empty, until its
+    /// (aborted) transaction ends; an Execute of it answers EmptyQueryResponse, a Describe
+    /// NoData.
+    pub broken: bool,
 }
 
 /// Statements and portals by name ("" = the unnamed one).
@@ -184,6 +188,9 @@ pub struct Entry {
     pub local: Vec<u8>,
     /// How to put back the record this message changed, should it not take effect.
     pub undo: Option<Undo>,
+    /// pgpool's own Execute that aborts a node's transaction: the error it gets is the point,
+    /// not a backend error to count.
+    pub abort: bool,
 }
 
 impl Entry {
@@ -200,6 +207,7 @@ impl Entry {
             simple: false,
             local: Vec::new(),
             undo: None,
+            abort: false,
         }
     }
 

@@ -216,7 +216,9 @@ impl Engine<'_> {
         let forwarding = head.fwd == Some(n);
         match tag {
             b'E' => {
-                stats::count_error(self.child.sh.backend(n), body);
+                if !head.abort {
+                    stats::count_error(self.child.sh.backend(n), body);
+                }
                 head.errors.insert(n);
                 if self.copy_nodes.contains(n) {
                     self.copy_nodes = crate::router::NodeSet::EMPTY;
@@ -234,8 +236,9 @@ impl Engine<'_> {
                             body,
                         );
                         let failed = head.nodes;
+                        let made_portal = awaits == Awaits::Bind && bind_made_portal(body);
                         self.error_in_batch = true;
-                        self.undo_group();
+                        self.undo_group(made_portal);
                         self.abort_others(failed);
                         // the client's messages up to its Sync are dropped — unless that Sync
                         // was read already
@@ -287,26 +290,36 @@ impl Engine<'_> {
     /// to Sync, so their changes to the statement and portal records are put back, the latest
     /// first.
     ///
-    /// A failed Parse of the unnamed statement is the exception: PostgreSQL drops the old
-    /// unnamed statement before it parses the new one, so none is left.
-    fn undo_group(&mut self) {
+    /// Two exceptions. A failed Parse of the unnamed statement: PostgreSQL drops the old
+    /// unnamed statement before it parses the new one, so none is left. A Bind that failed
+    /// after creating its portal (`made_portal`: while converting the parameters or planning):
+    /// the portal stays, broken, until its transaction ends.
+    fn undo_group(&mut self, made_portal: bool) {
         let mut undo: Vec<Undo> = self
             .queue
             .iter_mut()
             .take_while(|q| q.awaits != Awaits::Ready)
             .filter_map(|q| q.undo.take())
             .collect();
-        let head_parse = self
-            .queue
-            .front()
-            .is_some_and(|q| q.awaits == Awaits::Parse);
-        if let Some(Undo::Statement { name, prev }) = undo.first_mut() {
-            if head_parse && name.is_empty() {
+        let head = self.queue.front().map(|q| q.awaits);
+        let mut broken = None;
+        match undo.first_mut() {
+            Some(Undo::Statement { name, prev })
+                if head == Some(Awaits::Parse) && name.is_empty() =>
+            {
                 *prev = None;
             }
+            Some(Undo::Portal { name, .. }) if made_portal => {
+                broken = Some(std::mem::take(name));
+                undo.remove(0);
+            }
+            _ => {}
         }
         for u in undo.into_iter().rev() {
             self.records.undo(u);
+        }
+        if let Some(r) = broken.and_then(|name| self.records.portals.get_mut(&name)) {
+            r.broken = true;
         }
     }
 
@@ -537,5 +550,23 @@ impl Engine<'_> {
         if let Some((_, pending)) = self.lazy_begin.as_mut() {
             pending.remove(n);
         }
+    }
+}
+
+/// Did a Bind that failed with this ErrorResponse create its portal first? PostgreSQL looks up
+/// the statement (26000), checks the parameter count (08P01), refuses in an aborted transaction
+/// (25P02) and refuses a duplicate name (42P03) before it creates the portal; any later error
+/// (a parameter's value, the planning) leaves the portal behind until the transaction ends.
+fn bind_made_portal(body: &[u8]) -> bool {
+    let Ok(f) = messages::parse_error_fields(body) else {
+        return false;
+    };
+    match f.code.as_ref() {
+        "26000" | "25P02" | "42P03" => false,
+        "08P01" => {
+            !(f.message.starts_with("bind message supplies")
+                || f.message.contains("parameter formats"))
+        }
+        _ => true,
     }
 }
