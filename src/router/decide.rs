@@ -90,14 +90,15 @@ impl Router {
         }
     }
 
-    /// Isolation level of the current transaction, asked once per transaction.
+    /// Isolation level of the current transaction, asked once per transaction (not kept when
+    /// it could not be asked: then serializable, for this statement).
     fn serializable(st: &mut SessionRoute, cat: &mut dyn Catalog) -> bool {
         match st.serializable {
             Some(s) => s,
             None => {
                 let s = cat.transaction_is_serializable();
-                st.serializable = Some(s);
-                s
+                st.serializable = s;
+                s.unwrap_or(true)
             }
         }
     }

@@ -121,8 +121,9 @@ pub trait Catalog {
     fn is_unlogged_table(&mut self, rel: &RelRef) -> bool;
     /// A volatile function of that name exists (`schema.func` or `func` in any schema).
     fn is_volatile_function(&mut self, name: &str) -> bool;
-    /// `current_setting('transaction_isolation') = 'serializable'` on the main node.
-    fn transaction_is_serializable(&mut self) -> bool;
+    /// `current_setting('transaction_isolation') = 'serializable'` on the main node; None
+    /// when it cannot be asked now.
+    fn transaction_is_serializable(&mut self) -> Option<bool>;
 }
 
 /// Where one statement goes.

@@ -99,9 +99,9 @@ impl Catalog for FakeCat {
         self.volatile_asked += 1;
         self.volatile.contains(&name)
     }
-    fn transaction_is_serializable(&mut self) -> bool {
+    fn transaction_is_serializable(&mut self) -> Option<bool> {
         self.isolation_asked += 1;
-        self.serializable
+        Some(self.serializable)
     }
 }
 

@@ -280,6 +280,51 @@ fn jdbc_style_begin_without_sync_routes_later_reads_to_the_primary() {
     )
 }
 
+/// A read-only transaction as JDBC sends it with autocommit off: BEGIN and the SELECT before
+/// one Sync. As in pgpool-II, the SELECT goes to the load-balance node: the isolation level and
+/// the function's volatility, unknown in a new session, are asked once BEGIN is answered
+/// (§7.2), not answered "keep it on the primary".
+#[test]
+fn jdbc_style_read_only_transaction_is_load_balanced() {
+    within(
+        TEST_BOUND,
+        "jdbc_style_read_only_transaction_is_load_balanced",
+        || {
+            let cluster = shared_sr_cluster();
+            let d = lb_node1(cluster);
+            let mut w = login(&d);
+            for _ in 0..2 {
+                let msgs = round(
+                    &mut w,
+                    &[
+                        frames::parse("", "BEGIN"),
+                        frames::bind("", "", &[]),
+                        frames::execute(""),
+                        frames::parse("", "SELECT inet_server_port()"),
+                        frames::bind("", "", &[]),
+                        frames::execute(""),
+                        frames::parse("", "SELECT count(*) FROM pg_stat_activity"),
+                        frames::bind("", "", &[]),
+                        frames::execute(""),
+                        frames::sync(),
+                    ],
+                );
+                assert_eq!(tags(&msgs), "12C12DC12DCZ", "{msgs:?}");
+                assert_eq!(
+                    row_node(cluster, &msgs[5]),
+                    1,
+                    "the SELECT in the transaction"
+                );
+                assert_eq!(msgs[11].body, b"T");
+                let msgs = round(&mut w, &[frames::query("COMMIT")]);
+                assert_eq!(tags(&msgs), "CZ", "{msgs:?}");
+                assert_eq!(msgs[1].body, b"I");
+            }
+            w.send(&frames::terminate());
+        },
+    )
+}
+
 /// P1 B1 E1 (fails) P2 B2 E2 S: the client gets the error and ReadyForQuery, nothing of the
 /// second statement, and the session works afterwards (§9.3, §5.5). `second` is the second
 /// statement: on the same node as the failing one, or (with a comment) on the primary.

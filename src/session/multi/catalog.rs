@@ -139,6 +139,12 @@ pub struct Lookup<'a> {
     fetched: bool,
     /// The statement's shape is known to be plain: every catalog question is "no".
     plain: bool,
+    /// A connection left out (`conn`, or the primary's for the temporary-table question) is
+    /// busy only with replies still to come, inside a transaction block: once they are read it
+    /// can be asked.
+    waitable: bool,
+    /// A question went unanswered that waiting for those replies would answer.
+    pub wanted: bool,
 }
 
 impl<'a> Lookup<'a> {
@@ -167,7 +173,15 @@ impl<'a> Lookup<'a> {
             out,
             fetched: false,
             plain,
+            waitable: false,
+            wanted: false,
         }
+    }
+
+    /// The connections left out could be asked after waiting (see `wanted`).
+    pub fn waitable(mut self, yes: bool) -> Lookup<'a> {
+        self.waitable = yes;
+        self
     }
 
     /// Ask the temporary-table question on `primary` (quiet), not on `conn`'s node.
@@ -218,10 +232,7 @@ impl<'a> Lookup<'a> {
 
     /// The batched internal query for the facts not cached yet.
     fn fetch_missing(&mut self) {
-        let Some(conn) = self.conn.as_deref_mut() else {
-            return;
-        };
-        if conn.tx == b'E' {
+        if self.conn.as_ref().is_some_and(|c| c.tx == b'E') {
             return; // any query would fail and nothing else would run anyway
         }
         let rels: Vec<RelRef> = self
@@ -244,6 +255,10 @@ impl<'a> Lookup<'a> {
         if rels.is_empty() && funcs.is_empty() {
             return;
         }
+        let Some(conn) = self.conn.as_deref_mut() else {
+            self.wanted |= self.waitable;
+            return;
+        };
         let mut queries = Vec::with_capacity(2);
         if !rels.is_empty() {
             queries.push(relations_sql(&rels));
@@ -311,6 +326,7 @@ impl Lookup<'_> {
     /// the primary (unknown, so "temporary", when it cannot be asked).
     fn temp_on_primary(&mut self, rels: &[RelRef]) {
         let Some(conn) = self.temp_conn.as_deref_mut() else {
+            self.wanted |= self.waitable;
             return;
         };
         let rows = if conn.tx == b'E' {
@@ -403,27 +419,27 @@ impl Catalog for Lookup<'_> {
         self.cache.function(self.database, name).unwrap_or(true)
     }
 
-    fn transaction_is_serializable(&mut self) -> bool {
+    fn transaction_is_serializable(&mut self) -> Option<bool> {
         let Some(conn) = self.conn.as_deref_mut() else {
-            return true;
+            self.wanted |= self.waitable;
+            return None;
         };
         if conn.tx == b'E' {
-            return true;
+            return Some(true);
         }
-        match internal_query(
+        let level = internal_query(
             conn,
             "SELECT pg_catalog.current_setting('transaction_isolation')",
             self.out,
-        ) {
-            Ok(sets) => {
-                sets.first()
-                    .and_then(|rows| rows.first())
-                    .and_then(|row| row.first())
-                    .and_then(|v| v.as_deref())
-                    == Some("serializable")
-            }
-            Err(()) => true,
-        }
+        );
+        // a failed question counts as serializable: the read stays on the primary
+        Some(level.map_or(true, |sets| {
+            sets.first()
+                .and_then(|rows| rows.first())
+                .and_then(|row| row.first())
+                .and_then(|v| v.as_deref())
+                == Some("serializable")
+        }))
     }
 }
 

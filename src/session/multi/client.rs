@@ -116,6 +116,7 @@ impl Engine<'_> {
         }
         if self.ignore_till_sync && !matches!(tag, b'S' | b'X') {
             self.held_parse = None;
+            self.waited_for_catalog = false;
             return Ok(());
         }
         match tag {
@@ -359,8 +360,7 @@ impl Engine<'_> {
     /// when it has nothing in flight.
     fn decide(&mut self, stmt: &Stmt) -> Decision {
         self.refresh_delays();
-        let quiet = self.queue.is_empty() && !self.unsynced.contains(self.primary);
-        if quiet && self.flush_backends().is_err() {
+        if self.catalog_quiet(self.primary) && self.flush_backends().is_err() {
             return Decision {
                 nodes: NodeSet::single(self.primary),
                 main: self.primary,
@@ -388,9 +388,19 @@ impl Engine<'_> {
         d
     }
 
+    /// May catalog questions go to node `n` now? Every reply it owes has been read, and it
+    /// had a Sync since its last message, or it is inside a transaction block, where the
+    /// internal query's own Sync ends nothing of the client's.
+    fn catalog_quiet(&self, n: usize) -> bool {
+        !self.queue.iter().any(|q| q.nodes.contains(n))
+            && (!self.unsynced.contains(n) || self.tx(n) == b'T')
+    }
+
     /// Run `f` with the router, the session's routing state, the node view, the random source
     /// and a catalog lookup for `stmt` (on the primary, or with `relcache_query_target =
-    /// load_balance_node` on the session's load-balance node, when it has nothing in flight).
+    /// load_balance_node` on the session's load-balance node, when `catalog_quiet`).
+    /// `catalog_wanted` tells afterwards whether a question went unanswered that waiting for
+    /// the replies in flight would answer.
     fn with_router<R>(&mut self, stmt: &Stmt, f: impl FnOnce(RouteCtx<'_, '_>) -> R) -> R {
         let primary = self.primary;
         let target = if self.router.relcache_on_lb_node && self.usable.contains(self.route.lb_node)
@@ -399,8 +409,11 @@ impl Engine<'_> {
         } else {
             primary
         };
-        let quiet = |n: usize| self.queue.is_empty() && !self.unsynced.contains(n);
-        let (target_quiet, primary_quiet) = (quiet(target), quiet(primary));
+        let (target_quiet, primary_quiet) =
+            (self.catalog_quiet(target), self.catalog_quiet(primary));
+        let waitable = |n: usize, quiet: bool| !quiet && self.tx(n) == b'T';
+        let waitable = waitable(target, target_quiet)
+            || (target != primary && waitable(primary, primary_quiet));
         let Engine {
             be,
             child,
@@ -427,8 +440,9 @@ impl Engine<'_> {
             &stmt.analysis,
             out,
         )
-        .temp_tables_on(primary_conn);
-        f(RouteCtx {
+        .temp_tables_on(primary_conn)
+        .waitable(waitable);
+        let r = f(RouteCtx {
             router,
             route,
             look: &mut look,
@@ -439,7 +453,9 @@ impl Engine<'_> {
                 delays,
             },
             rng: &mut child.rng,
-        })
+        });
+        self.catalog_wanted = look.wanted;
+        r
     }
 
     /// pgpool's statement logging of a message sent to `nodes`: `statement` goes to
@@ -825,8 +841,27 @@ impl Engine<'_> {
         }
         let (d, either) = match self.held_parse.take() {
             Some(held) => held,
-            None => self.parse_target(&name, &stmt),
+            None => {
+                self.catalog_wanted = false;
+                let target = self.parse_target(&name, &stmt);
+                if self.catalog_wanted && !self.waited_for_catalog {
+                    // a catalog question (the isolation level, a function's volatility) can
+                    // be asked once the replies in flight are read, as in a JDBC-style
+                    // BEGIN and SELECT before one Sync: hold the Parse until then and route
+                    // it again, rather than keep the read on the primary
+                    let pending = self
+                        .queue
+                        .iter()
+                        .fold(NodeSet::EMPTY, |s, q| s.union(q.nodes));
+                    self.flush_nodes(pending);
+                    self.holding = true;
+                    self.waited_for_catalog = true;
+                    return Ok(());
+                }
+                target
+            }
         };
+        self.waited_for_catalog = false;
         if self.must_wait(d.nodes) {
             self.held_parse = Some((d, either));
             return Ok(());

@@ -69,6 +69,12 @@ pub(super) struct Engine<'a> {
     holding: bool,
     /// The routing of a held Parse, used when it is sent.
     held_parse: Option<(crate::router::Decision, bool)>,
+    /// The last routing left a catalog question unanswered that waiting for the replies in
+    /// flight would answer (`with_router`).
+    catalog_wanted: bool,
+    /// The Parse held first in the client's buffer waits for that: routed again, it goes
+    /// where the answers send it, and is not held twice.
+    waited_for_catalog: bool,
     /// An error was forwarded since the last Sync: later replies until its ReadyForQuery are
     /// swallowed (the client expects none).
     error_in_batch: bool,
@@ -198,6 +204,8 @@ pub fn run(
         ignore_till_sync: false,
         holding: false,
         held_parse: None,
+        catalog_wanted: false,
+        waited_for_catalog: false,
         error_in_batch: false,
         copy_wait: false,
         copy_nodes: NodeSet::EMPTY,
