@@ -265,18 +265,27 @@ impl Engine<'_> {
     /// one of those failed elsewhere: a write the client is told never happened. Held, it is
     /// sent once they are answered, or dropped with the rest of the group after an error.
     fn must_wait(&mut self, nodes: NodeSet) -> bool {
-        let mut pending = NodeSet::EMPTY;
-        let mut elsewhere = false;
-        for q in self.queue.iter().filter(|q| q.awaits.is_extended()) {
-            pending = pending.union(q.nodes);
-            elsewhere |= nodes.0 & !q.nodes.0 != 0;
+        let elsewhere = self
+            .queue
+            .iter()
+            .filter(|q| q.awaits.is_extended())
+            .any(|q| nodes.0 & !q.nodes.0 != 0);
+        if elsewhere {
+            self.hold();
         }
-        if !elsewhere {
-            return false;
-        }
+        elsewhere
+    }
+
+    /// Keep the client message first in its buffer until the extended messages in flight are
+    /// answered (`holding`); the nodes they went to are flushed so that the replies come.
+    fn hold(&mut self) {
+        let pending = self
+            .queue
+            .iter()
+            .filter(|q| q.awaits.is_extended())
+            .fold(NodeSet::EMPTY, |s, q| s.union(q.nodes));
         self.flush_nodes(pending);
         self.holding = true;
-        true
     }
 
     /// Answer the client message with an error made by pgpool and skip to Sync, as
@@ -357,7 +366,7 @@ impl Engine<'_> {
     }
 
     /// The router's decision for a statement, with catalog questions answered on the primary
-    /// when it has nothing in flight.
+    /// when it is `catalog_quiet`.
     fn decide(&mut self, stmt: &Stmt) -> Decision {
         self.refresh_delays();
         if self.catalog_quiet(self.primary) && self.flush_backends().is_err() {
@@ -849,12 +858,7 @@ impl Engine<'_> {
                     // be asked once the replies in flight are read, as in a JDBC-style
                     // BEGIN and SELECT before one Sync: hold the Parse until then and route
                     // it again, rather than keep the read on the primary
-                    let pending = self
-                        .queue
-                        .iter()
-                        .fold(NodeSet::EMPTY, |s, q| s.union(q.nodes));
-                    self.flush_nodes(pending);
-                    self.holding = true;
+                    self.hold();
                     self.waited_for_catalog = true;
                     return Ok(());
                 }
