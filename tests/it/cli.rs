@@ -279,7 +279,8 @@ fn foreground_option_keeps_the_daemon_attached_and_writes_the_pid_file() {
         format!("{pid}\0").into_bytes()
     );
     assert_serves(&d);
-    assert!(d.log().contains("pgpool-II successfully started. version "));
+    // children accept before the main process logs that start-up is over
+    d.wait_log("pgpool-II successfully started. version ");
 }
 
 /// The process group of a daemonized server, SIGKILLed on drop if still there.

@@ -276,15 +276,7 @@ fn missing_file_refuses_everyone_and_a_broken_reload_keeps_the_rules() {
 }
 
 fn wait_for_log(d: &Daemon, text: &str) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while !d.log().contains(text) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no {text:?} in\n{}",
-            tail(&d.log(), 30)
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    d.wait_log(text);
     // every child reloads at its next loop iteration
     std::thread::sleep(Duration::from_millis(500));
 }

@@ -81,11 +81,6 @@ fn assert_clean_shutdown(d: &mut Daemon, pid: u32, children: &[u32], stop: &Outp
     assert_eq!(text, "up\nup\n", "pgpool_status");
 }
 
-fn wait_log(d: &Daemon, what: &str) {
-    wait_until(WAIT, what, || d.log().contains(what))
-        .unwrap_or_else(|e| panic!("{e}\n{}", tail(&d.log(), 20)));
-}
-
 #[test]
 fn smart_shutdown_waits_for_a_busy_session_to_end() {
     let mut d = Daemon::start(shared_cluster(), "");
@@ -98,7 +93,7 @@ fn smart_shutdown_waits_for_a_busy_session_to_end() {
 
     let stop = std::thread::scope(|s| {
         let stopper = s.spawn(|| d.pgpool(&["-m", "smart", "stop"]));
-        wait_log(&d, "LOG:  shutting down by signal 15");
+        d.wait_log("LOG:  shutting down by signal 15");
         // idle children go at once; the busy one keeps serving its session
         wait_until(WAIT, "the idle children to exit", || {
             children.iter().filter(|&&c| process_alive(c)).count() == 1
@@ -151,7 +146,7 @@ fn cutting_shutdown(mode: &str, arg: &str, signal: i32) {
         err.is_closed() || err.as_db_error().is_some() || err.to_string().contains("closed"),
         "{mode}: unexpected client error {err:?}"
     );
-    wait_log(&d, &format!("LOG:  shutting down by signal {signal}"));
+    d.wait_log(&format!("LOG:  shutting down by signal {signal}"));
     assert_clean_shutdown(&mut d, pid, &children, &stop);
 }
 
@@ -230,10 +225,7 @@ fn a_killed_child_is_respawned() {
         .filter(|c| !before.contains(c))
         .collect();
     assert_eq!(new.len(), 1, "before {before:?}, after {now:?}");
-    wait_log(
-        &d,
-        &format!("fork a new child process with pid: {}", new[0]),
-    );
+    d.wait_log(&format!("fork a new child process with pid: {}", new[0]));
     assert_eq!(d.psql("select 1").as_deref(), Ok("1"));
 }
 
@@ -580,10 +572,7 @@ fn connection_log_lines_cover_refused_sessions_and_cancel_requests() {
         Some("database \"no_such_db_for_log\" does not exist"),
         "{err:?}"
     );
-    wait_log(
-        &d,
-        "user=postgres database=no_such_db_for_log host=127.0.0.1 port=",
-    );
+    d.wait_log("user=postgres database=no_such_db_for_log host=127.0.0.1 port=");
     let log = d.log();
     assert!(
         log.contains("LOG:  backend throws an error message\n")
@@ -606,12 +595,11 @@ fn connection_log_lines_cover_refused_sessions_and_cancel_requests() {
     }
     s.write_all(&pkt).expect("cancel request");
     drop(s);
-    wait_log(&d, "LOG:  invalid cancel key: pid:12345 key:6789\n");
-    wait_log(
-        &d,
-        &format!("user=(null) database=(null) host=127.0.0.1 port={cancel_port}\n"),
-    );
+    d.wait_log("LOG:  invalid cancel key: pid:12345 key:6789\n");
+    d.wait_log(&format!(
+        "user=(null) database=(null) host=127.0.0.1 port={cancel_port}\n"
+    ));
     // an ordinary session (its lines carry the client's application name)
     d.psql("select 1").expect("psql");
-    wait_log(&d, "user=postgres database=postgres host=127.0.0.1 port=");
+    d.wait_log("user=postgres database=postgres host=127.0.0.1 port=");
 }

@@ -285,6 +285,13 @@ impl Daemon {
             .unwrap_or_default()
     }
 
+    /// Wait up to 20 s until the log holds `text` (log lines come after the state they report:
+    /// a node can show `down` before the main process has logged the failover's steps).
+    pub fn wait_log(&self, text: &str) {
+        wait_until(Duration::from_secs(20), text, || self.log().contains(text))
+            .unwrap_or_else(|e| panic!("{e}\n{}", tail(&self.log(), 30)));
+    }
+
     /// Pid of the daemon's main process (`None` once stopped).
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(|c| c.id())
