@@ -192,13 +192,13 @@ impl Engine<'_> {
         }
     }
 
-    /// A simple-query BEGIN goes to the primary only; each other node gets it just before the
-    /// first statement of the transaction sent there (its reply swallowed), so a transaction
-    /// that never reads from a standby costs the standby nothing. The snapshot is taken at the
-    /// first statement either way.
-    fn defer_begin(&mut self, msg: &[u8], rewrite: bool) {
-        let mut others = self.usable;
-        others.remove(self.primary);
+    /// A simple-query BEGIN goes to the nodes of `now` only (the primary, and any node in an
+    /// implicit transaction); each other node gets it just before the first statement of the
+    /// transaction sent there (its reply swallowed), so a transaction that never reads from a
+    /// standby costs the standby nothing. The snapshot is taken at the first statement either
+    /// way.
+    fn defer_begin(&mut self, msg: &[u8], rewrite: bool, now: NodeSet) {
+        let others = NodeSet(self.usable.0 & !now.0);
         if others.is_empty() {
             return;
         }
@@ -324,16 +324,7 @@ impl Engine<'_> {
         if nodes.is_empty() {
             return;
         }
-        let mut m = Vec::with_capacity(32);
-        let start = messages::begin(&mut m, b'E');
-        messages::put_cstr(&mut m, b"pgpool_rs_abort");
-        m.extend_from_slice(&0u32.to_be_bytes());
-        messages::finish(&mut m, start);
-        self.send_raw(nodes, &m);
-        self.queue.push_back(Entry {
-            abort: true,
-            ..Entry::new(Awaits::Execute, nodes, None)
-        });
+        self.send_abort(nodes);
         if self
             .queue
             .iter()
@@ -350,6 +341,44 @@ impl Engine<'_> {
             self.flush_nodes(nodes);
             self.unsynced = self.unsynced.union(nodes);
         }
+    }
+
+    /// Send `nodes` an Execute of a portal that does not exist: its error aborts their
+    /// transaction, and is swallowed.
+    fn send_abort(&mut self, nodes: NodeSet) {
+        let mut m = Vec::with_capacity(32);
+        let start = messages::begin(&mut m, b'E');
+        messages::put_cstr(&mut m, b"pgpool_rs_abort");
+        m.extend_from_slice(&0u32.to_be_bytes());
+        messages::finish(&mut m, start);
+        self.send_raw(nodes, &m);
+        self.queue.push_back(Entry {
+            abort: true,
+            ..Entry::new(Awaits::Execute, nodes, None)
+        });
+    }
+
+    /// A simple query sent between extended messages ended the implicit transaction they
+    /// opened: on the nodes it did not go to, end theirs the same way, committed, or rolled
+    /// back when the query failed (`ok` false), as PostgreSQL ends one transaction.
+    pub(super) fn end_implicit_elsewhere(&mut self, queried: NodeSet, ok: bool) {
+        let mut left = NodeSet::EMPTY;
+        for n in self.unsynced.iter() {
+            if !queried.contains(n) && self.tx(n) == b'I' {
+                left.insert(n);
+            }
+        }
+        self.unsynced = NodeSet(self.unsynced.0 & !queried.0 & !left.0);
+        if left.is_empty() {
+            return;
+        }
+        if !ok {
+            self.send_abort(left);
+        }
+        let mut sync = Vec::with_capacity(5);
+        messages::sync(&mut sync);
+        self.send_raw(left, &sync);
+        self.queue.push_back(Entry::new(Awaits::Ready, left, None));
     }
 
     /// Inside an aborted transaction PostgreSQL refuses every statement but the
@@ -505,7 +534,21 @@ impl Engine<'_> {
     fn simple_query(&mut self, msg: &[u8]) -> Result<(), End> {
         let body = &msg[5..];
         let sql = body.strip_suffix(&[0]).unwrap_or(body);
+        if !self.copy_nodes.is_empty() {
+            // in COPY FROM STDIN a Query is an error PostgreSQL reports, ending the COPY
+            self.send_raw(self.copy_nodes, msg);
+            return Ok(());
+        }
         if self.queue.iter().any(|q| q.awaits.is_extended()) {
+            // A Query between extended messages (pgJDBC's autosave SAVEPOINT after its
+            // unsynced BEGIN): PostgreSQL runs it after them, or not at all when one of them
+            // failed. Held until they are answered, it then goes the usual way, or is dropped
+            // with the rest of the group (pgpool ends the session here).
+            self.hold();
+            return Ok(());
+        }
+        if !self.skipping.is_empty() {
+            // a node skipping to Sync after an error the client was not given would ignore it
             let m = format!(
                 "simple query \"{}\" arrived before ending an extended query message",
                 String::from_utf8_lossy(sql)
@@ -521,6 +564,15 @@ impl Engine<'_> {
             Ok(t) => t.to_owned(),
             Err(_) => String::from_utf8_lossy(sql).into_owned(),
         };
+        if intercepted.is_none() {
+            // PostgreSQL drops the unnamed statement before it runs a simple query (on every
+            // node here: on a node the query does not go to, it is no longer the client's),
+            // and replaces the unnamed portal unless the transaction has failed
+            self.records.statements.remove("");
+            if !self.route.failed {
+                self.records.portals.remove("");
+            }
+        }
         if self.route.failed && crate::session::refused_in_aborted_tx(&text, intercepted.is_some())
         {
             let mut out = Vec::with_capacity(256);
@@ -592,8 +644,11 @@ impl Engine<'_> {
             && primary_tx == b'I'
             && nodes.contains(self.primary)
         {
-            self.defer_begin(msg, a.begin_rewrite);
-            nodes = NodeSet::single(self.primary);
+            // a node whose implicit transaction is open (extended messages not synced yet)
+            // takes the BEGIN now: PostgreSQL makes that transaction the block
+            let now = NodeSet::single(self.primary).union(NodeSet(self.unsynced.0 & self.usable.0));
+            self.defer_begin(msg, a.begin_rewrite, now);
+            nodes = now;
             main = self.primary;
         } else {
             self.begin_where_needed(nodes);

@@ -340,6 +340,16 @@ impl Engine<'_> {
         if e.awaits != Awaits::Ready {
             return Ok(());
         }
+        // a simple query's bookkeeping first: a ROLLBACK TO SAVEPOINT ends pgpool's refusal
+        if e.simple {
+            if let Some(stmt) = &e.stmt {
+                let ok = e.errors.is_empty();
+                self.after_simple(stmt, ok, e.tx_before, &e);
+                if !self.unsynced.is_empty() {
+                    self.end_implicit_elsewhere(e.nodes, ok);
+                }
+            }
+        }
         // ReadyForQuery: the primary's state, E when any node of the entry is in E
         let mut state = self.tx(self.primary);
         if !e.nodes.contains(self.primary) {
@@ -364,12 +374,6 @@ impl Engine<'_> {
                 }
                 b'E' => self.route.failed = true,
                 _ => {}
-            }
-        }
-        if e.simple {
-            if let Some(stmt) = &e.stmt {
-                let ok = e.errors.is_empty();
-                self.after_simple(stmt, ok, e.tx_before, &e);
             }
         }
         Ok(())
