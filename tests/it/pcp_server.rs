@@ -71,8 +71,16 @@ impl RealPgpool {
 
 impl Drop for RealPgpool {
     fn drop(&mut self) {
-        // SAFETY: kill(2) on the process group of the child we spawned (not reaped yet).
-        unsafe { libc::kill(-(self.child.id() as i32), libc::SIGKILL) };
+        // a fast shutdown first: pgpool-II removes its SysV shared memory segments on the way
+        // out, a SIGKILL would leave them behind
+        let pid = self.child.id() as i32;
+        // SAFETY: kill(2) on the child we spawned (not reaped yet, so the pid is still ours).
+        unsafe { libc::kill(pid, libc::SIGINT) };
+        let _ = wait_until(Duration::from_secs(10), "real pgpool to exit", || {
+            matches!(self.child.try_wait(), Ok(Some(_)))
+        });
+        // SAFETY: kill(2) on the process group of that child: whatever it left running.
+        unsafe { libc::kill(-pid, libc::SIGKILL) };
         let _ = self.child.wait();
     }
 }
