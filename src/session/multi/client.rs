@@ -568,10 +568,7 @@ impl Engine<'_> {
             // PostgreSQL drops the unnamed statement before it runs a simple query (on every
             // node here: on a node the query does not go to, it is no longer the client's),
             // and replaces the unnamed portal unless the transaction has failed
-            self.records.statements.remove("");
-            if !self.route.failed {
-                self.records.portals.remove("");
-            }
+            self.records.forget_unnamed(!self.route.failed);
         }
         if self.route.failed && crate::session::refused_in_aborted_tx(&text, intercepted.is_some())
         {

@@ -99,6 +99,17 @@ impl Records {
         Undo::Portals(std::mem::take(&mut self.portals))
     }
 
+    /// The unnamed statement is gone, and the unnamed portal too when `portal` (a simple query
+    /// ran). Cheap when there is nothing to forget, as in a session of simple queries.
+    pub fn forget_unnamed(&mut self, portal: bool) {
+        if !self.statements.is_empty() {
+            self.statements.remove("");
+        }
+        if portal && !self.portals.is_empty() {
+            self.portals.remove("");
+        }
+    }
+
     /// DISCARD ALL: everything is forgotten.
     pub fn clear(&mut self) {
         self.statements.clear();
