@@ -134,6 +134,25 @@ pub fn connect_conn(sh: &Shmem, node: usize, timeout_ms: u64) -> io::Result<Conn
     Ok(c)
 }
 
+/// pgpool's LOG line for a node that refused or did not answer a connection (children and
+/// health checks alike): a failed TCP connect is reported as pgpool's non-blocking connect
+/// reports it (`, getsockopt() failed`), with the system's reason as DETAIL (pgpool-II 4.3.5
+/// prints a stale "Operation now in progress" there).
+pub fn log_connect_failure(host: &str, port: impl std::fmt::Display, e: &io::Error) {
+    match e.raw_os_error() {
+        Some(code) if !host.starts_with('/') => pglog!(
+            Severity::Log,
+            detail = nix::errno::Errno::from_raw(code).desc();
+            "failed to connect to PostgreSQL server on \"{}:{}\", getsockopt() failed", host, port
+        ),
+        _ => pglog!(
+            Severity::Log,
+            detail = e;
+            "failed to connect to PostgreSQL server on \"{}:{}\"", host, port
+        ),
+    }
+}
+
 /// Open a socket to `host`:`port` as pgpool does.
 pub fn connect_to(host: &str, port: u16, timeout_ms: u64) -> io::Result<OwnedFd> {
     if host.starts_with('/') {

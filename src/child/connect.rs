@@ -210,10 +210,10 @@ fn connect_nodes(child: &mut Child) -> Result<Vec<(usize, Conn)>, PgError> {
             Ok(c) => conns.push((node, c)),
             Err(e) => {
                 let info = child.sh.backend(node);
-                pglog!(
-                    Severity::Log,
-                    detail = e;
-                    "failed to connect to PostgreSQL server on \"{}:{}\"", info.hostname.get(), info.port.load(Relaxed)
+                crate::backend::log_connect_failure(
+                    &info.hostname.get(),
+                    info.port.load(Relaxed),
+                    &e,
                 );
                 let failed = |detail: &str| {
                     PgError::fatal(

@@ -298,11 +298,12 @@ impl Child {
             sp.database.as_str(),
             "template0" | "template1" | "postgres" | "regression"
         );
-        let keep = self.settings.connection_cache
-            && keep_db
+        // pgpool resets the connections of those databases too, then closes them
+        let reset = self.settings.connection_cache
             && matches!(end, End::Terminate)
             && !signals::FAST_EXIT.load(SeqCst)
             && crate::session::reset(self, pool_idx);
+        let keep = reset && keep_db;
         let t = now();
         for node in 0..self.sh.num_backends() {
             let ci = self.sh.connection(self.slot, pool_idx, node);

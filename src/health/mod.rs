@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 
-use crate::backend::internal::{resolve_password, InternalConn, Secret};
+use crate::backend::internal::{resolve_password, InternalConn, InternalError, Secret};
 use crate::config::Config;
 use crate::exit_code;
 use crate::failover::request::{degenerate_backend_set, send_failback_request};
@@ -219,12 +219,17 @@ fn attempt(cfg: &Config, sh: &Shmem, node: usize, p: &Params, secret: &Secret) -
             let timed_out = p.timeout > 0
                 && t0.elapsed() + Duration::from_millis(100)
                     >= Duration::from_secs(p.timeout as u64);
-            pglog!(
-                Severity::Debug1,
-                "health check on node {} failed: {}",
-                node,
-                e
-            );
+            match &e {
+                InternalError::Connect { host, port, source } => {
+                    crate::backend::log_connect_failure(host, port, source)
+                }
+                _ => pglog!(
+                    Severity::Debug1,
+                    "health check on node {} failed: {}",
+                    node,
+                    e
+                ),
+            }
             Err(timed_out)
         }
     }

@@ -256,10 +256,10 @@ impl Relay<'_> {
             }
             if c_ready {
                 match self.client.fill() {
-                    Ok(0) => return End::ClientGone,
+                    Ok(0) => return client_vanished(self.client, Ok(0)),
                     Ok(_) => {}
                     Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    Err(_) => return End::ClientGone,
+                    Err(e) => return client_vanished(self.client, Err(e)),
                 }
             }
             if (c_ready || (self.blocked && self.pending == 0))
@@ -806,6 +806,24 @@ fn idle_limit_reached(client: &Conn, limit: i64) -> End {
     pglog!(Severity::Log, "{}", msg);
     send_error(client, &PgError::fatal("57000", &msg));
     End::IdleLimit
+}
+
+/// The client's socket ended (EOF) or failed while the session was open: logged as pgpool
+/// logs it (spec/architecture.md §3.9); the slot is then discarded, not reset.
+pub(crate) fn client_vanished(client: &Conn, read: Result<usize, std::io::Error>) -> End {
+    let detail = match read {
+        Ok(_) if client.buffered().is_empty() => "EOF encountered with frontend".to_owned(),
+        Ok(_) => "EOF read on socket".to_owned(),
+        Err(e) => {
+            let reason = e.raw_os_error().map_or_else(
+                || e.to_string(),
+                |code| nix::errno::Errno::from_raw(code).desc().to_owned(),
+            );
+            format!("socket read failed with error \"{reason}\"")
+        }
+    };
+    pglog!(Severity::Error, detail = detail; "unable to read data from frontend");
+    End::ClientGone
 }
 
 /// A malformed frame from the client ends this session only, with an error.

@@ -426,6 +426,11 @@ fn pgpool_status_keeps_a_down_node_down_across_restart_and_dash_d_discards_it() 
     wait_pool_nodes(&d, Duration::from_secs(20), "node 1 down", |r| {
         r.len() == 2 && r[1]["status"] == "down"
     });
+    // pgpool's line for a refused connection, with the reason instead of 4.3.5's stale errno
+    d.wait_log(&format!(
+        "LOG:  failed to connect to PostgreSQL server on \"127.0.0.1:{port}\", getsockopt() failed\n"
+    ));
+    d.wait_log("DETAIL:  Connection refused\n");
     d.stop();
     let status = std::fs::read_to_string(d.dir().join("pgpool_status")).expect("pgpool_status");
     assert_eq!(status, "up\ndown\n");

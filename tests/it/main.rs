@@ -14,6 +14,7 @@ mod extended;
 mod failover;
 mod hba;
 mod lifecycle;
+mod logical;
 mod pcp_server;
 mod pcp_tools;
 mod pipelines;

@@ -535,26 +535,68 @@ fn announced_pid(login: &[crate::support::frames::Message]) -> i32 {
 #[test]
 fn databases_postgres_and_template1_are_never_pooled() {
     let cluster = pool_cluster();
-    let d = Daemon::start(cluster, "num_init_children = 1\n");
+    let d = Daemon::start(
+        cluster,
+        "num_init_children = 1\nlog_per_node_statement = on\n",
+    );
     for db in ["postgres", "template1"] {
         let first = session_pid(&d, SUPERUSER, db, None);
         let second = session_pid(&d, SUPERUSER, db, None);
         assert_ne!(first, second, "a {db} backend was pooled");
         wait_backend_gone(cluster, first, &d);
+        // reset all the same before it is closed, as pgpool does
+        d.wait_log(&format!("backend pid: {first} statement: DISCARD ALL"));
     }
 }
 
 #[test]
 fn a_client_that_vanishes_without_terminate_does_not_leave_its_backend_pooled() {
     let cluster = pool_cluster();
-    let d = Daemon::start(cluster, "num_init_children = 1\n");
-    let (mut w, login) = Wire::login(d.port(), SUPERUSER, DB, &[]);
+    let raw = Daemon::start(cluster, "num_init_children = 1\n");
+    let (mut w, login) = Wire::login(raw.port(), SUPERUSER, DB, &[]);
     let first = announced_pid(&login);
     w.send(&crate::support::frames::query("select 1"));
     w.read_until_ready();
     drop(w); // EOF, no Terminate
-    wait_backend_gone(cluster, first, &d);
-    assert_ne!(session_pid(&d, SUPERUSER, DB, None), first);
+    wait_backend_gone(cluster, first, &raw);
+    assert_ne!(session_pid(&raw, SUPERUSER, DB, None), first);
+    let streaming = Daemon::start_streaming(crate::support::cluster::shared_sr_cluster(), "");
+    for d in [&raw, &streaming] {
+        vanishing_clients_are_logged(d);
+    }
+}
+
+/// The three ways a client can vanish mid-session, each logged with pgpool's ERROR and DETAIL
+/// (checked against pgpool-II 4.3.5): EOF between messages, EOF inside a message, and a reset
+/// connection (closed with the reply to its query unread, so the kernel sends RST).
+fn vanishing_clients_are_logged(d: &Daemon) {
+    let logged = |text: &str| {
+        let log = d.log();
+        let lines: Vec<&str> = log.lines().collect();
+        lines.windows(2).any(|w| {
+            w[0].ends_with("ERROR:  unable to read data from frontend")
+                && w[1].ends_with(&format!("DETAIL:  {text}"))
+        })
+    };
+    let (mut w, _) = Wire::login(d.port(), SUPERUSER, "postgres", &[]);
+    w.send(&crate::support::frames::query("select 1"));
+    w.read_until_ready();
+    drop(w);
+    let (mut w, _) = Wire::login(d.port(), SUPERUSER, "postgres", &[]);
+    w.send(&[b'Q', 0, 0, 0, 32, b's', b'e', b'l']);
+    std::thread::sleep(Duration::from_millis(200));
+    drop(w);
+    let (mut w, _) = Wire::login(d.port(), SUPERUSER, "postgres", &[]);
+    w.send(&crate::support::frames::query("select 1"));
+    std::thread::sleep(Duration::from_millis(500));
+    drop(w);
+    for text in [
+        "EOF encountered with frontend",
+        "EOF read on socket",
+        "socket read failed with error \"Connection reset by peer\"",
+    ] {
+        wait_until(WAIT, text, || logged(text)).unwrap_or_else(|e| panic!("{e}\n{}", log_tail(d)));
+    }
 }
 
 #[test]

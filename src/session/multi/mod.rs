@@ -401,10 +401,10 @@ impl Engine<'_> {
             }
             if read_client && fds[nw].revents != 0 {
                 match self.client.fill() {
-                    Ok(0) => return End::ClientGone,
+                    Ok(0) => return super::client_vanished(self.client, Ok(0)),
                     Ok(_) => self.active = true,
                     Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    Err(_) => return End::ClientGone,
+                    Err(e) => return super::client_vanished(self.client, Err(e)),
                 }
             }
         }
