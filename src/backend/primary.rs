@@ -162,12 +162,22 @@ pub fn find_primary_node(cfg: &Config, sh: &Shmem) -> PrimarySearch {
         .map(|(i, r)| match r? {
             Ok(c) => Some(c),
             Err(e) => {
-                pglog!(
-                    Severity::Log,
-                    detail = e;
-                    "find_primary_node: make_persistent_db_connection_noerror failed on node {}",
-                    i
-                );
+                match &e {
+                    InternalError::Connect { host, port, source } => {
+                        super::log_connect_failure(host, port, source);
+                        pglog!(
+                            Severity::Log,
+                            "find_primary_node: make_persistent_db_connection_noerror failed on node {}",
+                            i
+                        );
+                    }
+                    _ => pglog!(
+                        Severity::Log,
+                        detail = e;
+                        "find_primary_node: make_persistent_db_connection_noerror failed on node {}",
+                        i
+                    ),
+                }
                 None
             }
         })

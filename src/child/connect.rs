@@ -104,7 +104,7 @@ pub fn open_session(
         Ok(()) => Some((idx, true)),
         Err(e) => {
             if let Some(e) = e {
-                pglog!(Severity::Error, "{}", e.message);
+                crate::session::log_report(&e);
                 send_error(client, &e);
             }
             child.pool.discard(child.sh, idx);
@@ -160,7 +160,7 @@ fn reuse(
     let ctx = auth_context(child, &sp.user, stored, frontend);
     if let Err(e) = crate::auth::reauth::reauthenticate(client, &ctx, auth) {
         if let Some(pe) = e.client_error() {
-            pglog!(Severity::Error, "{}", pe.message);
+            crate::session::log_report(&pe);
             send_error(client, &pe);
         }
         return false;
@@ -272,13 +272,9 @@ fn new_connection(
     let outcome: AuthOutcome = {
         let ctx = auth_context(child, &sp.user, stored, frontend);
         let mut backs: Vec<&mut Conn> = conns.iter_mut().map(|(_, c)| c).collect();
+        // the caller logs the error and sends it to the client
         crate::auth::session_auth::authenticate_new_session(client, &mut backs, main, &ctx)
-            .map_err(|e| {
-                if let Some(pe) = e.client_error() {
-                    pglog!(Severity::Error, "{}", pe.message);
-                }
-                e.client_error()
-            })?
+            .map_err(|e| e.client_error())?
     };
     // ParameterStatus and notices until BackendKeyData, from every node; the client sees the
     // main node's.

@@ -757,11 +757,21 @@ pub(crate) fn per_node_notice(out: &mut Vec<u8>, node: usize, what: &str) {
 
 /// Log a FATAL pgpool raises itself, with its DETAIL and HINT.
 pub(crate) fn log_fatal(e: &PgError) {
+    log_as(Severity::Fatal, e);
+}
+
+/// Log `e` at its own severity, with its DETAIL and HINT lines, as pgpool logs a report it
+/// raises (the client gets the same report).
+pub(crate) fn log_report(e: &PgError) {
+    log_as(e.severity, e);
+}
+
+fn log_as(sev: Severity, e: &PgError) {
     match (&e.detail, &e.hint) {
-        (Some(d), Some(h)) => pglog!(Severity::Fatal, detail = d, hint = h; "{}", e.message),
-        (Some(d), None) => pglog!(Severity::Fatal, detail = d; "{}", e.message),
-        (None, Some(h)) => pglog!(Severity::Fatal, hint = h; "{}", e.message),
-        (None, None) => pglog!(Severity::Fatal, "{}", e.message),
+        (Some(d), Some(h)) => pglog!(sev, detail = d, hint = h; "{}", e.message),
+        (Some(d), None) => pglog!(sev, detail = d; "{}", e.message),
+        (None, Some(h)) => pglog!(sev, hint = h; "{}", e.message),
+        (None, None) => pglog!(sev, "{}", e.message),
     }
 }
 

@@ -9,7 +9,7 @@ pub mod delay;
 use std::sync::atomic::Ordering::SeqCst;
 use std::time::Duration;
 
-use crate::backend::internal::InternalConn;
+use crate::backend::internal::{InternalConn, InternalError};
 use crate::backend::primary::{self, NodeClass};
 use crate::config::Config;
 use crate::exit_code;
@@ -60,6 +60,10 @@ fn check_round(cfg: &Config, sh: &Shmem, versions: &mut delay::Versions) {
         .enumerate()
         .map(|(i, r)| match r {
             Some(Ok(c)) => Some(c),
+            Some(Err(InternalError::Connect { host, port, source })) => {
+                crate::backend::log_connect_failure(&host, port, &source);
+                None
+            }
             Some(Err(e)) => {
                 let b = sh.backend(i);
                 pglog!(

@@ -378,6 +378,23 @@ fn md5_and_scram_roles_without_an_entry_get_pgpools_error() {
             ],
         );
     }
+    // each refusal logged once, with pgpool's DETAIL line
+    let log = d.log();
+    let lines: Vec<&str> = log.lines().collect();
+    for method in ["md5", "SCRAM"] {
+        let error = format!("ERROR:  failed to authenticate with backend using {method}");
+        let at: Vec<usize> = (0..lines.len())
+            .filter(|&i| lines[i].contains(&error))
+            .collect();
+        assert!(!at.is_empty(), "{error} not logged\n{log}");
+        for i in at {
+            let detail = lines.get(i + 1).copied().unwrap_or_default();
+            assert!(
+                detail.contains("DETAIL:  ") && detail.ends_with("valid password not found"),
+                "{error} without its DETAIL\n{log}"
+            );
+        }
+    }
 }
 
 // ---- re-authentication of a pooled connection (architecture.md §3.6, auth.md §11) --------

@@ -1107,6 +1107,16 @@ fn stopped_standby_is_skipped_or_detached() {
             first.is_err(),
             "failover_on_backend_error = on: the session that cannot reach node 1 fails"
         );
+        // logged as pgpool logs it: FATAL with the failover DETAIL (4.3.5 names no node)
+        crate::support::wait_until(Duration::from_secs(10), "the FATAL line", || {
+            let log = d_on.log();
+            let lines: Vec<&str> = log.lines().collect();
+            lines.windows(2).any(|w| {
+                w[0].contains("FATAL:  failed to create a backend")
+                    && w[1].ends_with("DETAIL:  executing failover on backend")
+            })
+        })
+        .unwrap_or_else(|e| panic!("{e}\n{}", crate::support::tail(&d_on.log(), 30)));
         wait_pool_nodes(&d_on, Duration::from_secs(30), "node 1 detached", |r| {
             r.len() == 2 && r[1]["status"] == "down"
         });

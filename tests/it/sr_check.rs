@@ -384,3 +384,60 @@ fn detach_false_primary_cross_check_keeps_the_primary_every_standby_follows() {
         tail(&log, 30)
     );
 }
+
+/// A node that refuses connections, left up (no health check, `failover_on_backend_error =
+/// off`): the start-up search and each worker round log pgpool's connect failure, and the
+/// worker's round ends with pgpool's ERROR for the missing connection (failover.md §8.2).
+#[test]
+fn a_node_that_refuses_connections_is_reported_by_the_search_and_the_worker() {
+    let c = cluster();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let d = Daemon::start(
+        c,
+        &format!(
+            "backend_clustering_mode = 'streaming_replication'\n\
+             backend_hostname3 = '127.0.0.1'\n\
+             backend_port3 = {port}\n\
+             backend_weight3 = 0\n\
+             health_check_period = 0\n\
+             failover_on_backend_error = off\n\
+             sr_check_period = 1\n"
+        ),
+    );
+    let refused = format!(
+        "LOG:  failed to connect to PostgreSQL server on \"127.0.0.1:{port}\", getsockopt() failed"
+    );
+    wait_until(Duration::from_secs(20), "the worker's error", || {
+        d.log()
+            .contains("DETAIL:  No persistent db connection for the node 3")
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", tail(&d.log(), 30)));
+    let log = d.log();
+    let lines: Vec<&str> = log.lines().collect();
+    let by = |process: &str, text: &str| {
+        lines
+            .iter()
+            .position(|l| l.contains(&format!(" {process} pid ")) && l.ends_with(text))
+            .unwrap_or_else(|| panic!("{process}: no {text:?}\n{log}"))
+    };
+    let at = by("main", &refused);
+    assert!(
+        lines[at + 2].ends_with(
+            "LOG:  find_primary_node: make_persistent_db_connection_noerror failed on node 3"
+        ),
+        "{log}"
+    );
+    let at = by("sr_check_worker", &refused);
+    assert!(lines[at + 1].contains("DETAIL:  "), "{log}");
+    by(
+        "sr_check_worker",
+        "ERROR:  Failed to check replication time lag",
+    );
+    by(
+        "sr_check_worker",
+        "HINT:  check sr_check_user and sr_check_password",
+    );
+}
