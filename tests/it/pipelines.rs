@@ -26,6 +26,7 @@ use std::time::Duration;
 use crate::support::cluster::{shared_sr_cluster, Cluster, SUPERUSER};
 use crate::support::daemon::Daemon;
 use crate::support::frames::{self, Message, Wire};
+use crate::support::rng::Rng;
 use crate::support::sr::{scratch_database, weights, within};
 use crate::support::tail;
 
@@ -35,36 +36,6 @@ const TEST_BOUND: Duration = Duration::from_secs(300);
 const FLUSH_IDLE: Duration = Duration::from_millis(150);
 const DEFAULT_SEEDS: [u64; 6] = [1, 2, 3, 4, 5, 6];
 const DEFAULT_ROUNDS: usize = 150;
-
-/// A small deterministic generator (xorshift64*): the same seed writes the same rounds.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    /// A number below `n`.
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    /// True `percent` times in a hundred.
-    fn chance(&mut self, percent: usize) -> bool {
-        self.below(100) < percent
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
-}
 
 /// The statements the generator draws from: their text (`{t}` is the test's table) and the
 /// number of parameters. Each answer is the same on every node and in every run, whatever the

@@ -306,6 +306,34 @@ impl Wire {
         out
     }
 
+    /// Read whatever arrives, without parsing it, until the server closes the connection or
+    /// stays silent for `idle`; true when it closed. For sessions whose input was garbage: it
+    /// never panics.
+    pub fn drain(&mut self, idle: Duration) -> bool {
+        self.stream
+            .set_read_timeout(Some(idle))
+            .expect("set a read timeout");
+        let mut chunk = [0u8; 64 * 1024];
+        let closed = loop {
+            match self.stream.read(&mut chunk) {
+                Ok(0) => break true,
+                Ok(_) => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    break false
+                }
+                Err(_) => break true,
+            }
+        };
+        self.buf.clear();
+        let _ = self.stream.set_read_timeout(Some(READ_TIMEOUT));
+        closed
+    }
+
     /// Every message until the server closes the connection (EOF or reset); `Err` when it is
     /// still open after the read timeout.
     pub fn read_to_close(&mut self) -> std::io::Result<Vec<Message>> {

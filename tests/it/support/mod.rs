@@ -1,8 +1,8 @@
 //! Test support shared by every integration test: real PostgreSQL clusters (`cluster`) and our
 //! daemon started against them (`daemon`), plus the plumbing both need — loopback ports reserved
 //! across test processes (`ports`), the unprivileged OS user servers run as (`os_user`), a
-//! watchdog that cleans up even when the test process is killed (`watchdog`), running psql, and
-//! the wire protocol by hand (`wire`).
+//! watchdog that cleans up even when the test process is killed (`watchdog`), running psql, the
+//! wire protocol by hand (`wire`, `frames`) and a seeded generator for randomized tests (`rng`).
 //!
 //! Cleanup contract: everything a helper starts is stopped and every directory it makes is removed
 //! when its guard is dropped (also while a test panics). If the test process dies without
@@ -19,6 +19,7 @@ pub mod os_user;
 #[allow(dead_code)] // pcp_tools.rs uses most of it; the lead's runs use the rest
 pub mod pcp;
 pub mod ports;
+pub mod rng;
 #[allow(dead_code)] // routing.rs and extended.rs each use a part of it
 pub mod sr;
 mod watchdog;
