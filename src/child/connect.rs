@@ -299,6 +299,7 @@ fn new_connection(
             unsynced: false,
             reset_owed: Vec::new(),
             touched: false,
+            server_fatal: false,
         });
     }
     let t = now();

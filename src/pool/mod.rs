@@ -35,6 +35,9 @@ pub struct BackendConn {
     /// The current session sent this connection something. The reset skips a connection it did
     /// not touch: its state is still the clean one the last reset left.
     pub touched: bool,
+    /// The server sent a FATAL (or PANIC) ErrorResponse here: it ends this session itself, so
+    /// a reset or a broken pipe that follows is the session's end, not a node failure.
+    pub server_fatal: bool,
 }
 
 /// How long a reply owed by a pooled connection may take (pgpool's reset timeout).
@@ -42,6 +45,45 @@ const SETTLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 const MAX_MESSAGE: usize = 1 << 30;
 
 impl BackendConn {
+    /// After a failed read or write: did the server end this connection itself, with a FATAL
+    /// ErrorResponse (a client's protocol violation, pg_terminate_backend, a timeout)? Seen
+    /// already, or among the messages still buffered or readable without waiting. `partial`:
+    /// the buffer starts with that many bytes of a frame already partly relayed.
+    pub fn ended_with_fatal(&mut self, partial: usize) -> bool {
+        if self.server_fatal {
+            return true;
+        }
+        if !self.conn.is_tls() {
+            // a closed connection reads at once: what the server said, then EOF or a reset
+            while crate::protocol::conn::wait_fd(
+                self.conn.fd(),
+                PollFlags::POLLIN,
+                Some(std::time::Instant::now()),
+            )
+            .unwrap_or(false)
+            {
+                if !matches!(self.conn.fill(), Ok(n) if n > 0) {
+                    break;
+                }
+            }
+        }
+        let buf = self.conn.buffered();
+        let mut off = partial;
+        while let Ok(Some(h)) = self.conn.frame_at(off, MAX_MESSAGE) {
+            if buf.len() - off < h.total {
+                break;
+            }
+            if h.tag == b'E'
+                && crate::protocol::messages::parse_error_fields(&buf[off + 5..off + h.total])
+                    .is_ok_and(|f| f.is_fatal())
+            {
+                return true;
+            }
+            off += h.total;
+        }
+        false
+    }
+
     /// Read messages until ReadyForQuery, keeping its transaction status and any ParameterStatus.
     /// Ok(false) when an ErrorResponse came on the way; Err on a timeout or a broken socket.
     pub fn read_until_ready(&mut self) -> Result<bool, crate::protocol::ProtocolError> {

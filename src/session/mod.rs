@@ -65,19 +65,7 @@ pub enum End {
 fn valid_frontend_tag(t: u8) -> bool {
     matches!(
         t,
-        b'Q' | b'P'
-            | b'B'
-            | b'E'
-            | b'D'
-            | b'C'
-            | b'S'
-            | b'H'
-            | b'F'
-            | b'd'
-            | b'c'
-            | b'f'
-            | b'X'
-            | b'p'
+        b'Q' | b'P' | b'B' | b'E' | b'D' | b'C' | b'S' | b'H' | b'F' | b'd' | b'c' | b'f' | b'X'
     )
 }
 
@@ -237,7 +225,13 @@ impl Relay<'_> {
                     }
                     Ok(_) => {}
                     Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    Err(_) => return backend_failed(child, self.node),
+                    Err(_) => {
+                        return backend_failed(
+                            child,
+                            self.node,
+                            self.be.ended_with_fatal(self.b_rem),
+                        )
+                    }
                 }
                 if let Err(end) = self.relay_backend(child) {
                     return end;
@@ -372,7 +366,11 @@ impl Relay<'_> {
                         if let Some(local) = local {
                             // pgpool answers it: what came before goes out first
                             if off > fwd && self.be.conn.write_all(&buf[fwd..off]).is_err() {
-                                end = Some(backend_failed(child, self.node));
+                                end = Some(backend_failed(
+                                    child,
+                                    self.node,
+                                    self.be.ended_with_fatal(self.b_rem),
+                                ));
                                 break;
                             }
                             fwd = off;
@@ -514,7 +512,11 @@ impl Relay<'_> {
             && matches!(end, None | Some(End::Terminate))
             && self.be.conn.write_all(&buf[fwd..off]).is_err()
         {
-            end = Some(backend_failed(child, self.node));
+            end = Some(backend_failed(
+                child,
+                self.node,
+                self.be.ended_with_fatal(self.b_rem),
+            ));
         }
         let consumed = if end == Some(End::Terminate) {
             off + 5
@@ -604,8 +606,12 @@ impl Relay<'_> {
                         _ => {
                             // An error ends COPY IN on the server side.
                             self.copy_in = false;
+                            let fields = crate::protocol::messages::parse_error_fields(body).ok();
+                            if fields.as_ref().is_some_and(|f| f.is_fatal()) {
+                                self.be.server_fatal = true;
+                            }
                             let own = (self.pending == 0)
-                                .then(|| crate::protocol::messages::parse_error_fields(body).ok())
+                                .then_some(fields)
                                 .flatten()
                                 .and_then(|f| ended_by_server(&f.code));
                             if let Some(e) = own {
@@ -717,9 +723,11 @@ fn aborted_tx_reply(out: &mut Vec<u8>, sql: &str) {
 /// A read or write on node's socket failed (not an orderly close): with
 /// `failover_on_backend_error` the node's detach is requested (spec/failover.md §3 row 5); the
 /// session ends either way.
-pub(super) fn backend_failed(child: &Child, node: usize) -> End {
+pub(super) fn backend_failed(child: &Child, node: usize, server_fatal: bool) -> End {
     pglog!(Severity::Log, "unable to read data from DB node {}", node);
-    if child.settings.failover_on_backend_error {
+    // a connection the server ended with a FATAL (a client's protocol violation, a timeout)
+    // is reset by its kernel when unread data remains: that is no node failure
+    if child.settings.failover_on_backend_error && !server_fatal {
         crate::failover::request::notice_backend_error(node);
     }
     End::BackendGone

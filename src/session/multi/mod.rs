@@ -448,7 +448,13 @@ impl Engine<'_> {
                 Ok(())
             }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => Ok(()),
-            Err(_) => Err(super::backend_failed(self.child, n)),
+            Err(_) => {
+                let partial = self.rem[n].0;
+                let server_fatal = self.be[n]
+                    .as_mut()
+                    .is_some_and(|b| b.ended_with_fatal(partial));
+                Err(super::backend_failed(self.child, n, server_fatal))
+            }
         }
     }
 
@@ -489,7 +495,8 @@ impl Engine<'_> {
             b.touched = true;
             if b.conn.write_all(&self.wbuf[n]).is_err() {
                 pglog!(Severity::Log, "unable to forward message to backend {}", n);
-                if self.child.settings.failover_on_backend_error {
+                let server_fatal = b.ended_with_fatal(self.rem[n].0);
+                if self.child.settings.failover_on_backend_error && !server_fatal {
                     crate::failover::request::notice_backend_error(n);
                 }
                 return Err(End::BackendGone);

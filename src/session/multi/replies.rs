@@ -219,6 +219,11 @@ impl Engine<'_> {
                 if !head.abort {
                     stats::count_error(self.child.sh.backend(n), body);
                 }
+                if messages::parse_error_fields(body).is_ok_and(|f| f.is_fatal()) {
+                    if let Some(b) = self.be[n].as_mut() {
+                        b.server_fatal = true;
+                    }
+                }
                 head.errors.insert(n);
                 if self.copy_nodes.contains(n) {
                     self.copy_nodes = crate::router::NodeSet::EMPTY;
@@ -493,6 +498,7 @@ impl Engine<'_> {
             }
         }
         be.conn.consume(off);
+        be.server_fatal |= fatal;
         if shutdown {
             pglog!(
                 Severity::Log,
