@@ -1,6 +1,6 @@
 //! Waiting for and accepting a client (spec/architecture.md §3.3): poll(2) on every inherited
 //! listener, `child_life_time` counting in one-second steps, `serialize_accept` through the
-//! robust accept lock, and "another child won" retries.
+//! robust accept lock, waiting out a running failover, and "another child won" retries.
 
 use std::os::fd::{BorrowedFd, RawFd};
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
@@ -110,7 +110,7 @@ pub fn wait_for_connection(child: &mut Child, set: &AcceptSet) -> Accepted {
         Err(_) => return Accepted::Retry,
         Ok(n) => n,
     };
-    if signals::FAST_EXIT.load(SeqCst) || signals::SMART_EXIT.load(SeqCst) {
+    if exiting() || !failover_finished(child) {
         return Accepted::Retry;
     }
     for ev in &events[..n] {
@@ -133,4 +133,24 @@ pub fn wait_for_connection(child: &mut Child, set: &AcceptSet) -> Accepted {
         }
     }
     Accepted::Retry
+}
+
+fn exiting() -> bool {
+    signals::FAST_EXIT.load(SeqCst) || signals::SMART_EXIT.load(SeqCst)
+}
+
+/// A client that arrives while a failover runs stays in the listen queue until it ends (at
+/// most 30 s, as pgpool's `wait_for_failover_to_finish`): a child the failover restarts then
+/// leaves it to its successor instead of starting a session on the way out. False = this
+/// child is asked to exit.
+fn failover_finished(child: &Child) -> bool {
+    let header = child.sh.header();
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while header.switching.load(SeqCst) && std::time::Instant::now() < until {
+        if exiting() {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    !exiting()
 }

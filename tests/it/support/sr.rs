@@ -94,9 +94,25 @@ impl Daemon {
     }
 }
 
+/// Panic with the server's severity, SQLSTATE and message (the client error's own text is
+/// only "db error").
+fn query_failed(sql: &str, e: &postgres::Error) -> ! {
+    match e.as_db_error() {
+        Some(db) => panic!(
+            "{sql}: {} {}: {}",
+            db.severity(),
+            db.code().code(),
+            db.message()
+        ),
+        None => panic!("{sql}: {e}"),
+    }
+}
+
 /// The rows of a simple query as maps column name → text (NULL as "").
 pub fn rows(c: &mut Client, sql: &str) -> Vec<HashMap<String, String>> {
-    let msgs = c.simple_query(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+    let msgs = c
+        .simple_query(sql)
+        .unwrap_or_else(|e| query_failed(sql, &e));
     msgs.iter()
         .filter_map(|m| match m {
             SimpleQueryMessage::Row(r) => Some(
@@ -125,7 +141,9 @@ pub fn node_with_port(cluster: &Cluster, port: u16) -> usize {
 
 /// Values of the first row of simple query `sql` (NULL as "").
 pub fn first_row(c: &mut Client, sql: &str) -> Vec<String> {
-    let msgs = c.simple_query(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+    let msgs = c
+        .simple_query(sql)
+        .unwrap_or_else(|e| query_failed(sql, &e));
     msgs.iter()
         .find_map(|m| match m {
             SimpleQueryMessage::Row(r) => Some(
