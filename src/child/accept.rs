@@ -4,6 +4,7 @@
 
 use std::os::fd::{BorrowedFd, RawFd};
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
+use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::poll::PollTimeout;
@@ -85,17 +86,34 @@ pub fn wait_for_connection(child: &mut Child, set: &AcceptSet) -> Accepted {
     let life = child.settings.child_life_time;
     let serialize = child.settings.serialize_accept && life == 0;
     let info = child.info();
-    let _guard = serialize.then(|| child.sh.header().accept_lock.lock());
+    let _guard = if serialize {
+        // queued behind the other children: wake each second for signals and the pool timer
+        match child
+            .sh
+            .header()
+            .accept_lock
+            .lock_within(Duration::from_secs(1))
+        {
+            Some(g) => Some(g),
+            None => return Accepted::Retry,
+        }
+    } else {
+        None
+    };
+    if exiting() {
+        return Accepted::Retry;
+    }
     // Wake up in time to close a pooled slot whose connection_life_time runs out while no
     // client comes (the caller's housekeeping expires it), as pgpool's SIGALRM timer does.
     let expiry_ms = child
         .pool
         .next_expiry(child.settings.connection_life_time)
         .map(|at| ((at - crate::shmem::now()).max(0) * 1000).min(i64::from(u16::MAX)) as u16);
+    // At most a second: the 1-s ticks serve child_life_time and the pool timer, and a signal
+    // that lands between the check above and the wait is seen at the next tick.
     let timeout = match (life > 0, expiry_ms) {
-        (true, _) => PollTimeout::from(1000u16), // the 1-s ticks also serve the pool timer
-        (false, Some(ms)) => PollTimeout::from(ms),
-        (false, None) => PollTimeout::NONE,
+        (false, Some(ms)) => PollTimeout::from(ms.min(1000)),
+        _ => PollTimeout::from(1000u16),
     };
     let mut events = [EpollEvent::empty(); 8];
     let n = match set.epoll.wait(&mut events, timeout) {
@@ -110,7 +128,7 @@ pub fn wait_for_connection(child: &mut Child, set: &AcceptSet) -> Accepted {
         Err(_) => return Accepted::Retry,
         Ok(n) => n,
     };
-    if exiting() || !failover_finished(child) {
+    if !failover_finished(child) {
         return Accepted::Retry;
     }
     for ev in &events[..n] {
@@ -142,15 +160,15 @@ fn exiting() -> bool {
 /// A client that arrives while a failover runs stays in the listen queue until it ends (at
 /// most 30 s, as pgpool's `wait_for_failover_to_finish`): a child the failover restarts then
 /// leaves it to its successor instead of starting a session on the way out. False = this
-/// child is asked to exit.
+/// child is asked to exit (also when it was asked during the wait for a connection).
 fn failover_finished(child: &Child) -> bool {
     let header = child.sh.header();
-    let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while header.switching.load(SeqCst) && std::time::Instant::now() < until {
+    let until = Instant::now() + Duration::from_secs(30);
+    while header.switching.load(SeqCst) && Instant::now() < until {
         if exiting() {
             return false;
         }
-        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(20));
     }
     !exiting()
 }

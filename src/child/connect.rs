@@ -50,6 +50,8 @@ pub fn read_startup(child: &mut Child, client: &mut Conn) -> Option<StartupPacke
                 return None;
             }
             Err(e) if e.is_client_eof() => return None,
+            // fast or immediate shutdown: the child just goes, as pgpool's does
+            Err(_) if crate::protocol::conn::waits_cut() => return None,
             Err(e) => {
                 crate::protocol::startup::log_startup_error(&e);
                 send_error(client, &e.to_pg_error());

@@ -26,6 +26,10 @@ extern "C" fn on_signal(sig: libc::c_int) {
         _ => return,
     };
     flag.store(true, SeqCst);
+    if sig == libc::SIGINT || sig == libc::SIGQUIT {
+        // a session blocked reading a startup packet, a password or a reply ends now
+        crate::protocol::conn::cut_waits();
+    }
 }
 
 /// Install the child's handlers (no SA_RESTART: blocking calls return EINTR).

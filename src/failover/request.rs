@@ -217,5 +217,8 @@ pub fn set_primary_mode(streaming_or_logical: bool) {
 /// request its detach (spec/failover.md §3 rows 4–7) as a switchover, which restarts only the
 /// children using the node in streaming mode.
 pub fn notice_backend_error(node: usize) {
+    if crate::protocol::conn::waits_cut() {
+        return; // the read failed because this process is told to exit, not because of the node
+    }
     let _ = degenerate_backend_set(&[node], crate::shmem::requests::details::SWITCHOVER, false);
 }

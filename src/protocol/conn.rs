@@ -6,6 +6,7 @@
 
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
@@ -283,7 +284,27 @@ impl Conn {
     }
 }
 
-/// poll(2) one descriptor for `flags` until `deadline`; Ok(false) on timeout. EINTR retries.
+/// Set once a process is told to exit now (a child's SIGINT or SIGQUIT): from then on a wait
+/// that a signal interrupts ends with an error instead of going on.
+static WAITS_CUT: AtomicBool = AtomicBool::new(false);
+
+/// Cut every later interrupted wait of this process short. Async-signal-safe.
+pub fn cut_waits() {
+    WAITS_CUT.store(true, Ordering::SeqCst);
+}
+
+/// Whether this process's waits are being cut short (errors that follow are the shutdown's,
+/// not the peer's).
+pub fn waits_cut() -> bool {
+    WAITS_CUT.load(Ordering::SeqCst)
+}
+
+fn interrupted() -> io::Error {
+    io::Error::other("wait interrupted by a shutdown request")
+}
+
+/// poll(2) one descriptor for `flags` until `deadline`; Ok(false) on timeout. EINTR retries,
+/// unless the process's waits are cut short.
 pub fn wait_fd(fd: RawFd, flags: PollFlags, deadline: Option<Instant>) -> io::Result<bool> {
     loop {
         let timeout = match deadline {
@@ -301,6 +322,7 @@ pub fn wait_fd(fd: RawFd, flags: PollFlags, deadline: Option<Instant>) -> io::Re
         match poll(&mut fds, timeout) {
             Ok(0) => return Ok(false),
             Ok(_) => return Ok(true),
+            Err(nix::errno::Errno::EINTR) if waits_cut() => return Err(interrupted()),
             Err(nix::errno::Errno::EINTR) => continue,
             Err(e) => return Err(e.into()),
         }
@@ -315,6 +337,7 @@ pub fn write_all_fd(fd: RawFd, mut data: &[u8]) -> io::Result<()> {
         match nix::unistd::write(bfd, data) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
             Ok(n) => data = &data[n..],
+            Err(nix::errno::Errno::EINTR) if waits_cut() => return Err(interrupted()),
             Err(nix::errno::Errno::EINTR) => {}
             Err(nix::errno::Errno::EAGAIN) => {
                 wait_fd(fd, PollFlags::POLLOUT, None)?;

@@ -39,6 +39,34 @@ impl RobustMutex {
         RobustGuard { m: self }
     }
 
+    /// Take the lock, waiting at most `wait` (None = timed out). Lets a waiter look at its
+    /// signals now and then: a pthread mutex wait is not interrupted by them.
+    pub fn lock_within(&self, wait: std::time::Duration) -> Option<RobustGuard<'_>> {
+        let mut now = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: clock_gettime only writes the timespec it is given.
+        unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut now) };
+        let nanos = now.tv_nsec as u64 + u64::from(wait.subsec_nanos());
+        let until = libc::timespec {
+            tv_sec: now.tv_sec
+                + wait.as_secs() as libc::time_t
+                + (nanos / 1_000_000_000) as libc::time_t,
+            tv_nsec: (nanos % 1_000_000_000) as _,
+        };
+        // SAFETY: as in `lock`; `until` is a valid absolute CLOCK_REALTIME time.
+        match unsafe { libc::pthread_mutex_timedlock(self.inner.get(), &until) } {
+            0 => Some(RobustGuard { m: self }),
+            libc::EOWNERDEAD => {
+                // SAFETY: as in `lock`.
+                unsafe { libc::pthread_mutex_consistent(self.inner.get()) };
+                Some(RobustGuard { m: self })
+            }
+            _ => None,
+        }
+    }
+
     /// Try to take the lock without waiting.
     pub fn try_lock(&self) -> Option<RobustGuard<'_>> {
         // SAFETY: as in `lock`.

@@ -160,6 +160,58 @@ fn immediate_shutdown_cuts_sessions_and_exits_quickly() {
     cutting_shutdown("immediate", "imm", libc::SIGQUIT);
 }
 
+/// Fast shutdown reaches every child wherever it waits: one queued on the `serialize_accept`
+/// lock, one waiting for a startup packet that never comes (authentication_timeout is a
+/// minute), one whose session waits for a long query.
+#[test]
+fn fast_shutdown_reaches_children_waiting_for_the_accept_lock_a_startup_packet_or_a_query() {
+    let cluster = shared_cluster();
+    let mut d = Daemon::start(cluster, "serialize_accept = on\n");
+    let pid = d.pid().expect("running");
+    let children = wait_children(&d, 4);
+    let silent = std::net::TcpStream::connect((HOST, d.port())).expect("connect");
+    let port = d.port();
+    let sleeper = std::thread::spawn(move || {
+        crate::support::psql(
+            port,
+            "postgres",
+            None,
+            "postgres",
+            &format!("select pg_sleep(60), 'fast-stop-{port}'"),
+        )
+    });
+    wait_until(WAIT, "the query running on the server", || {
+        cluster.psql(
+            0,
+            &format!(
+                "select count(*) from pg_stat_activity where query like '%fast-stop-{port}%' \
+                 and state = 'active' and pid <> pg_backend_pid()"
+            ),
+        ) == "1"
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", tail(&d.log(), 20)));
+    let t0 = Instant::now();
+    let stop = d.pgpool(&["-m", "fast", "stop"]);
+    let took = t0.elapsed();
+    assert!(
+        took < Duration::from_secs(10),
+        "fast stop took {took:?}: {}\n{}",
+        stderr(&stop),
+        tail(&d.log(), 20)
+    );
+    let err = sleeper
+        .join()
+        .expect("query thread")
+        .expect_err("the query survived a fast shutdown");
+    assert!(
+        err.contains("FATAL:  terminating connection due to administrator command"),
+        "{err}\n{}",
+        tail(&d.log(), 20)
+    );
+    drop(silent);
+    assert_clean_shutdown(&mut d, pid, &children, &stop);
+}
+
 // ---- process model --------------------------------------------------------------------------
 
 #[test]
