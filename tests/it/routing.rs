@@ -1562,6 +1562,19 @@ fn relcache_query_target_sends_catalog_lookups_to_the_load_balance_node() {
                 0,
                 "a temporary table's reads"
             );
+            // the isolation level is the primary's to tell: only there was it set
+            let mut c = on_lb.client(SUPERUSER, "postgres");
+            c.batch_execute(
+                "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL SERIALIZABLE",
+            )
+            .expect("SET SESSION CHARACTERISTICS");
+            c.batch_execute("BEGIN").expect("BEGIN");
+            assert_eq!(
+                port_of(&mut c, &cluster, "SELECT inet_server_port()"),
+                0,
+                "a read in a serializable transaction"
+            );
+            c.batch_execute("COMMIT").expect("COMMIT");
         },
     )
 }

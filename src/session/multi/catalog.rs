@@ -126,9 +126,13 @@ pub struct Lookup<'a> {
     /// The connection catalog questions go to (the primary's, or the load-balance node's with
     /// `relcache_query_target = load_balance_node`) when it is quiet (nothing in flight).
     pub conn: Option<&'a mut BackendConn>,
-    /// The primary's connection for the temporary-table question when `conn` is another
-    /// node's: a temporary table exists on the primary only (pgpool asks it there too).
-    temp_conn: Option<&'a mut BackendConn>,
+    /// The primary's connection when `conn` is another node's, for the questions only the
+    /// primary answers: a temporary table exists on the primary only (pgpool asks it there
+    /// too), and the transaction's isolation level was set there (the load-balance node's
+    /// transaction is begun without it).
+    primary_conn: Option<&'a mut BackendConn>,
+    /// `conn` is another node's than the primary.
+    elsewhere: bool,
     pub cache: &'a mut RelCache,
     pub temp: &'a mut TempTables,
     pub temp_check: TempCheck,
@@ -164,7 +168,8 @@ impl<'a> Lookup<'a> {
             .any(|(p, at)| Rc::ptr_eq(p, analysis) && cache.fresh(*at));
         Lookup {
             conn,
-            temp_conn: None,
+            primary_conn: None,
+            elsewhere: false,
             cache,
             temp,
             temp_check,
@@ -184,9 +189,10 @@ impl<'a> Lookup<'a> {
         self
     }
 
-    /// Ask the temporary-table question on `primary` (quiet), not on `conn`'s node.
-    pub fn temp_tables_on(mut self, primary: Option<&'a mut BackendConn>) -> Lookup<'a> {
-        self.temp_conn = primary;
+    /// `conn` is another node's: ask the primary's questions on `primary` (quiet).
+    pub fn primary_elsewhere(mut self, primary: Option<&'a mut BackendConn>) -> Lookup<'a> {
+        self.primary_conn = primary;
+        self.elsewhere = true;
         self
     }
 
@@ -303,7 +309,7 @@ impl<'a> Lookup<'a> {
                     );
                 self.temp.known.insert(r.clone(), persistence == "t");
             }
-            if self.temp_check == TempCheck::Catalog {
+            if self.temp_check == TempCheck::Catalog && self.elsewhere {
                 self.temp_on_primary(&rels);
             }
         }
@@ -325,7 +331,7 @@ impl Lookup<'_> {
     /// When the catalog questions went to another node: the relations' temporary status from
     /// the primary (unknown, so "temporary", when it cannot be asked).
     fn temp_on_primary(&mut self, rels: &[RelRef]) {
-        let Some(conn) = self.temp_conn.as_deref_mut() else {
+        let Some(conn) = self.primary_conn.as_deref_mut() else {
             self.wanted |= self.waitable;
             return;
         };
@@ -420,7 +426,12 @@ impl Catalog for Lookup<'_> {
     }
 
     fn transaction_is_serializable(&mut self) -> Option<bool> {
-        let Some(conn) = self.conn.as_deref_mut() else {
+        let conn = if self.elsewhere {
+            self.primary_conn.as_deref_mut()
+        } else {
+            self.conn.as_deref_mut()
+        };
+        let Some(conn) = conn else {
             self.wanted |= self.waitable;
             return None;
         };

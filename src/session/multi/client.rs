@@ -478,8 +478,10 @@ impl Engine<'_> {
             &stmt.analysis,
             out,
         )
-        .temp_tables_on(primary_conn)
         .waitable(waitable);
+        if target != primary {
+            look = look.primary_elsewhere(primary_conn);
+        }
         let r = f(RouteCtx {
             router,
             route,
