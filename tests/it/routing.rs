@@ -1790,6 +1790,61 @@ fn a_temporary_table_shadowing_a_plain_one_moves_its_reads_to_the_primary() {
     )
 }
 
+/// `check_temp_table = trace` (routing.md §6.1, §7.4): a temporary table is tracked once its
+/// transaction commits; one created in a transaction that rolls back (or fails) is forgotten,
+/// and a DROP TABLE rolled back leaves it tracked. A temporary table shadowing a plain one of
+/// the same name shows where its reads go.
+#[test]
+fn check_temp_table_trace_follows_the_transaction_outcome() {
+    within(
+        TEST_BOUND,
+        "check_temp_table_trace_follows_the_transaction_outcome",
+        || {
+            let cluster = shared_sr_cluster();
+            let t = unique("rt_trace");
+            let _cleanup = Cleanup::new(cluster, format!("DROP TABLE IF EXISTS {t}"));
+            table_with_row(cluster, &t);
+            let d = Daemon::start_streaming(
+                cluster,
+                &format!("{}check_temp_table = trace\n", weights(&[0, 1, 0])),
+            );
+            let mut c = d.client(SUPERUSER, "postgres");
+            let q = format!("SELECT inet_server_port() FROM {t}");
+            let create = format!("CREATE TEMP TABLE {t} AS SELECT 1 AS i");
+            // one statement per query: of a multi-statement string only the first is looked at
+            let run = |c: &mut Client, sql: &str| {
+                for one in sql.split("; ") {
+                    c.batch_execute(one)
+                        .unwrap_or_else(|e| panic!("{one}: {e:?}"));
+                }
+            };
+            assert_eq!(port_of(&mut c, cluster, &q), 1, "a plain table");
+            run(&mut c, &format!("BEGIN; {create}; ROLLBACK"));
+            assert_eq!(port_of(&mut c, cluster, &q), 1, "created, rolled back");
+            run(&mut c, "BEGIN");
+            c.execute(create.as_str(), &[])
+                .expect("extended CREATE TEMP TABLE");
+            run(&mut c, "ROLLBACK");
+            assert_eq!(
+                port_of(&mut c, cluster, &q),
+                1,
+                "created (extended protocol), rolled back"
+            );
+            run(&mut c, "BEGIN");
+            run(&mut c, &create);
+            c.batch_execute("SELECT 1/0").expect_err("division by zero");
+            run(&mut c, "ROLLBACK");
+            assert_eq!(port_of(&mut c, cluster, &q), 1, "created, then failed");
+            run(&mut c, &create);
+            assert_eq!(port_of(&mut c, cluster, &q), 0, "created");
+            run(&mut c, &format!("BEGIN; DROP TABLE {t}; ROLLBACK"));
+            assert_eq!(port_of(&mut c, cluster, &q), 0, "drop rolled back");
+            run(&mut c, &format!("BEGIN; DROP TABLE {t}; COMMIT"));
+            assert_eq!(port_of(&mut c, cluster, &q), 1, "dropped");
+        },
+    )
+}
+
 /// A simple-query BEGIN reaches a standby only with the first statement of the transaction that
 /// goes there: a writing transaction never touches the standby, a reading one begins there just
 /// before its first read (and is in a transaction block there), and COMMIT ends both.

@@ -95,12 +95,72 @@ pub struct TempTables {
     /// catalog mode: looked-up answers.
     pub known: FnvMap<RelRef, bool>,
     /// trace mode: tables created by CREATE TEMP TABLE in this session.
-    pub traced: Vec<String>,
+    pub traced: TraceList,
     /// Statement shapes whose every relation and function was found to be a plain one (no
     /// catalog, temporary or unlogged table, no volatile function): later statements of the same
     /// shape skip the lookups (while the answers they rest on are fresh). Emptied with
     /// `known`.
     plain: Vec<(Rc<Analysis>, Instant)>,
+}
+
+/// trace mode (routing.md §7.4): the temporary tables the session created, and what its open
+/// transaction did to them until it ends (committed, or rolled back, also by an error).
+#[derive(Debug, Default)]
+pub struct TraceList {
+    tables: Vec<Traced>,
+}
+
+#[derive(Debug)]
+struct Traced {
+    name: String,
+    /// created in the open transaction: gone again if it rolls back
+    created_in_tx: bool,
+    /// dropped in the open transaction: gone once it commits
+    dropping: bool,
+}
+
+impl TraceList {
+    /// A CREATE TEMP TABLE succeeded (`in_tx`: inside a transaction block).
+    pub fn create(&mut self, name: &str, in_tx: bool) {
+        self.tables.push(Traced {
+            name: name.to_owned(),
+            created_in_tx: in_tx,
+            dropping: false,
+        });
+    }
+
+    /// A DROP TABLE succeeded. Which table it dropped is not looked at (as in pgpool): every
+    /// tracked table counts as dropped.
+    pub fn drop_all(&mut self, in_tx: bool) {
+        if in_tx {
+            self.tables.iter_mut().for_each(|t| t.dropping = true);
+        } else {
+            self.tables.clear();
+        }
+    }
+
+    /// The open transaction ended: its creations and drops stand (`commit`) or are undone.
+    pub fn end(&mut self, commit: bool) {
+        if commit {
+            self.tables.retain(|t| !t.dropping);
+            self.tables.iter_mut().for_each(|t| t.created_in_tx = false);
+        } else {
+            self.tables.retain(|t| !t.created_in_tx);
+            self.tables.iter_mut().for_each(|t| t.dropping = false);
+        }
+    }
+
+    /// Is `name` a tracked temporary table? One being dropped still counts until the drop is
+    /// committed: its reads then go to the primary, which answers for it either way.
+    pub fn contains(&self, name: &str) -> bool {
+        self.tables
+            .iter()
+            .any(|t| t.name.eq_ignore_ascii_case(name))
+    }
+
+    pub fn clear(&mut self) {
+        self.tables.clear();
+    }
 }
 
 /// Shapes remembered as plain per connection set.
@@ -392,11 +452,7 @@ impl Catalog for Lookup<'_> {
     fn is_temp_table(&mut self, rel: &RelRef) -> bool {
         match self.temp_check {
             TempCheck::None => false,
-            TempCheck::Trace => self
-                .temp
-                .traced
-                .iter()
-                .any(|t| t.eq_ignore_ascii_case(&rel.name)),
+            TempCheck::Trace => self.temp.traced.contains(&rel.name),
             TempCheck::Catalog => {
                 if self.plain {
                     return false;

@@ -288,6 +288,13 @@ impl Engine<'_> {
         self.holding = true;
     }
 
+    /// An error reached the client (`ptx`: the primary's transaction state): the routing flags
+    /// of routing.md §6.1, and the pending temporary-table records are rolled back.
+    pub(super) fn failed(&mut self, ptx: u8) {
+        self.router.after_error(&mut self.route, ptx);
+        self.temp.traced.end(false);
+    }
+
     /// Answer the client message with an error made by pgpool and skip to Sync, as
     /// PostgreSQL does. `undo`: what the refusal changed in the records, should an earlier
     /// message of the group fail and PostgreSQL never see this one.
@@ -300,7 +307,7 @@ impl Engine<'_> {
         self.ignore_till_sync = true;
         // inside a transaction block, the error aborts it as PostgreSQL's would
         let ptx = self.tx(self.primary);
-        self.router.after_error(&mut self.route, ptx);
+        self.failed(ptx);
         self.abort_others(NodeSet::EMPTY);
         // PostgreSQL sends what it owes the client when it reports an error; the client's
         // own Flush is dropped from here to its Sync, so the nodes are flushed now
@@ -807,8 +814,7 @@ impl Engine<'_> {
         let a = stmt.analysis.clone();
         if !ok {
             let in_tx = tx_before != b'I' || self.tx(self.primary) != b'I';
-            self.router
-                .after_error(&mut self.route, if in_tx { b'T' } else { b'I' });
+            self.failed(if in_tx { b'T' } else { b'I' });
             return;
         }
         self.with_router(stmt, |ctx| {
@@ -837,13 +843,17 @@ impl Engine<'_> {
                 self.temp.changed();
             }
             Kind::CreateTempTable { name } => {
-                self.temp.traced.push(name.clone());
+                let in_tx = self.tx(self.primary) != b'I';
+                self.temp.traced.create(name, in_tx);
                 self.temp.changed();
             }
             Kind::DropTable => {
-                self.temp.traced.clear();
+                let in_tx = self.tx(self.primary) != b'I';
+                self.temp.traced.drop_all(in_tx);
                 self.temp.changed();
             }
+            Kind::Commit => self.temp.traced.end(true),
+            Kind::Rollback => self.temp.traced.end(false),
             Kind::TwoPhase => self.close_standby_transactions(),
             _ => {}
         }
@@ -1225,15 +1235,23 @@ impl Engine<'_> {
                 ctx.router
                     .after_success(ctx.route, &stmt.analysis, &stmt.text, ptx, ctx.look)
             });
-            if matches!(
-                a.kind,
-                Kind::CreateTempTable { .. } | Kind::DropTable | Kind::Discard(DiscardKind::All)
-            ) {
+            match &a.kind {
                 // temporary tables may change: forget the answers that depend on them
-                if let Kind::CreateTempTable { name } = &a.kind {
-                    self.temp.traced.push(name.clone());
+                Kind::CreateTempTable { name } => {
+                    self.temp.traced.create(name, ptx != b'I');
+                    self.temp.changed();
                 }
-                self.temp.changed();
+                Kind::DropTable => {
+                    self.temp.traced.drop_all(ptx != b'I');
+                    self.temp.changed();
+                }
+                Kind::Discard(DiscardKind::All) => {
+                    self.temp.traced.clear();
+                    self.temp.changed();
+                }
+                Kind::Commit => self.temp.traced.end(true),
+                Kind::Rollback => self.temp.traced.end(false),
+                _ => {}
             }
             // a transaction starts or ends here (until its ReadyForQuery confirms it), the
             // portals of an ended one with it

@@ -252,7 +252,7 @@ impl Engine<'_> {
                             .iter()
                             .any(|q| q.awaits == Awaits::Ready && !q.simple);
                         let ptx = self.tx(self.primary);
-                        self.router.after_error(&mut self.route, ptx);
+                        self.failed(ptx);
                     }
                     return Ok(true);
                 }
