@@ -73,7 +73,7 @@ pub fn read_status(path: &Path, configured: &[bool]) -> Option<Vec<BackendStatus
         for (i, line) in text.lines().enumerate().take(st.len()) {
             let l = line.to_ascii_lowercase();
             st[i] = if l.starts_with("up") {
-                BackendStatus::ConnectWait
+                BackendStatus::Up
             } else if l.starts_with("down") {
                 log_down(i);
                 BackendStatus::Down
@@ -88,11 +88,11 @@ pub fn read_status(path: &Path, configured: &[bool]) -> Option<Vec<BackendStatus
             };
         }
     }
+    // a node the file says is up starts as up, as in pgpool (only a node without a line
+    // there starts as waiting)
     for (i, s) in st.iter_mut().enumerate() {
         if !configured[i] {
             *s = BackendStatus::Unused;
-        } else if *s == BackendStatus::Up {
-            *s = BackendStatus::ConnectWait;
         }
     }
     if !st.iter().any(|s| s.is_valid()) {
@@ -161,7 +161,7 @@ mod tests {
         assert_eq!(
             st,
             vec![
-                BackendStatus::ConnectWait,
+                BackendStatus::Up,
                 BackendStatus::Down,
                 BackendStatus::Unused
             ]

@@ -437,6 +437,19 @@ fn pgpool_status_keeps_a_down_node_down_across_restart_and_dash_d_discards_it() 
     // no health checks from now on: only the status file can say "down"
     append(&d.conf_path(), "health_check_period = 0\n");
     d.launch_foreground(&[]).expect("restart");
+    // before any session: node 0 is up, as the file says (pgpool-II 4.3.5 shows the same)
+    use crate::support::pcp::{self, PcpPass};
+    let pass = PcpPass::new();
+    let a = pcp::args(d.pcp_port(), &["-n", "0"]);
+    let a: Vec<&str> = a.iter().map(String::as_str).collect();
+    let info = pcp::run(&pcp::ours("pcp_node_info"), &a, &pass);
+    assert_eq!(
+        info.stdout.split(' ').nth(4),
+        Some("up"),
+        "pcp_node_info -n 0: {}{}",
+        info.stdout,
+        info.stderr
+    );
     let r = d.pool_nodes();
     assert_eq!(r[1]["status"], "down", "kept down by pgpool_status");
     d.stop();
