@@ -36,14 +36,20 @@ pub fn forward(child: &Child, pid: i32, key: i32) {
         .collect();
     for (i, &n) in targets.iter().enumerate() {
         let ci = sh.connection(c, p, n);
+        let (node_pid, node_key) = (ci.pid.load(Relaxed), ci.key.load(Relaxed));
+        pglog!(
+            Severity::Log,
+            detail = format!("canceling backend pid:{node_pid} key: {node_key}");
+            "forwarding cancel request to backend"
+        );
         let fd = match crate::backend::connect(sh, n, child.settings.connect_timeout_ms) {
             Ok(fd) => fd,
             Err(e) => {
-                pglog!(Severity::Log, detail = e; "cancel request: could not connect to node {}", n);
+                pglog!(Severity::Log, detail = e; "Could not create socket for sending cancel request for backend {}", n);
                 return;
             }
         };
-        let pkt = cancel_request_packet(ci.pid.load(Relaxed) as u32, ci.key.load(Relaxed) as u32);
+        let pkt = cancel_request_packet(node_pid as u32, node_key as u32);
         let _ = crate::protocol::conn::write_all_fd(std::os::fd::AsRawFd::as_raw_fd(&fd), &pkt);
         drop(fd);
         if i + 1 < targets.len() {

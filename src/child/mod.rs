@@ -70,6 +70,8 @@ pub struct Child {
     client_buf: Vec<u8>,
     /// The statement logging of the session that just ended, for its reset.
     pub statement_logging: crate::session::StatementLogging,
+    /// The current client as pgpool's "from client" log lines name it: `host(port)`.
+    pub client_label: String,
 }
 
 /// Entry point after fork. Returns the process exit code.
@@ -104,6 +106,7 @@ pub fn run(slot: usize, cfg: Config, listeners: &[(RawFd, bool)]) -> i32 {
         pool_passwd: Default::default(),
         client_buf: Vec::new(),
         statement_logging: Default::default(),
+        client_label: String::new(),
     };
     let code = child.accept_loop(listeners);
     child.pool.close_all(sh);
@@ -241,6 +244,7 @@ impl Child {
             pglog!(Severity::Log, detail = format!("connecting host={}{}{}", peer.host, if peer.port.is_empty() { "" } else { " port=" }, peer.port); "new connection received");
         }
         let started = Instant::now();
+        self.client_label = format!("{}({})", peer.host, peer.port);
         self.snapshot = Snapshot::take(self.sh);
         let mut client = client;
         let sp = connect::read_startup(self, &mut client);

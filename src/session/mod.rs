@@ -80,6 +80,9 @@ struct Relay<'a> {
     b_rem: usize,
     /// Query/Sync messages forwarded and not yet answered by ReadyForQuery.
     pending: u32,
+    /// Of those, in order, the ones that are Syncs (extended protocol): which kind of reply an
+    /// ErrorResponse belongs to.
+    pending_syncs: std::collections::VecDeque<bool>,
     /// Extended-protocol messages were forwarded since the last Sync.
     unsynced: bool,
     /// The backend is in COPY IN (or COPY BOTH) and waits for the client's data.
@@ -126,6 +129,7 @@ pub fn run(
         b_rem: 0,
         pending: u32::from(fresh),
         unsynced: false,
+        pending_syncs: std::collections::VecDeque::new(),
         copy_in: false,
         syncs_after_execute: 0,
         blocked: false,
@@ -418,6 +422,7 @@ impl Relay<'_> {
                             self.first_reply_of = Some(String::from_utf8_lossy(sql).into_owned());
                         }
                         self.pending += 1;
+                        self.pending_syncs.push_back(false);
                         stats::count_statement(child.sh.backend(self.node), sql);
                         child
                             .sh
@@ -477,6 +482,7 @@ impl Relay<'_> {
                         b'S' if self.copy_in => {}
                         b'S' => {
                             self.pending += 1;
+                            self.pending_syncs.push_back(true);
                             self.syncs_after_execute += 1;
                             self.unsynced = false;
                         }
@@ -567,7 +573,7 @@ impl Relay<'_> {
                     log_error_or_notice(self.node, self.be.pid, &sql, body);
                 }
             }
-            if matches!(head.tag, b'Z' | b'S' | b'E') && buf.len() - off < head.total {
+            if matches!(head.tag, b'Z' | b'S' | b'E' | b'N') && buf.len() - off < head.total {
                 break;
             }
             // the frame is taken now: log it, and put what the log has for the client before it
@@ -584,11 +590,13 @@ impl Relay<'_> {
                 sent = off;
             }
             match head.tag {
-                b'Z' | b'S' | b'E' => {
+                b'Z' | b'S' | b'E' | b'N' => {
                     let body = &buf[off + 5..off + head.total];
                     match head.tag {
+                        b'N' => log_notice(self.node, body),
                         b'Z' => {
                             self.pending = self.pending.saturating_sub(1);
+                            self.pending_syncs.pop_front();
                             if let Some(&tx) = body.first() {
                                 self.be.tx = tx;
                             }
@@ -625,6 +633,11 @@ impl Relay<'_> {
                             }
                             // (pgpool does not count the error it replaces)
                             stats::count_error(child.sh.backend(self.node), body);
+                            let extended =
+                                self.pending_syncs.front().copied().unwrap_or(self.unsynced);
+                            if extended {
+                                log_extended_error(self.node, body);
+                            }
                         }
                     }
                     off += head.total;
@@ -635,6 +648,11 @@ impl Relay<'_> {
                         // reach the server in COPY IN mode and go unanswered.
                         self.copy_in = true;
                         self.pending = self.pending.saturating_sub(self.syncs_after_execute);
+                        let kept = self
+                            .pending_syncs
+                            .len()
+                            .saturating_sub(self.syncs_after_execute as usize);
+                        self.pending_syncs.truncate(kept);
                         self.syncs_after_execute = 0;
                     }
                     let avail = buf.len() - off;
@@ -701,6 +719,32 @@ fn log_error_or_notice(node: usize, pid: i32, sql: &str, body: &[u8]) {
             node,
             pid,
             sql,
+            f.message
+        );
+    }
+}
+
+/// pgpool's line for an ErrorResponse (`body`, its fields) a node sent in the extended
+/// protocol.
+pub(super) fn log_extended_error(node: usize, body: &[u8]) {
+    if let Ok(f) = crate::protocol::messages::parse_error_fields(body) {
+        pglog!(
+            Severity::Log,
+            "Error message from backend: DB node id: {} message: \"{}\"",
+            node,
+            f.message
+        );
+    }
+}
+
+/// pgpool's line for each NoticeResponse a node sends (`body`, its fields).
+pub(super) fn log_notice(node: usize, body: &[u8]) {
+    if let Ok(f) = crate::protocol::messages::parse_error_fields(body) {
+        pglog!(
+            Severity::Log,
+            "backend [{}]: {}: {}",
+            node,
+            f.severity,
             f.message
         );
     }

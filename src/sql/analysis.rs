@@ -155,6 +155,15 @@ impl Analysis {
         }
     }
 
+    /// A statement the parser accepted but whose tree is too deep to decode: routed like an
+    /// unparsable string, though it is none.
+    pub fn undecodable_statement() -> Analysis {
+        Analysis {
+            unparsable: false,
+            ..Analysis::unparsable_statement()
+        }
+    }
+
     /// The dummy write an unparsable string is routed as.
     pub fn unparsable_statement() -> Analysis {
         Analysis {

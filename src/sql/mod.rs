@@ -58,6 +58,7 @@ fn analyze_uncached(sql: &str) -> Analysis {
     tests::count_parse();
     let parsed = match pg_query::parse(sql, pg_query::ParserOptions::default()) {
         Ok(parsed) => parsed,
+        Err(pg_query::Error::Decode(_)) => return Analysis::undecodable_statement(),
         Err(_) => return Analysis::unparsable_statement(),
     };
     let stmts = &parsed.protobuf.stmts;

@@ -841,6 +841,9 @@ fn set_with_different_values_does_not_share() {
 fn unparsable_and_uncacheable_texts_are_still_analyzed() {
     let got = a("SELECT 'never closed");
     assert!(got.unparsable);
+    // valid, but too deep for the tree decoder: routed to the primary, not called unparsable
+    let deep = a(&format!("SELECT 1{}", " + 1".repeat(60)));
+    assert!(!deep.unparsable && deep.class == Class::Primary, "{deep:?}");
     let long = format!("SELECT {}1", "1, ".repeat(3000));
     assert!(long.len() > 8 * 1024);
     let before = parses();

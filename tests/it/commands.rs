@@ -711,6 +711,15 @@ fn error_or_notice_first_is_logged(d: &Daemon, do_node: usize, select_node: usiz
     w.query("do $$ begin raise notice 'notice-marker'; end $$");
     w.query("select 1/0 as first_error_marker");
     w.query("select 1/(3 - g) as rows_first_marker from generate_series(1, 5) g");
+    for f in [
+        crate::support::frames::parse("", "select 1/0 as extended_error_marker"),
+        crate::support::frames::bind("", "", &[]),
+        crate::support::frames::execute(""),
+        crate::support::frames::sync(),
+    ] {
+        w.send(f[0], &f[5..]);
+    }
+    w.until_ready();
     w.terminate();
     let line = |node: usize, pid: &str, rest: &str| {
         format!(
@@ -727,9 +736,16 @@ fn error_or_notice_first_is_logged(d: &Daemon, do_node: usize, select_node: usiz
         &select_pid,
         "\"select 1/0 as first_error_marker\" message: \"division by zero\"",
     );
-    wait_until(Duration::from_secs(10), "both lines in the log", || {
+    // each notice a node sends, and an error in the extended protocol, have lines of their own
+    let notice_line = format!("LOG:  backend [{do_node}]: NOTICE: notice-marker\n");
+    let extended_error = format!(
+        "LOG:  Error message from backend: DB node id: {select_node} message: \"division by zero\"\n"
+    );
+    wait_until(Duration::from_secs(10), "the lines in the log", || {
         let log = d.log();
-        log.contains(&notice) && log.contains(&error)
+        [&notice, &error, &notice_line, &extended_error]
+            .iter()
+            .all(|l| log.contains(l.as_str()))
     })
     .unwrap_or_else(|e| panic!("{e}\n{}", d.log()));
     assert!(
@@ -753,4 +769,21 @@ fn error_or_notice_first_in_a_reply_is_logged_in_streaming_mode() {
         "log_min_messages = log\nbackend_weight0 = 0\nbackend_weight1 = 1\nbackend_weight2 = 0\n",
     );
     error_or_notice_first_is_logged(&d, 0, 1);
+    // a string the parser refuses, as a simple query and in a Parse
+    let mut w = Wire::start(d.port(), "postgres", "postgres");
+    w.until_ready();
+    w.query("selec 1 as unparsable_marker");
+    for f in [
+        crate::support::frames::parse("", "selec 2 as unparsable_marker"),
+        crate::support::frames::sync(),
+    ] {
+        w.send(f[0], &f[5..]);
+    }
+    w.until_ready();
+    w.terminate();
+    for n in 1..=2 {
+        d.wait_log(&format!(
+            "LOG:  Unable to parse the query: \"selec {n} as unparsable_marker\" from client 127.0.0.1("
+        ));
+    }
 }

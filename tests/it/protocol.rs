@@ -55,6 +55,8 @@ fn cancel_request_through_the_pooler_stops_a_running_query() {
     );
     // the session goes on
     assert_eq!(simple_value(&mut client, "select 1"), "1");
+    d.wait_log("LOG:  forwarding cancel request to backend\n");
+    d.wait_log(&format!("DETAIL:  canceling backend pid:{pid} key: "));
 }
 
 #[test]

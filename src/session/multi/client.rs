@@ -288,6 +288,19 @@ impl Engine<'_> {
         self.holding = true;
     }
 
+    /// pgpool's line for a string its parser refuses (it is then sent to the primary, whose
+    /// error the client gets).
+    fn log_unparsable(&self, a: &sql::Analysis, text: &str) {
+        if a.unparsable {
+            pglog!(
+                Severity::Log,
+                "Unable to parse the query: \"{}\" from client {}",
+                text,
+                self.child.client_label
+            );
+        }
+    }
+
     /// An error reached the client (`ptx`: the primary's transaction state): the routing flags
     /// of routing.md §6.1, and the pending temporary-table records are rolled back.
     pub(super) fn failed(&mut self, ptx: u8) {
@@ -591,6 +604,7 @@ impl Engine<'_> {
             return Ok(());
         }
         let analysis = sql::analyze(&text);
+        self.log_unparsable(&analysis, &text);
         let stmt = Rc::new(Stmt { text, analysis });
         let a = &stmt.analysis;
         let primary_tx = self.tx(self.primary);
@@ -901,6 +915,7 @@ impl Engine<'_> {
         let name = pm.name.into_owned();
         let text = pm.query.into_owned();
         let analysis = sql::analyze(&text);
+        self.log_unparsable(&analysis, &text);
         let stmt = Rc::new(Stmt { text, analysis });
         let a = &stmt.analysis;
         if self.refused_in_failed_tx(&stmt) && !a.unparsable && !a.empty {

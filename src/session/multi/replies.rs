@@ -170,6 +170,9 @@ impl Engine<'_> {
                 break;
             }
             let body = &buf[off + 5..off + h.total];
+            if h.tag == b'N' {
+                crate::session::log_notice(n, body);
+            }
             let attention = match h.tag {
                 b'E' | b'C' | b'Z' | b'G' | b'W' => true,
                 b'S' => {
@@ -234,12 +237,7 @@ impl Engine<'_> {
                 if awaits.is_extended() {
                     self.skipping.insert(n);
                     if forwarding {
-                        crate::session::log_error_or_notice(
-                            n,
-                            self.be[n].as_ref().map_or(0, |b| b.pid),
-                            head.stmt.as_ref().map_or("", |s| s.text.as_str()),
-                            body,
-                        );
+                        crate::session::log_extended_error(n, body);
                         let failed = head.nodes;
                         let made_portal = awaits == Awaits::Bind && bind_made_portal(body);
                         self.error_in_batch = true;
