@@ -45,6 +45,19 @@ pub fn register_node_operation_request(sh: &Shmem, req: &NodeRequest) -> bool {
     true
 }
 
+/// Ask every child to close its idle pooled connections (`close_idle_connections`, queued as
+/// CLOSE_IDLE_REQUEST: the main process signals the children).
+pub fn close_idle_connections() {
+    let _ = register_node_operation_request(
+        shmem(),
+        &NodeRequest {
+            kind: RequestKind::CloseIdle,
+            details: 0,
+            nodes: Vec::new(),
+        },
+    );
+}
+
 /// Why `n` cannot be detached, in pgpool's words (None: it can). pgpool's `test_only` check,
 /// also used by the graceful PCP detach before it waits for clients.
 pub fn degenerate_refusal(sh: &Shmem, n: usize) -> Option<String> {

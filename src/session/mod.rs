@@ -18,6 +18,7 @@ pub(crate) mod stats;
 pub use multi::{RelCache, TempTables};
 
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
+use std::time::{Duration, Instant};
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
@@ -173,6 +174,7 @@ impl Relay<'_> {
             if signals::FAST_EXIT.load(SeqCst) {
                 return shutting_down(self.client);
             }
+            close_idle_if_asked(child);
             // A request is in flight and the backend needs nothing more from the client to
             // answer it: read the backend directly, without a poll(2) per round trip. (COPY IN
             // needs the client; client_idle_limit needs the one-second ticks.)
@@ -414,6 +416,19 @@ impl Relay<'_> {
                             off += head.total;
                             fwd = off;
                             continue;
+                        }
+                        if let Some(db) = dropped_database(sql) {
+                            // what came before goes out first
+                            if off > fwd && self.be.conn.write_all(&buf[fwd..off]).is_err() {
+                                end = Some(backend_failed(
+                                    child,
+                                    self.node,
+                                    self.be.ended_with_fatal(self.b_rem),
+                                ));
+                                break;
+                            }
+                            fwd = off;
+                            before_drop_database(child, &db);
                         }
                         if self.pending == 0
                             && !self.unsynced
@@ -721,6 +736,58 @@ fn log_error_or_notice(node: usize, pid: i32, sql: &str, body: &[u8]) {
             sql,
             f.message
         );
+    }
+}
+
+/// DROP DATABASE (routing.md §3.1 step 10): before it is sent, every child is asked to close
+/// its idle pooled connections, which would keep the database busy. pgpool then sleeps 5 s;
+/// this waits only while another child still holds a connection to the database (at most
+/// 5 s, asking again as sessions there end).
+pub(crate) fn before_drop_database(child: &mut Child, database: &str) {
+    child.pool.close_idle(child.sh);
+    let until = Instant::now() + Duration::from_secs(5);
+    let mut asked: Option<Instant> = None;
+    while Instant::now() < until && connected_elsewhere(child, database) {
+        if asked.is_none_or(|t| t.elapsed() >= Duration::from_millis(500)) {
+            crate::failover::request::close_idle_connections();
+            asked = Some(Instant::now());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Does another child hold a backend connection to `database` (idle or in a session)?
+fn connected_elsewhere(child: &Child, database: &str) -> bool {
+    let sh = child.sh;
+    (0..sh.num_children)
+        .filter(|&c| c != child.slot && sh.process(c).pid.load(Relaxed) > 0)
+        .any(|c| {
+            (0..sh.max_pool).any(|p| {
+                (0..sh.num_backends()).any(|n| {
+                    let ci = sh.connection(c, p, n);
+                    ci.pid.load(Relaxed) != 0 && ci.database.get() == database
+                })
+            })
+        })
+}
+
+/// The database a simple query drops, if it is a DROP DATABASE (raw mode, which parses only
+/// statements that begin with DROP).
+fn dropped_database(sql: &[u8]) -> Option<String> {
+    let start = sql.iter().position(|b| !b.is_ascii_whitespace())?;
+    if !sql[start..].get(..4)?.eq_ignore_ascii_case(b"drop") {
+        return None;
+    }
+    crate::sql::analyze(&String::from_utf8_lossy(sql))
+        .drop_database
+        .clone()
+}
+
+/// In a session: a close-idle request (SIGUSR1) closes the child's other pooled connections
+/// that no client uses (pgpool's handler does it whatever the child is doing).
+pub(super) fn close_idle_if_asked(child: &mut Child) {
+    if signals::CLOSE_IDLE.load(Relaxed) && signals::CLOSE_IDLE.swap(false, SeqCst) {
+        child.pool.close_idle(child.sh);
     }
 }
 

@@ -131,6 +131,8 @@ pub struct Analysis {
     /// `search_path`; `transaction` and `session characteristics` for those forms); `None` for
     /// other statements and for `RESET ALL`.
     pub set_name: Option<String>,
+    /// DROP DATABASE: the database's name (routing.md §3.1 step 10).
+    pub drop_database: Option<String>,
 }
 
 impl Analysis {
@@ -152,6 +154,7 @@ impl Analysis {
             sets_read_only: false,
             literal_dependent: false,
             set_name: None,
+            drop_database: None,
         }
     }
 

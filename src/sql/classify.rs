@@ -121,6 +121,10 @@ fn classify(stmt: &NodeEnum, found: &Found, a: &mut Analysis) {
         NodeEnum::DropStmt(d) if d.remove_type == ObjectType::ObjectTable as i32 => {
             (Kind::DropTable, Class::Primary)
         }
+        NodeEnum::DropdbStmt(d) => {
+            a.drop_database = Some(d.dbname.clone());
+            (Kind::Ddl, Class::Primary)
+        }
         _ if is_ddl(found.root) => (Kind::Ddl, Class::Primary),
         _ => (Kind::Other, Class::Primary),
     };

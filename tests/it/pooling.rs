@@ -646,3 +646,37 @@ fn reused_session_gets_the_backend_key_and_parameter_values_of_a_fresh_one() {
     );
     w.send(&terminate());
 }
+
+/// DROP DATABASE through pgpool (routing.md §3.1 step 10): the connection another child keeps
+/// pooled to the database is closed first, so the drop succeeds, in raw and streaming mode.
+/// (PostgreSQL refuses it otherwise: "database … is being accessed by other users".)
+#[test]
+fn drop_database_first_closes_the_connections_other_children_keep_pooled() {
+    let cluster = crate::support::cluster::shared_sr_cluster();
+    for streaming in [false, true] {
+        let db = crate::support::sr::unique("dropme");
+        cluster.psql(0, &format!("create database {db}"));
+        cluster.wait_replayed();
+        let conf = "num_init_children = 2\n";
+        let d = if streaming {
+            Daemon::start_streaming(cluster, conf)
+        } else {
+            Daemon::start(cluster, conf)
+        };
+        // one child serves the dropper, the other the client that leaves its connection pooled
+        let mut dropper = connect(&d, SUPERUSER, "postgres", None);
+        let mut user = connect(&d, SUPERUSER, &db, None);
+        assert_eq!(simple_value(&mut user, "select 1"), "1");
+        drop(user);
+        dropper
+            .batch_execute(&format!("drop database {db}"))
+            .unwrap_or_else(|e| panic!("streaming {streaming}: {e:?}\n{}", log_tail(&d)));
+        assert_eq!(
+            cluster.psql(
+                0,
+                &format!("select count(*) from pg_database where datname = '{db}'")
+            ),
+            "0"
+        );
+    }
+}

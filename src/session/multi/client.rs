@@ -673,6 +673,9 @@ impl Engine<'_> {
         } else {
             self.begin_where_needed(nodes);
         }
+        if let Some(db) = &a.drop_database {
+            crate::session::before_drop_database(self.child, db);
+        }
         let rewritten = a.begin_rewrite.then(|| {
             let mut q = Vec::with_capacity(12);
             messages::query(&mut q, "BEGIN");

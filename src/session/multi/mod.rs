@@ -266,6 +266,7 @@ impl Engine<'_> {
                 self.flush_client();
                 return super::shutting_down(self.client);
             }
+            super::close_idle_if_asked(self.child);
             let need = match self.pump() {
                 Ok(n) => n,
                 Err(end) => {
