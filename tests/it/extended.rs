@@ -816,3 +816,69 @@ fn extended_messages_are_logged_per_node_as_pgpool_logs_them() {
         },
     )
 }
+
+/// A group whose implicit transaction fails to commit at Sync on one node only (a deferred
+/// foreign key on the primary, the group's SELECT on the standby): the client gets the error
+/// and ReadyForQuery, as from PostgreSQL, and the session goes on. (pgpool-II 4.3.5 drops the
+/// error, so the client believes the INSERT committed; pgpool-rs ended the session with a kind
+/// mismatch.)
+#[test]
+fn an_error_at_sync_on_one_node_reaches_the_client_and_the_session_goes_on() {
+    within(
+        TEST_BOUND,
+        "an_error_at_sync_on_one_node_reaches_the_client_and_the_session_goes_on",
+        || {
+            let cluster = shared_sr_cluster();
+            let (p, c) = (unique("dfk_p"), unique("dfk_c"));
+            let _cleanup = Cleanup::new(cluster, format!("DROP TABLE IF EXISTS {c}, {p}"));
+            cluster.psql(
+                0,
+                &format!(
+                    "CREATE TABLE {p} (id int PRIMARY KEY); \
+                     CREATE TABLE {c} (pid int REFERENCES {p} DEFERRABLE INITIALLY DEFERRED)"
+                ),
+            );
+            let d = lb_node1(cluster);
+            let mut w = login(&d);
+            let msgs = round(
+                &mut w,
+                &[
+                    frames::parse("", "SELECT inet_server_port()"),
+                    frames::bind("", "", &[]),
+                    frames::execute(""),
+                    frames::parse("", &format!("INSERT INTO {c} VALUES (42)")),
+                    frames::bind("", "", &[]),
+                    frames::execute(""),
+                    frames::sync(),
+                ],
+            );
+            assert_eq!(tags(&msgs), "12DC12CEZ", "{msgs:?}\n{}", tail(&d.log(), 20));
+            assert_eq!(row_node(cluster, &msgs[2]), 1, "the SELECT's node");
+            assert_eq!(msgs[7].fields()[&'C'], "23503", "{msgs:?}");
+            assert_eq!(msgs[8].body, b"I");
+            let msgs = round(&mut w, &[frames::query("SELECT 1")]);
+            assert_eq!(tags(&msgs), "TDCZ", "{msgs:?}");
+            // the write first, the read last: the error comes from a node that is not the
+            // group's last
+            let msgs = round(
+                &mut w,
+                &[
+                    frames::parse("", &format!("INSERT INTO {c} VALUES (43)")),
+                    frames::bind("", "", &[]),
+                    frames::execute(""),
+                    frames::parse("", "SELECT inet_server_port()"),
+                    frames::bind("", "", &[]),
+                    frames::execute(""),
+                    frames::sync(),
+                ],
+            );
+            assert_eq!(tags(&msgs), "12C12DCEZ", "{msgs:?}\n{}", tail(&d.log(), 20));
+            assert_eq!(row_node(cluster, &msgs[5]), 1, "the SELECT's node");
+            assert_eq!(msgs[7].fields()[&'C'], "23503", "{msgs:?}");
+            let msgs = round(&mut w, &[frames::query("SELECT 1")]);
+            assert_eq!(tags(&msgs), "TDCZ", "{msgs:?}");
+            w.send(&frames::terminate());
+            assert_eq!(cluster.psql(0, &format!("SELECT count(*) FROM {c}")), "0");
+        },
+    )
+}

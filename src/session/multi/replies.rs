@@ -329,7 +329,11 @@ impl Engine<'_> {
     /// Every node answered the head entry: check they agree, then finish it.
     fn complete_head(&mut self) -> Result<(), End> {
         let e = self.queue.pop_front().expect("head");
-        if !e.errors.is_empty() && e.errors != e.done && !self.deferred_commit_error(&e) {
+        if !e.errors.is_empty()
+            && e.errors != e.done
+            && !self.deferred_commit_error(&e)
+            && !self.sync_error(&e)
+        {
             return Err(self.kind_mismatch(&e));
         }
         if e.awaits == Awaits::Execute
@@ -388,6 +392,19 @@ impl Engine<'_> {
             .as_ref()
             .is_some_and(|s| s.analysis.kind == Kind::Commit)
             && e.fwd.is_some_and(|f| e.errors.contains(f))
+    }
+
+    /// A client's Sync failed on the node whose reply the client sees (the primary, where the
+    /// group's writes went) but not on the others: the implicit transaction failed to commit
+    /// there (a deferred constraint). The client has the error, as from PostgreSQL, and gets
+    /// ReadyForQuery.
+    fn sync_error(&mut self, e: &Entry) -> bool {
+        if e.awaits != Awaits::Ready || e.simple || !e.fwd.is_some_and(|f| e.errors.contains(f)) {
+            return false;
+        }
+        let ptx = self.tx(self.primary);
+        self.failed(ptx);
+        true
     }
 
     /// The nodes disagreed on a statement's outcome: the session cannot go on.
