@@ -1608,6 +1608,43 @@ fn notice_per_node_statement_tells_the_client_where_statements_went() {
     )
 }
 
+/// Nodes that disagree on a statement's outcome end the session as pgpool reports it (checked
+/// against pgpool-II 4.3.5): a WARNING naming the node whose reply kind differs from the main
+/// node's, then FATAL with each node's kind and error text, and a HINT; both also logged.
+#[test]
+fn a_kind_mismatch_is_reported_as_pgpool_reports_it() {
+    within(
+        TEST_BOUND,
+        "a_kind_mismatch_is_reported_as_pgpool_reports_it",
+        || {
+            let cluster = shared_sr_cluster();
+            let d = Daemon::start_streaming(cluster, &lb_node1());
+            // the SELECT opens the transaction on the standby too; the second BEGIN fails on
+            // the primary only
+            let err = psql_with_pause(
+                &d,
+                "BEGIN;\nSELECT 1;\nBEGIN ISOLATION LEVEL SERIALIZABLE;\n",
+                Duration::ZERO,
+                "",
+            );
+            let warning = "WARNING:  packet kind of backend 1 ['C'] does not match with main/majority nodes packet kind ['E']";
+            let detail = "kind details are: 0[E: SET TRANSACTION ISOLATION LEVEL must be called before any query] 1[C]";
+            for line in [
+                warning,
+                "FATAL:  failed to read kind from backend",
+                "DETAIL:  kind mismatch among backends. Possible last query was: \"BEGIN ISOLATION LEVEL SERIALIZABLE",
+                detail,
+                "HINT:  check data consistency among db nodes",
+            ] {
+                assert!(err.contains(line), "no {line:?} in {err}");
+            }
+            d.wait_log(warning);
+            d.wait_log(detail);
+            d.wait_log("FATAL:  failed to read kind from backend");
+        },
+    )
+}
+
 /// psql sends `first`, waits `pause`, sends `then`: its stderr.
 fn psql_with_pause(d: &Daemon, first: &str, pause: Duration, then: &str) -> String {
     use std::io::Write as _;

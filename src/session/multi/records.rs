@@ -202,7 +202,15 @@ pub struct Entry {
     /// pgpool's own Execute that aborts a node's transaction: the error it gets is the point,
     /// not a backend error to count.
     pub abort: bool,
+    /// The kind (tag) of each node's first reply message, notices aside, for nodes below
+    /// `KINDS_KEPT` (0: none yet): the kind-mismatch report.
+    pub kinds: [u8; KINDS_KEPT],
+    /// The message of each node's ErrorResponse, for the same report.
+    pub error_texts: Vec<(usize, String)>,
 }
+
+/// Nodes whose first reply kind an entry keeps (a mismatch on a higher node reports `?`).
+pub const KINDS_KEPT: usize = 8;
 
 impl Entry {
     pub fn new(awaits: Awaits, nodes: NodeSet, fwd: Option<usize>) -> Entry {
@@ -219,6 +227,8 @@ impl Entry {
             local: Vec::new(),
             undo: None,
             abort: false,
+            kinds: [0; KINDS_KEPT],
+            error_texts: Vec::new(),
         }
     }
 

@@ -11,7 +11,7 @@ use crate::protocol::pgerror::PgError;
 use crate::session::stats;
 use crate::sql::Kind;
 
-use super::records::{Awaits, Entry, Undo};
+use super::records::{Awaits, Entry, Undo, KINDS_KEPT};
 use super::{End, Engine};
 
 /// Largest backend frame accepted.
@@ -127,6 +127,13 @@ impl Engine<'_> {
                 }
             };
             let avail = buf.len() - off;
+            if n < KINDS_KEPT && !matches!(h.tag, b'N' | b'S' | b'A') {
+                if let Some(q) = self.queue.front_mut() {
+                    if q.kinds[n] == 0 {
+                        q.kinds[n] = h.tag;
+                    }
+                }
+            }
             if let Some(stmt) = first_of.as_ref() {
                 if avail < h.total && !matches!(h.tag, b'D' | b'd') {
                     break;
@@ -228,6 +235,9 @@ impl Engine<'_> {
                     }
                 }
                 head.errors.insert(n);
+                if let Ok(f) = messages::parse_error_fields(body) {
+                    head.error_texts.push((n, f.message.into_owned()));
+                }
                 if self.copy_nodes.contains(n) {
                     self.copy_nodes = crate::router::NodeSet::EMPTY;
                 }
@@ -407,17 +417,47 @@ impl Engine<'_> {
         true
     }
 
-    /// The nodes disagreed on a statement's outcome: the session cannot go on.
+    /// The nodes disagreed on a statement's outcome: the session cannot go on. Reported as
+    /// pgpool reports it: a WARNING for each node whose reply kind differs from the main or
+    /// majority nodes' kind, then FATAL with each node's kind (and error text) and a HINT.
     fn kind_mismatch(&mut self, e: &Entry) -> End {
         let query = e.stmt.as_ref().map_or("", |s| s.text.as_str());
-        let details: Vec<String> = e
-            .done
+        let kind_of = |n: usize| {
+            let k = e.kinds.get(n).copied().unwrap_or(0);
+            if k == 0 {
+                '?'
+            } else {
+                k as char
+            }
+        };
+        let main = e.fwd.unwrap_or(self.primary);
+        let nodes: Vec<usize> = e.done.iter().collect();
+        let count = |k: char| nodes.iter().filter(|&&n| kind_of(n) == k).count();
+        let main_kind = kind_of(main);
+        let majority = nodes
             .iter()
-            .map(|n| {
-                if e.errors.contains(n) {
-                    format!("{n}[E]")
-                } else {
-                    format!("{n}[ok]")
+            .map(|&n| kind_of(n))
+            .max_by_key(|&k| (count(k), k == main_kind))
+            .unwrap_or(main_kind);
+        let _ = self.client.write_all(&self.out);
+        self.out.clear();
+        for &n in nodes.iter().filter(|&&n| kind_of(n) != majority) {
+            let warning = format!(
+                "packet kind of backend {n} ['{}'] does not match with main/majority nodes packet kind ['{majority}']",
+                kind_of(n)
+            );
+            pglog!(Severity::Warning, "{}", warning);
+            let mut notice = Vec::with_capacity(64 + warning.len());
+            messages::notice_response(&mut notice, "WARNING", "XX000", &warning, None, None);
+            let _ = self.client.write_all(&notice);
+        }
+        let details: Vec<String> = nodes
+            .iter()
+            .map(|&n| {
+                let text = e.error_texts.iter().find(|(m, _)| *m == n);
+                match (kind_of(n), text) {
+                    (k @ ('E' | 'N'), Some((_, t))) => format!("{n}[{k}: {t}]"),
+                    (k, _) => format!("{n}[{k}]"),
                 }
             })
             .collect();
@@ -426,13 +466,11 @@ impl Engine<'_> {
             query,
             details.join(" ")
         );
-        pglog!(Severity::Log, detail = detail; "failed to read kind from backend");
-        let _ = self.client.write_all(&self.out);
-        self.out.clear();
-        crate::child::send_error(
-            self.client,
-            &PgError::fatal("XX000", "failed to read kind from backend").with_detail(detail),
-        );
+        let report = PgError::fatal("XX000", "failed to read kind from backend")
+            .with_detail(detail)
+            .with_hint("check data consistency among db nodes");
+        crate::session::log_report(&report);
+        crate::child::send_error(self.client, &report);
         End::BackendGone
     }
 
