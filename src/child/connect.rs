@@ -284,13 +284,6 @@ fn new_connection(
         (0..child.sh.num_backends()).map(|_| None).collect();
     for (i, (node, mut conn)) in conns.into_iter().enumerate() {
         let (params, pid, key) = read_session_start(client, &mut conn, i == main)?;
-        if i == main {
-            let mut out = Vec::with_capacity(16);
-            messages::backend_key_data(&mut out, pid as u32, key as u32);
-            if client.write_all(&out).is_err() {
-                return Err(None);
-            }
-        }
         backends[node] = Some(BackendConn {
             conn,
             pid,
@@ -303,6 +296,15 @@ fn new_connection(
             touched: false,
             server_fatal: false,
         });
+    }
+    // the client gets the last connected node's pid/key, as from pgpool (the cancel search
+    // looks at every node's)
+    if let Some(b) = backends.iter().rev().flatten().next() {
+        let mut out = Vec::with_capacity(16);
+        messages::backend_key_data(&mut out, b.pid as u32, b.key as u32);
+        if client.write_all(&out).is_err() {
+            return Err(None);
+        }
     }
     let t = now();
     for (node, b) in backends.iter().enumerate() {

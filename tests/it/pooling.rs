@@ -680,3 +680,54 @@ fn drop_database_first_closes_the_connections_other_children_keep_pooled() {
         );
     }
 }
+
+/// A new session's BackendKeyData carries the pid and key of the last (highest-numbered)
+/// connected node, as pgpool's (spec/architecture.md §3.5, checked against pgpool-II 4.3.5),
+/// and a cancel request with it still reaches the query, wherever it runs.
+#[test]
+fn backend_key_data_names_the_last_node_and_cancel_still_works() {
+    let cluster = crate::support::cluster::shared_sr_cluster();
+    let d = Daemon::start_streaming(cluster, "");
+    let (w, login) = Wire::login(d.port(), SUPERUSER, "postgres", &[]);
+    let pid = announced_pid(&login);
+    let last = cluster.nodes() - 1;
+    assert_eq!(
+        cluster.psql(
+            last,
+            &format!("select count(*) from pg_stat_activity where pid = {pid}")
+        ),
+        "1",
+        "pid {pid} is no backend of node {last}"
+    );
+    drop(w);
+    let mut client = connect(&d, SUPERUSER, "postgres", None);
+    let token = client.cancel_token();
+    let marker = format!("bkd-{}", d.port());
+    let sql = format!("select pg_sleep(30), '{marker}'");
+    let canceller = std::thread::spawn(move || {
+        let running = wait_until(WAIT, "the query to run", || {
+            (0..cluster.nodes()).any(|n| {
+                cluster.psql(
+                    n,
+                    &format!(
+                        "select count(*) from pg_stat_activity where state = 'active' \
+                         and query like '%{marker}%' and pid <> pg_backend_pid()"
+                    ),
+                ) == "1"
+            })
+        });
+        token
+            .cancel_query(postgres::NoTls)
+            .map_err(|e| e.to_string())?;
+        running
+    });
+    let err = client
+        .simple_query(&sql)
+        .expect_err("pg_sleep(30) was not cancelled");
+    canceller
+        .join()
+        .expect("canceller thread")
+        .unwrap_or_else(|e| panic!("{e}\n{}", log_tail(&d)));
+    let db = err.as_db_error().unwrap_or_else(|| panic!("{err:?}"));
+    assert_eq!(db.code().code(), "57014", "{db:?}");
+}
