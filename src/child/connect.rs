@@ -242,7 +242,13 @@ fn connect_nodes(child: &mut Child) -> Result<Vec<(usize, Conn)>, PgError> {
                         "not executing failover because failover_on_backend_error is off",
                     ));
                 }
-                // failover off: this session goes on without the node
+                // failover off: this session goes on without the standby
+                pglog!(
+                    Severity::Log,
+                    detail = "skip this backend because because failover_on_backend_error is off and we are in streaming replication mode and node is standby node";
+                    "failed to create a backend {} connection",
+                    node
+                );
                 continue;
             }
         }

@@ -1101,6 +1101,16 @@ fn stopped_standby_is_skipped_or_detached() {
             rows[1]["status"], "up",
             "off: node 1 is only down in the sessions' own view"
         );
+        // each session that leaves the standby out says so, as pgpool does
+        crate::support::wait_until(Duration::from_secs(10), "the LOG line", || {
+            let log = d_off.log();
+            let lines: Vec<&str> = log.lines().collect();
+            lines.windows(2).any(|w| {
+                w[0].ends_with("LOG:  failed to create a backend 1 connection")
+                    && w[1].ends_with("DETAIL:  skip this backend because because failover_on_backend_error is off and we are in streaming replication mode and node is standby node")
+            })
+        })
+        .unwrap_or_else(|e| panic!("{e}\n{}", crate::support::tail(&d_off.log(), 30)));
 
         let first = d_on.try_client(SUPERUSER, None, "postgres");
         assert!(
