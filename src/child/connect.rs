@@ -46,7 +46,7 @@ pub fn read_startup(child: &mut Child, client: &mut Conn) -> Option<StartupPacke
                 return None;
             }
             Err(StartupError::Io(ProtocolError::Timeout)) => {
-                pglog!(Severity::Error, "authentication timeout");
+                pglog!(Severity::Log, "authentication timeout");
                 return None;
             }
             Err(e) if e.is_client_eof() => return None,

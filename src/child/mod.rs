@@ -211,7 +211,7 @@ impl Child {
             {
                 pglog!(
                     Severity::Log,
-                    "child exiting, {} connections served",
+                    "child exiting, {} connections reached",
                     self.sessions_served
                 );
                 return exit_code::RESTART;
@@ -234,6 +234,7 @@ impl Child {
             && n > self.settings.num_init_children - self.settings.reserved_connections
         {
             release_counter(self);
+            pglog!(Severity::Error, "Sorry, too many clients already");
             send_error(
                 &client,
                 &PgError::fatal("53300", "Sorry, too many clients already"),

@@ -655,3 +655,28 @@ fn connection_log_lines_cover_refused_sessions_and_cancel_requests() {
     d.psql("select 1").expect("psql");
     d.wait_log("user=postgres database=postgres host=127.0.0.1 port=");
 }
+
+/// `authentication_timeout`: a client that sends no startup packet in time is dropped, and the
+/// log says so as pgpool's does.
+#[test]
+fn a_silent_client_is_dropped_after_authentication_timeout() {
+    use std::io::Read as _;
+    let d = Daemon::start(shared_cluster(), "authentication_timeout = 1\n");
+    let mut silent = std::net::TcpStream::connect((HOST, d.port())).expect("connect");
+    silent
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("read timeout");
+    let mut buf = [0u8; 64];
+    let n = silent
+        .read(&mut buf)
+        .expect("the connection ends before the read timeout");
+    assert_eq!(
+        n,
+        0,
+        "nothing is sent to a client that never spoke: {:?}",
+        &buf[..n]
+    );
+    d.wait_log("LOG:  authentication timeout\n");
+    // the daemon still serves
+    d.psql("select 1").expect("psql");
+}

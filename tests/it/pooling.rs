@@ -392,6 +392,7 @@ fn child_exits_after_child_max_connections_sessions_and_is_replaced() {
         !after.contains(&runs[0].0) && after.len() == before.len()
     })
     .unwrap_or_else(|e| panic!("{e}: before {before:?}, now {after:?}\n{}", log_tail(&d)));
+    d.wait_log(&format!("LOG:  child exiting, {N} connections reached\n"));
 }
 
 #[test]
@@ -426,6 +427,7 @@ fn reserved_connections_refuse_a_client_at_once_with_too_many_clients() {
         elapsed < Duration::from_secs(3),
         "refused after {elapsed:?}"
     );
+    d.wait_log("ERROR:  Sorry, too many clients already\n");
     drop(busy);
     // the refused client does not stay counted: once the busy one is gone, clients are served
     let mut client = served();
