@@ -371,12 +371,10 @@ impl Relay<'_> {
                         };
                         if let Some(local) = local {
                             // pgpool answers it: what came before goes out first
-                            if off > fwd && self.be.conn.write_all(&buf[fwd..off]).is_err() {
-                                end = Some(backend_failed(
-                                    child,
-                                    self.node,
-                                    self.be.ended_with_fatal(self.b_rem),
-                                ));
+                            if let Some(e) =
+                                forward(child, self.node, self.be, self.b_rem, &buf[fwd..off])
+                            {
+                                end = Some(e);
                                 break;
                             }
                             fwd = off;
@@ -419,12 +417,10 @@ impl Relay<'_> {
                         }
                         if let Some(db) = dropped_database(sql) {
                             // what came before goes out first
-                            if off > fwd && self.be.conn.write_all(&buf[fwd..off]).is_err() {
-                                end = Some(backend_failed(
-                                    child,
-                                    self.node,
-                                    self.be.ended_with_fatal(self.b_rem),
-                                ));
+                            if let Some(e) =
+                                forward(child, self.node, self.be, self.b_rem, &buf[fwd..off])
+                            {
+                                end = Some(e);
                                 break;
                             }
                             fwd = off;
@@ -529,15 +525,10 @@ impl Relay<'_> {
         {
             end = Some(End::ClientGone);
         }
-        if off > fwd
-            && matches!(end, None | Some(End::Terminate))
-            && self.be.conn.write_all(&buf[fwd..off]).is_err()
-        {
-            end = Some(backend_failed(
-                child,
-                self.node,
-                self.be.ended_with_fatal(self.b_rem),
-            ));
+        if matches!(end, None | Some(End::Terminate)) {
+            if let Some(e) = forward(child, self.node, self.be, self.b_rem, &buf[fwd..off]) {
+                end = Some(e);
+            }
         }
         let consumed = if end == Some(End::Terminate) {
             off + 5
@@ -769,6 +760,21 @@ fn connected_elsewhere(child: &Child, database: &str) -> bool {
                 })
             })
         })
+}
+
+/// Write client bytes held back so far to the backend; a failed write ends the session
+/// (`b_rem`: what is left of a partly read backend frame).
+fn forward(
+    child: &Child,
+    node: usize,
+    be: &mut BackendConn,
+    b_rem: usize,
+    bytes: &[u8],
+) -> Option<End> {
+    if bytes.is_empty() || be.conn.write_all(bytes).is_ok() {
+        return None;
+    }
+    Some(backend_failed(child, node, be.ended_with_fatal(b_rem)))
 }
 
 /// The database a simple query drops, if it is a DROP DATABASE (raw mode, which parses only
