@@ -200,12 +200,24 @@ impl Pool {
                 .all(|(n, b)| b.is_some() == nodes.contains(&n))
                 && nodes.iter().all(|&n| n < s.backends.len());
             let matches = same_nodes && stored.raw == sp.raw;
+            let mut closed = false;
             let healthy = matches
-                && self.slots[i]
-                    .backends
-                    .iter_mut()
-                    .flatten()
-                    .all(|b| b.settle_reset() && idle_socket_is_healthy(&b.conn));
+                && self.slots[i].backends.iter_mut().flatten().all(|b| {
+                    if !b.settle_reset() {
+                        return false;
+                    }
+                    let alive = idle_socket_is_healthy(&b.conn);
+                    closed |= !alive;
+                    alive
+                });
+            if closed {
+                // the server ended the pooled connection (pgpool's words)
+                crate::pglog!(
+                    crate::logger::Severity::Log,
+                    detail = "retry to create new connection pool";
+                    "connection closed."
+                );
+            }
             if !healthy {
                 self.discard(sh, i);
                 continue;

@@ -333,6 +333,9 @@ fn pooled_backend_terminated_from_outside_is_replaced_on_reuse() {
     let second = backend_pid(&mut client);
     assert_ne!(second, first);
     assert_eq!(simple_value(&mut client, "select 40 + 2"), "42");
+    // as pgpool logs it
+    d.wait_log("LOG:  connection closed.\n");
+    d.wait_log("DETAIL:  retry to create new connection pool\n");
 }
 
 #[test]
