@@ -71,11 +71,13 @@ pub fn open_session(
     peer: &Peer,
     sp: &StartupPacket,
 ) -> Option<(usize, bool)> {
-    if child.snapshot.main_node.is_none() {
+    // (the main node id keeps naming the last node failed over when none is left)
+    let any_valid = (0..child.sh.num_backends()).any(|n| child.snapshot.is_valid(n));
+    if child.snapshot.main_node.is_none() || !any_valid {
         let e = PgError::fatal("08S01", "pgpool is not accepting any new connections")
             .with_detail("all backend nodes are down, pgpool requires at least one valid node")
             .with_hint("repair the backend nodes and restart pgpool");
-        pglog!(Severity::Error, detail = "all backend nodes are down, pgpool requires at least one valid node"; "pgpool is not accepting any new connections");
+        crate::session::log_report(&e);
         send_error(client, &e);
         return None;
     }

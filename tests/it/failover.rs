@@ -673,3 +673,44 @@ fn false_primary_found_at_start_up_is_detached_at_once() {
         ],
     );
 }
+
+/// Every node down: a client is refused as pgpool refuses it (spec/architecture.md §3.2), and
+/// the log says so with the same DETAIL and HINT. (pgpool-II 4.3.5 logs its failover's end in
+/// other words, so this test waits for 4.6's.)
+#[test]
+fn with_every_node_down_a_client_is_refused_as_pgpool_refuses_it() {
+    let (p0, p1) = (closed_port(), closed_port());
+    let d = Daemon::start(
+        shared_cluster(),
+        &format!(
+            "backend_port0 = {p0}\n\
+             backend_port1 = {p1}\n\
+             health_check_period = 1\n\
+             health_check_timeout = 2\n\
+             connect_timeout = 1000\n"
+        ),
+    );
+    for p in [p0, p1] {
+        d.wait_log(&format!("=== Failover done. shutdown host 127.0.0.1({p}) ==="));
+    }
+    let err = d.psql("select 1").expect_err("a session with every node down");
+    for line in [
+        "FATAL:  pgpool is not accepting any new connections",
+        "DETAIL:  all backend nodes are down, pgpool requires at least one valid node",
+        "HINT:  repair the backend nodes and restart pgpool",
+    ] {
+        assert!(err.contains(line), "no {line:?} in {err}");
+    }
+    wait_until(Duration::from_secs(10), "the FATAL in the log", || {
+        let log = d.log();
+        let lines: Vec<&str> = log.lines().collect();
+        lines.windows(3).any(|w| {
+            w[0].ends_with("FATAL:  pgpool is not accepting any new connections")
+                && w[1].ends_with(
+                    "DETAIL:  all backend nodes are down, pgpool requires at least one valid node",
+                )
+                && w[2].ends_with("HINT:  repair the backend nodes and restart pgpool")
+        })
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", tail(&d.log(), 30)));
+}
