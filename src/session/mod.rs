@@ -611,6 +611,10 @@ impl Relay<'_> {
                             if let Ok((k, v)) =
                                 crate::protocol::messages::parse_parameter_status(body)
                             {
+                                if k == "application_name" {
+                                    // the session's log lines carry the new name from now on
+                                    crate::logger::set_application_name(&v);
+                                }
                                 match self.be.params.iter_mut().find(|(n, _)| n.as_str() == k) {
                                     Some(p) => p.1 = v.into_owned(),
                                     None => self.be.params.push((k.into_owned(), v.into_owned())),

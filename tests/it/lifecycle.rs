@@ -482,6 +482,27 @@ fn log_line_prefix_escapes_are_expanded() {
         prefix,
         format!("[{child}|pgpool-rs-tests|postgres|postgres|CHILD|%] ")
     );
+    // a SET application_name in the session renames the session's lines from then on
+    let out = crate::support::psql_command(d.port(), "postgres", None, "postgres")
+        .args([
+            "-c",
+            "set application_name = 'renamed-app'",
+            "-c",
+            "select 'prefix-marker-2'",
+        ])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run psql");
+    assert!(out.status.success(), "{out:?}");
+    let log = d.log();
+    let line = log
+        .lines()
+        .find(|l| l.ends_with("LOG:  statement: select 'prefix-marker-2'"))
+        .unwrap_or_else(|| panic!("statement not logged:\n{}", tail(&log, 20)));
+    assert!(
+        line.contains("|renamed-app|postgres|postgres|CHILD|%] "),
+        "{line:?}"
+    );
 }
 
 /// `YYYY-MM-DD HH:MM:SS` (`%t`) or with `.mmm` (`%m`)

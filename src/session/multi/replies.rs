@@ -184,6 +184,10 @@ impl Engine<'_> {
                 b'E' | b'C' | b'Z' | b'G' | b'W' => true,
                 b'S' => {
                     if let Ok((k, v)) = messages::parse_parameter_status(body) {
+                        if k == "application_name" {
+                            // the session's log lines carry the new name from now on
+                            crate::logger::set_application_name(&v);
+                        }
                         match be.params.iter_mut().find(|(p, _)| p.as_str() == k) {
                             Some(p) => p.1 = v.into_owned(),
                             None => be.params.push((k.into_owned(), v.into_owned())),
