@@ -691,9 +691,13 @@ fn with_every_node_down_a_client_is_refused_as_pgpool_refuses_it() {
         ),
     );
     for p in [p0, p1] {
-        d.wait_log(&format!("=== Failover done. shutdown host 127.0.0.1({p}) ==="));
+        d.wait_log(&format!(
+            "=== Failover done. shutdown host 127.0.0.1({p}) ==="
+        ));
     }
-    let err = d.psql("select 1").expect_err("a session with every node down");
+    let err = d
+        .psql("select 1")
+        .expect_err("a session with every node down");
     for line in [
         "FATAL:  pgpool is not accepting any new connections",
         "DETAIL:  all backend nodes are down, pgpool requires at least one valid node",

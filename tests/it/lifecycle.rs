@@ -482,7 +482,17 @@ fn log_line_prefix_escapes_are_expanded() {
         prefix,
         format!("[{child}|pgpool-rs-tests|postgres|postgres|CHILD|%] ")
     );
-    // a SET application_name in the session renames the session's lines from then on
+    // a SET application_name in the session renames the session's lines from then on, in
+    // both engines
+    renamed_application_is_logged(&d);
+    let streaming = Daemon::start_streaming(
+        crate::support::cluster::shared_sr_cluster(),
+        "log_line_prefix = '[%p|%a|%u|%d|%P|%%] '\nlog_statement = on",
+    );
+    renamed_application_is_logged(&streaming);
+}
+
+fn renamed_application_is_logged(d: &Daemon) {
     let out = crate::support::psql_command(d.port(), "postgres", None, "postgres")
         .args([
             "-c",
