@@ -23,39 +23,47 @@ use super::{cancel, send_error, Child, Peer};
 /// Longest message accepted while setting a session up.
 const MAX_SETUP_MESSAGE: usize = 1 << 20;
 
-/// Read the client's startup packet, after TLS negotiation; None when the connection is
-/// finished without one (cancel request, error already sent, client gone).
-pub fn read_startup(child: &mut Child, client: &mut Conn) -> Option<StartupPacket> {
+/// What the first packets of a connection came to.
+pub enum Opening {
+    Startup(StartupPacket),
+    /// A CancelRequest, forwarded: no session, and it does not count as one.
+    Cancel,
+    /// Finished without a session (error already sent, client gone).
+    Ended,
+}
+
+/// Read the client's startup packet, after TLS negotiation.
+pub fn read_startup(child: &mut Child, client: &mut Conn) -> Opening {
     let timeout = (child.settings.authentication_timeout > 0)
         .then(|| Duration::from_secs(child.settings.authentication_timeout as u64));
     loop {
         match read_first_packet(client, timeout) {
-            Ok(FirstPacket::Startup(sp)) => return Some(sp),
+            Ok(FirstPacket::Startup(sp)) => return Opening::Startup(sp),
             Ok(FirstPacket::SslRequest) => {
                 if crate::tls::accept_client(client, timeout).is_err() {
-                    return None;
+                    return Opening::Ended;
                 }
             }
             Ok(FirstPacket::GssEncRequest) => {
                 if client.write_all(b"N").is_err() {
-                    return None;
+                    return Opening::Ended;
                 }
             }
             Ok(FirstPacket::Cancel { pid, key }) => {
                 cancel::forward(child, pid as i32, key as i32);
-                return None;
+                return Opening::Cancel;
             }
             Err(StartupError::Io(ProtocolError::Timeout)) => {
                 pglog!(Severity::Log, "authentication timeout");
-                return None;
+                return Opening::Ended;
             }
-            Err(e) if e.is_client_eof() => return None,
+            Err(e) if e.is_client_eof() => return Opening::Ended,
             // fast or immediate shutdown: the child just goes, as pgpool's does
-            Err(_) if crate::protocol::conn::waits_cut() => return None,
+            Err(_) if crate::protocol::conn::waits_cut() => return Opening::Ended,
             Err(e) => {
                 crate::protocol::startup::log_startup_error(&e);
                 send_error(client, &e.to_pg_error());
-                return None;
+                return Opening::Ended;
             }
         }
     }

@@ -203,7 +203,9 @@ impl Child {
             // a pooled slot may have expired while this child waited
             self.pool
                 .expire(self.sh, self.settings.connection_life_time);
-            self.serve(fd, peer);
+            if !self.serve(fd, peer) {
+                continue;
+            }
             self.sessions_served += 1;
             self.info().client_connection_count.fetch_add(1, Relaxed);
             if self.settings.child_max_connections > 0
@@ -219,8 +221,9 @@ impl Child {
         }
     }
 
-    /// Serve one accepted client from the first byte to the close.
-    fn serve(&mut self, fd: OwnedFd, peer: Peer) {
+    /// Serve one accepted client from the first byte to the close. False for a cancel
+    /// request, which does not count as a session (spec/architecture.md §3.2).
+    fn serve(&mut self, fd: OwnedFd, peer: Peer) -> bool {
         let hdr = self.sh.header();
         let n = hdr.conn_counter.fetch_add(1, SeqCst) + 1;
         self.info().counted.store(true, SeqCst);
@@ -239,7 +242,7 @@ impl Child {
                 &client,
                 &PgError::fatal("53300", "Sorry, too many clients already"),
             );
-            return;
+            return true;
         }
         if self.settings.log_connections {
             pglog!(Severity::Log, detail = format!("connecting host={}{}{}", peer.host, if peer.port.is_empty() { "" } else { " port=" }, peer.port); "new connection received");
@@ -248,7 +251,11 @@ impl Child {
         self.client_label = format!("{}({})", peer.host, peer.port);
         self.snapshot = Snapshot::take(self.sh);
         let mut client = client;
-        let sp = connect::read_startup(self, &mut client);
+        let (sp, cancel) = match connect::read_startup(self, &mut client) {
+            connect::Opening::Startup(sp) => (Some(sp), false),
+            connect::Opening::Cancel => (None, true),
+            connect::Opening::Ended => (None, false),
+        };
         let outcome = sp
             .as_ref()
             .and_then(|sp| connect::open_session(self, &mut client, &peer, sp));
@@ -289,6 +296,7 @@ impl Child {
         self.client_buf = client.into_buffer();
         release_counter(self);
         crate::process_title::set("wait for connection request");
+        !cancel
     }
 
     /// Reset and release the slot, or close it (spec/architecture.md §3.8).

@@ -736,3 +736,44 @@ fn backend_key_data_names_the_last_node_and_cancel_still_works() {
     let db = err.as_db_error().unwrap_or_else(|| panic!("{err:?}"));
     assert_eq!(db.code().code(), "57014", "{db:?}");
 }
+
+/// A cancel request is no session: it does not count toward `child_max_connections`
+/// (spec/architecture.md §3.2).
+#[test]
+fn a_cancel_request_does_not_count_toward_child_max_connections() {
+    use std::io::Write as _;
+    let cluster = pool_cluster();
+    let d = Daemon::start(
+        cluster,
+        "num_init_children = 1\nchild_max_connections = 2\n",
+    );
+    let pid_of_session = || {
+        let mut client = connect(&d, SUPERUSER, DB, None);
+        let (_, procs) = show(&mut client, "pool_processes");
+        procs[0]["pool_pid"].parse::<u32>().expect("a pid")
+    };
+    // sessions until a child is seen for the first time: it has served exactly one
+    let first = pid_of_session();
+    let mut fresh = pid_of_session();
+    if fresh == first {
+        fresh = pid_of_session();
+    }
+    assert_ne!(
+        fresh, first,
+        "child_max_connections = 2 did not recycle the child"
+    );
+    let mut s = std::net::TcpStream::connect((crate::support::HOST, d.port())).expect("connect");
+    let mut pkt = Vec::new();
+    for v in [16i32, 80877102, 12345, 6789] {
+        pkt.extend_from_slice(&v.to_be_bytes());
+    }
+    s.write_all(&pkt).expect("cancel request");
+    drop(s);
+    d.wait_log("LOG:  invalid cancel key: pid:12345 key:6789\n");
+    assert_eq!(
+        pid_of_session(),
+        fresh,
+        "the cancel request counted as a session\n{}",
+        log_tail(&d)
+    );
+}
