@@ -179,7 +179,7 @@ impl Router {
     pub fn expand_all(&self, view: &NodeView<'_>, st: &SessionRoute) -> NodeSet {
         match self.mode {
             Mode::Raw => NodeSet::single(home(view)),
-            Mode::Streaming | Mode::Logical | Mode::Slony => {
+            Mode::Streaming | Mode::Logical => {
                 let mut set = NodeSet::single(home(view));
                 if self.load_balance {
                     if self.statement_level_load_balance {
@@ -190,7 +190,8 @@ impl Router {
                 }
                 NodeSet(set.0 & view.usable.0)
             }
-            Mode::Native | Mode::SnapshotIsolation => view.usable,
+            // slony is no SL mode here: every valid node (routing.md §4.2 "other modes")
+            Mode::Slony | Mode::Native | Mode::SnapshotIsolation => view.usable,
         }
     }
 
@@ -243,7 +244,10 @@ impl Router {
     ) -> Decision {
         match a.class {
             Class::Primary => return only(view, view.primary),
-            Class::Both if st.multi_tx => return only(view, view.primary),
+            // (the multi-statement transaction's narrowing is the SL modes', routing.md §4.3)
+            Class::Both if st.multi_tx && self.mode != Mode::Slony => {
+                return only(view, view.primary)
+            }
             Class::Both => return decision(view, self.expand_all(view, st)),
             Class::Either => {}
         }

@@ -862,6 +862,18 @@ fn raw_mode_uses_the_main_node_only() {
 }
 
 #[test]
+fn slony_mode_sends_class_both_to_every_valid_node() {
+    let mut s = Sess::with_nodes(&[("backend_clustering_mode", "slony")], &[0.0, 1.0, 0.0]);
+    assert_eq!(s.st.lb_node, 1);
+    assert_eq!(s.run(&s1(), "SELECT 1"), [1]);
+    assert_eq!(s.run(&insert("t"), "INSERT INTO t VALUES (1)"), [0]);
+    assert_eq!(s.run(&stmt(Kind::Set, Class::Both), "SET x = 1"), [0, 1, 2]);
+    assert_eq!(s.run(&begin(), "BEGIN"), [0, 1, 2]);
+    s.st.multi_tx = true; // no narrowing to the primary: that is the SL modes'
+    assert_eq!(s.run(&stmt(Kind::Set, Class::Both), "SET x = 1"), [0, 1, 2]);
+}
+
+#[test]
 fn native_replication_writes_everywhere_and_balances_reads() {
     let mut s = Sess::with_nodes(
         &[("backend_clustering_mode", "native_replication")],
