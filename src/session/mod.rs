@@ -378,6 +378,15 @@ impl Relay<'_> {
                                 break;
                             }
                             fwd = off;
+                            let answered = !matches!(local, Some(_) if self.pending > 0);
+                            if answered && self.logging.statement {
+                                // logged all the same, as pgpool logs what it receives
+                                pglog!(
+                                    Severity::Log,
+                                    "statement: {}",
+                                    String::from_utf8_lossy(sql)
+                                );
+                            }
                             let reply = match local {
                                 None => {
                                     let mut reply = Vec::with_capacity(256);

@@ -787,3 +787,32 @@ fn error_or_notice_first_in_a_reply_is_logged_in_streaming_mode() {
         ));
     }
 }
+
+/// `log_statement`: pgpool's own commands, and a statement refused in an aborted transaction,
+/// are logged like any statement (pgpool logs what it receives before it answers), in both
+/// engines.
+#[test]
+fn log_statement_logs_the_statements_pgpool_answers_itself() {
+    let raw = Daemon::start(shared_cluster(), "log_statement = on");
+    let streaming = Daemon::start_streaming(
+        crate::support::cluster::shared_sr_cluster(),
+        "log_statement = on",
+    );
+    for d in [&raw, &streaming] {
+        let mut w = Wire::start(d.port(), "postgres", "postgres");
+        w.until_ready();
+        w.query("SHOW pool_version");
+        w.query("BEGIN");
+        w.query("SELECT 1/0");
+        w.query("SHOW pool_nodes");
+        w.query("ROLLBACK");
+        w.terminate();
+        for line in [
+            "LOG:  statement: SHOW pool_version\n",
+            "LOG:  statement: SHOW pool_nodes\n",
+        ] {
+            d.wait_log(line);
+            assert_eq!(d.log().matches(line).count(), 1, "{line:?} once");
+        }
+    }
+}

@@ -592,8 +592,13 @@ impl Engine<'_> {
             // and replaces the unnamed portal unless the transaction has failed
             self.records.forget_unnamed(!self.route.failed);
         }
-        if self.route.failed && crate::session::refused_in_aborted_tx(&text, intercepted.is_some())
-        {
+        let refused = self.route.failed
+            && crate::session::refused_in_aborted_tx(&text, intercepted.is_some());
+        if (refused || intercepted.is_some()) && self.logging.statement {
+            // answered by pgpool itself: logged all the same, as pgpool logs what it receives
+            pglog!(Severity::Log, "statement: {}", text);
+        }
+        if refused {
             let mut out = Vec::with_capacity(256);
             crate::session::aborted_tx_reply(&mut out, &text);
             self.local(out);
