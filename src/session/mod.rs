@@ -378,7 +378,7 @@ impl Relay<'_> {
                                 break;
                             }
                             fwd = off;
-                            let answered = !matches!(local, Some(_) if self.pending > 0);
+                            let answered = !(local.is_some() && self.pending > 0);
                             if answered && self.logging.statement {
                                 // logged all the same, as pgpool logs what it receives
                                 pglog!(
