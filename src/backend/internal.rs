@@ -136,7 +136,21 @@ impl InternalConn {
         secret: &Secret,
         timeout: Option<Duration>,
     ) -> Result<InternalConn, InternalError> {
-        let ms = timeout.map_or(0, |t| t.as_millis().max(1) as u64);
+        InternalConn::connect_bounded(host, port, user, database, secret, timeout, timeout)
+    }
+
+    /// `connect` with its own bound for the TCP connect (`connect_timeout`, as for ordinary
+    /// backend connections), `timeout` bounding the reads.
+    fn connect_bounded(
+        host: &str,
+        port: u16,
+        user: &str,
+        database: &str,
+        secret: &Secret,
+        connect_limit: Option<Duration>,
+        timeout: Option<Duration>,
+    ) -> Result<InternalConn, InternalError> {
+        let ms = connect_limit.map_or(0, |t| t.as_millis().max(1) as u64);
         let fd = super::connect_to(host, port, ms).map_err(|source| InternalError::Connect {
             host: host.to_string(),
             port,
@@ -169,9 +183,30 @@ impl InternalConn {
         secret: &Secret,
         timeout: Option<Duration>,
     ) -> Result<InternalConn, InternalError> {
+        InternalConn::connect_node_bounded(sh, node, user, database, secret, timeout, timeout)
+    }
+
+    /// `connect_node` with its own bound for the TCP connect (see `connect_bounded`).
+    pub fn connect_node_bounded(
+        sh: &crate::shmem::Shmem,
+        node: usize,
+        user: &str,
+        database: &str,
+        secret: &Secret,
+        connect_limit: Option<Duration>,
+        timeout: Option<Duration>,
+    ) -> Result<InternalConn, InternalError> {
         let b = sh.backend(node);
         let port = u16::try_from(b.port.load(std::sync::atomic::Ordering::Relaxed)).unwrap_or(0);
-        InternalConn::connect(&b.hostname.get(), port, user, database, secret, timeout)
+        InternalConn::connect_bounded(
+            &b.hostname.get(),
+            port,
+            user,
+            database,
+            secret,
+            connect_limit,
+            timeout,
+        )
     }
 
     fn read(&mut self) -> Result<crate::protocol::Message, InternalError> {

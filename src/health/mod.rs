@@ -197,15 +197,26 @@ fn secret(cfg: &Config, p: &Params) -> Secret {
 
 /// One connection attempt: Ok, or Err(timed out).
 fn attempt(cfg: &Config, sh: &Shmem, node: usize, p: &Params, secret: &Secret) -> Result<(), bool> {
-    let limit = if p.timeout > 0 {
-        Some(Duration::from_secs(p.timeout as u64))
-    } else if p.connect_timeout_ms > 0 {
-        Some(Duration::from_millis(p.connect_timeout_ms as u64))
-    } else {
-        None
+    // health_check_timeout bounds the attempt, connect_timeout the TCP connect inside it (a
+    // connect that gives up first is a plain failure, not a timeout)
+    let limit = (p.timeout > 0).then(|| Duration::from_secs(p.timeout as u64));
+    let connect_limit = match (
+        (p.connect_timeout_ms > 0).then(|| Duration::from_millis(p.connect_timeout_ms as u64)),
+        limit,
+    ) {
+        (Some(c), Some(l)) => Some(c.min(l)),
+        (c, l) => c.or(l),
     };
     let t0 = Instant::now();
-    match InternalConn::connect_node(sh, node, &p.user, &p.database, secret, limit) {
+    match InternalConn::connect_node_bounded(
+        sh,
+        node,
+        &p.user,
+        &p.database,
+        secret,
+        connect_limit,
+        limit,
+    ) {
         Ok(conn) => {
             drop(conn);
             if fault_injected(cfg, node) {

@@ -718,3 +718,52 @@ fn with_every_node_down_a_client_is_refused_as_pgpool_refuses_it() {
     })
     .unwrap_or_else(|e| panic!("{e}\n{}", tail(&d.log(), 30)));
 }
+
+/// `connect_timeout` bounds the health check's TCP connect inside `health_check_timeout`
+/// (failover.md §2.2): a node whose connect hangs fails when connect_timeout runs out, as a
+/// plain failure (timeout:0), not a health-check timeout.
+#[test]
+fn connect_timeout_bounds_the_health_checks_connect() {
+    use std::os::fd::AsRawFd;
+    // a listener whose accept queue is full: further connects hang in SYN_SENT
+    let full = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    // SAFETY: listen(2) on a socket this test owns; only the backlog changes.
+    assert_eq!(unsafe { libc::listen(full.as_raw_fd(), 0) }, 0);
+    let port = full.local_addr().expect("addr").port();
+    let fillers: Vec<std::net::TcpStream> = (0..2)
+        .filter_map(|_| {
+            std::net::TcpStream::connect_timeout(
+                &std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+                Duration::from_millis(500),
+            )
+            .ok()
+        })
+        .collect();
+    let probe = std::net::TcpStream::connect_timeout(
+        &std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+        Duration::from_millis(500),
+    );
+    assert!(
+        probe.is_err(),
+        "the listener still completes connects ({} fillers)",
+        fillers.len()
+    );
+    let d = Daemon::start(
+        shared_cluster(),
+        &format!(
+            "backend_hostname1 = '127.0.0.1'\n\
+             backend_port1 = {port}\n\
+             backend_weight1 = 1\n\
+             health_check_period = 1\n\
+             health_check_timeout = 10\n\
+             connect_timeout = 500\n\
+             log_min_messages = log\n"
+        ),
+    );
+    wait_pool_nodes(&d, Duration::from_secs(30), "node 1 down", |r| {
+        r.len() == 2 && r[1]["status"] == "down"
+    });
+    d.wait_log("health check failed on node 1 (timeout:0)");
+    assert!(!d.log().contains("(timeout:1)"), "{}", tail(&d.log(), 30));
+    drop(fillers);
+}
