@@ -344,7 +344,8 @@ fn init_backends(cfg: &Config, opts: &Options, sh: &Shmem) {
     let backends = cfg.backends();
     let configured: Vec<bool> = backends.iter().map(|b| b.port != 0).collect();
     let path = status_file(cfg);
-    let saved = if opts.discard_status {
+    // a missing file is reported as missing, -D or not
+    let saved = if opts.discard_status && path.exists() {
         let _ = std::fs::remove_file(&path);
         pglog!(
             Severity::Log,

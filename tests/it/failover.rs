@@ -457,6 +457,13 @@ fn pgpool_status_keeps_a_down_node_down_across_restart_and_dash_d_discards_it() 
     let r = d.pool_nodes();
     assert_ne!(r[1]["status"], "down", "-D discards pgpool_status: {r:?}");
     assert!(d.log().contains("discarded"), "{}", tail(&d.log(), 20));
+    // -D without a file: reported as missing, as pgpool does
+    d.stop();
+    let _ = std::fs::remove_file(d.dir().join("pgpool_status"));
+    d.launch_foreground(&["-D"])
+        .expect("restart with -D, no file");
+    d.wait_log("pgpool_status does not exist");
+    assert!(!d.log().contains("discarded"), "{}", tail(&d.log(), 20));
 }
 
 #[test]
