@@ -148,6 +148,13 @@ impl SessionConfig for Config {
     fn pool_status_rows(&self) -> Vec<Row3> {
         let mut rt = crate::config::PoolStatusRuntime::default();
         if let Some(sh) = crate::shmem::try_shmem() {
+            // the query cache statistics start with pgpool (ctime(3) format)
+            let start = sh
+                .header()
+                .start_time
+                .load(std::sync::atomic::Ordering::Relaxed);
+            rt.memqcache_stats_start_time =
+                crate::logger::strftime_local("%a %b %e %H:%M:%S %Y", start);
             for j in 0..sh.num_backends() {
                 let b = sh.backend(j);
                 rt.backend_status.push(b.status().as_str().to_string());

@@ -31,7 +31,7 @@ mod syslog;
 
 use std::sync::{Arc, OnceLock};
 
-pub use clock::LocalTime;
+pub use clock::{strftime_local, LocalTime};
 pub use collector::{
     collector_loop, collector_pipe_read_fd, logfile_name, request_reload, request_rotation,
     start_collector,

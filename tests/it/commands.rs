@@ -386,6 +386,21 @@ fn show_pool_status_lists_item_value_description() {
         .find(|row| row[0] == "backend_clustering_mode")
         .expect("backend_clustering_mode row");
     assert_eq!(mode[1], "5", "raw mode's code");
+    // ctime(3) form of pgpool's start: "Wed Dec  2 12:17:20 2026"
+    let start = r
+        .rows
+        .iter()
+        .find(|row| row[0] == "memqcache_stats_start_time")
+        .expect("memqcache_stats_start_time row");
+    let words: Vec<&str> = start[1].split_whitespace().collect();
+    assert!(
+        words.len() == 5
+            && words[0].len() == 3
+            && words[1].len() == 3
+            && words[3].len() == 8
+            && words[4].len() == 4,
+        "{start:?}"
+    );
     // through psql
     let text = psql(&d, "show pool_status");
     assert!(
