@@ -117,6 +117,24 @@ pub fn sr_check_credentials(cfg: &Config) -> (String, String, Secret) {
 }
 
 /// One authenticated connection of pgpool's own.
+/// How long an internal connection may wait (None = no limit): for the TCP connect, and for
+/// each read after it.
+#[derive(Debug, Clone, Copy)]
+pub struct Bounds {
+    pub connect: Option<Duration>,
+    pub read: Option<Duration>,
+}
+
+impl Bounds {
+    /// The same bound for the connect and for each read.
+    pub fn both(t: Option<Duration>) -> Bounds {
+        Bounds {
+            connect: t,
+            read: t,
+        }
+    }
+}
+
 pub struct InternalConn {
     conn: Conn,
     timeout: Option<Duration>,
@@ -126,36 +144,22 @@ pub struct InternalConn {
 pub type Row = Vec<Option<String>>;
 
 impl InternalConn {
-    /// Connect to `host`:`port` and authenticate as `user` to `database`. `timeout` bounds the
-    /// TCP connect and every later read (None = no limit).
+    /// Connect to `host`:`port` and authenticate as `user` to `database`, within `bounds`.
     pub fn connect(
         host: &str,
         port: u16,
         user: &str,
         database: &str,
         secret: &Secret,
-        timeout: Option<Duration>,
+        bounds: Bounds,
     ) -> Result<InternalConn, InternalError> {
-        InternalConn::connect_bounded(host, port, user, database, secret, timeout, timeout)
-    }
-
-    /// `connect` with its own bound for the TCP connect (`connect_timeout`, as for ordinary
-    /// backend connections), `timeout` bounding the reads.
-    fn connect_bounded(
-        host: &str,
-        port: u16,
-        user: &str,
-        database: &str,
-        secret: &Secret,
-        connect_limit: Option<Duration>,
-        timeout: Option<Duration>,
-    ) -> Result<InternalConn, InternalError> {
-        let ms = connect_limit.map_or(0, |t| t.as_millis().max(1) as u64);
+        let ms = bounds.connect.map_or(0, |t| t.as_millis().max(1) as u64);
         let fd = super::connect_to(host, port, ms).map_err(|source| InternalError::Connect {
             host: host.to_string(),
             port,
             source,
         })?;
+        let timeout = bounds.read;
         let mut c = InternalConn {
             conn: Conn::new(fd),
             timeout,
@@ -181,32 +185,11 @@ impl InternalConn {
         user: &str,
         database: &str,
         secret: &Secret,
-        timeout: Option<Duration>,
-    ) -> Result<InternalConn, InternalError> {
-        InternalConn::connect_node_bounded(sh, node, user, database, secret, timeout, timeout)
-    }
-
-    /// `connect_node` with its own bound for the TCP connect (see `connect_bounded`).
-    pub fn connect_node_bounded(
-        sh: &crate::shmem::Shmem,
-        node: usize,
-        user: &str,
-        database: &str,
-        secret: &Secret,
-        connect_limit: Option<Duration>,
-        timeout: Option<Duration>,
+        bounds: Bounds,
     ) -> Result<InternalConn, InternalError> {
         let b = sh.backend(node);
         let port = u16::try_from(b.port.load(std::sync::atomic::Ordering::Relaxed)).unwrap_or(0);
-        InternalConn::connect_bounded(
-            &b.hostname.get(),
-            port,
-            user,
-            database,
-            secret,
-            connect_limit,
-            timeout,
-        )
+        InternalConn::connect(&b.hostname.get(), port, user, database, secret, bounds)
     }
 
     fn read(&mut self) -> Result<crate::protocol::Message, InternalError> {

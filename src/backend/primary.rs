@@ -6,7 +6,7 @@
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
-use super::internal::{sr_check_credentials, InternalConn, InternalError};
+use super::internal::{sr_check_credentials, Bounds, InternalConn, InternalError};
 use crate::config::Config;
 use crate::logger::Severity;
 use crate::pglog;
@@ -76,10 +76,9 @@ pub fn connect_nodes(cfg: &Config, sh: &Shmem) -> Vec<Option<Result<InternalConn
     let timeout = internal_timeout(cfg);
     (0..sh.num_backends())
         .map(|i| {
-            sh.backend(i)
-                .status()
-                .is_valid()
-                .then(|| InternalConn::connect_node(sh, i, &user, &db, &secret, Some(timeout)))
+            sh.backend(i).status().is_valid().then(|| {
+                InternalConn::connect_node(sh, i, &user, &db, &secret, Bounds::both(Some(timeout)))
+            })
         })
         .collect()
 }

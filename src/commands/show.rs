@@ -326,7 +326,7 @@ fn db_node_role(cfg: &dyn SessionConfig, host: &str, port: i32) -> &'static str 
         &user,
         &db,
         &secret,
-        Some(timeout),
+        crate::backend::internal::Bounds::both(Some(timeout)),
     )
     .and_then(|mut c| c.query_value("SELECT pg_is_in_recovery()"));
     match answer.ok().flatten().as_deref() {

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 
-use crate::backend::internal::{resolve_password, InternalConn, InternalError, Secret};
+use crate::backend::internal::{resolve_password, Bounds, InternalConn, InternalError, Secret};
 use crate::config::Config;
 use crate::exit_code;
 use crate::failover::request::{degenerate_backend_set, send_failback_request};
@@ -208,15 +208,11 @@ fn attempt(cfg: &Config, sh: &Shmem, node: usize, p: &Params, secret: &Secret) -
         (c, l) => c.or(l),
     };
     let t0 = Instant::now();
-    match InternalConn::connect_node_bounded(
-        sh,
-        node,
-        &p.user,
-        &p.database,
-        secret,
-        connect_limit,
-        limit,
-    ) {
+    let bounds = Bounds {
+        connect: connect_limit,
+        read: limit,
+    };
+    match InternalConn::connect_node(sh, node, &p.user, &p.database, secret, bounds) {
         Ok(conn) => {
             drop(conn);
             if fault_injected(cfg, node) {

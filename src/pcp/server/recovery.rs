@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use super::info::{atoi, cc_packet};
 use super::{PcpError, WAKEUP};
-use crate::backend::internal::{resolve_password, InternalConn, Secret};
+use crate::backend::internal::{resolve_password, Bounds, InternalConn, Secret};
 use crate::config::Config;
 use crate::failover::request::send_failback_request;
 use crate::logger::Severity;
@@ -109,12 +109,13 @@ fn start_recovery(cfg: &Config, sh: &Shmem, node: usize) -> Result<(), PcpError>
         ));
     };
     let (user, secret) = credentials(cfg);
-    let mut conn = InternalConn::connect_node(sh, source, &user, "template1", &secret, None)
-        .map_err(|_| {
-            node_failed(format!(
-                "node recovery failed, unable to connect to main node: {source} "
-            ))
-        })?;
+    let mut conn =
+        InternalConn::connect_node(sh, source, &user, "template1", &secret, Bounds::both(None))
+            .map_err(|_| {
+                node_failed(format!(
+                    "node recovery failed, unable to connect to main node: {source} "
+                ))
+            })?;
     let target_host = remote_host(&b.hostname.get());
     let datadir = cfg
         .show(&format!("backend_data_directory{node}"))
@@ -186,7 +187,7 @@ fn check_postmaster_started(
             "checking if postmaster is started"
         );
         let t = Some(Duration::from_secs(10));
-        if InternalConn::connect_node(sh, node, user, db, secret, t).is_ok() {
+        if InternalConn::connect_node(sh, node, user, db, secret, Bounds::both(t)).is_ok() {
             return Ok(());
         }
         if db == "postgres" || rounds != 0 {
