@@ -672,11 +672,8 @@ fn connection_log_lines_cover_refused_sessions_and_cancel_requests() {
     // a cancel request with a key nobody holds
     let mut s = std::net::TcpStream::connect((HOST, d.port())).expect("connect");
     let cancel_port = s.local_addr().expect("local address").port();
-    let mut pkt = Vec::new();
-    for v in [16i32, 80877102, 12345, 6789] {
-        pkt.extend_from_slice(&v.to_be_bytes());
-    }
-    s.write_all(&pkt).expect("cancel request");
+    s.write_all(&crate::support::frames::cancel_request(12345, 6789))
+        .expect("cancel request");
     drop(s);
     d.wait_log("LOG:  invalid cancel key: pid:12345 key:6789\n");
     d.wait_log(&format!(

@@ -763,11 +763,8 @@ fn a_cancel_request_does_not_count_toward_child_max_connections() {
         "child_max_connections = 2 did not recycle the child"
     );
     let mut s = std::net::TcpStream::connect((crate::support::HOST, d.port())).expect("connect");
-    let mut pkt = Vec::new();
-    for v in [16i32, 80877102, 12345, 6789] {
-        pkt.extend_from_slice(&v.to_be_bytes());
-    }
-    s.write_all(&pkt).expect("cancel request");
+    s.write_all(&crate::support::frames::cancel_request(12345, 6789))
+        .expect("cancel request");
     drop(s);
     d.wait_log("LOG:  invalid cancel key: pid:12345 key:6789\n");
     assert_eq!(

@@ -174,6 +174,14 @@ pub fn sync() -> Vec<u8> {
     message(b'S', &[])
 }
 
+/// A CancelRequest packet (sent alone on a new connection) for backend `pid` and `key`.
+pub fn cancel_request(pid: i32, key: i32) -> Vec<u8> {
+    [16i32, 80877102, pid, key]
+        .iter()
+        .flat_map(|v| v.to_be_bytes())
+        .collect()
+}
+
 pub fn terminate() -> Vec<u8> {
     message(b'X', &[])
 }
