@@ -1954,6 +1954,65 @@ fn begin_reaches_a_standby_only_with_its_first_statement_there() {
     )
 }
 
+/// §6.1, §9.1: a two-phase command goes to the primary and, once it succeeded, pgpool commits the
+/// transaction still open on the standby that served the transaction's reads — through the
+/// simple protocol and through the extended protocol alike (the standby's next read is outside
+/// any transaction block; the prepared transaction is on the primary only).
+#[test]
+fn two_phase_commands_close_the_standbys_transaction() {
+    within(
+        TEST_BOUND,
+        "two_phase_commands_close_the_standbys_transaction",
+        || {
+            let cluster = shared_sr_cluster();
+            let t = unique("rt_2pc");
+            let _cleanup = Cleanup::new(cluster, format!("DROP TABLE IF EXISTS {t}"));
+            table_with_row(cluster, &t);
+            // a prepared transaction left by a failure would hold the table's lock: end it first
+            let _rollback: Vec<Cleanup> = (0..2)
+                .map(|round| Cleanup::new(cluster, format!("ROLLBACK PREPARED '{t}_{round}'")))
+                .collect();
+            let (_d, mut c) = dlbow_setup(cluster, "transaction", "");
+            for (round, extended) in [false, true].into_iter().enumerate() {
+                let gid = format!("{t}_{round}");
+                simple(&mut c, "BEGIN");
+                assert_eq!(
+                    read_at(&mut c, cluster, &t),
+                    1,
+                    "the read opens node 1's block"
+                );
+                simple(&mut c, &format!("INSERT INTO {t} VALUES ({round})"));
+                let prepare = format!("PREPARE TRANSACTION '{gid}'");
+                if extended {
+                    c.execute(prepare.as_str(), &[])
+                        .unwrap_or_else(|e| panic!("{prepare}: {e}"));
+                } else {
+                    simple(&mut c, &prepare);
+                }
+                let (node, in_tx) = in_tx_on(&mut c, cluster, "");
+                assert_eq!(
+                    (node, in_tx),
+                    (1, false),
+                    "extended = {extended}: node 1's transaction ended with the prepare"
+                );
+                assert_eq!(
+                    cluster.psql(
+                        0,
+                        &format!("SELECT count(*) FROM pg_prepared_xacts WHERE gid = '{gid}'")
+                    ),
+                    "1"
+                );
+                simple(&mut c, &format!("COMMIT PREPARED '{gid}'"));
+            }
+            assert_eq!(
+                cluster.psql(0, &format!("SELECT count(*) FROM {t}")),
+                "3",
+                "both prepared inserts committed"
+            );
+        },
+    )
+}
+
 /// The reset at session end cleans the session's state on every node it changed (SET goes to
 /// all nodes), and the next session on the same pooled connections sees none of it.
 #[test]

@@ -897,7 +897,7 @@ impl Engine<'_> {
     /// After PREPARE TRANSACTION / COMMIT PREPARED / ROLLBACK PREPARED, which end the
     /// transaction on the primary: commit the transaction still open on the other nodes
     /// (routing.md §6.1, §9.1).
-    fn close_standby_transactions(&mut self) {
+    pub(super) fn close_standby_transactions(&mut self) {
         let primary = self.primary;
         let Engine {
             be, out, usable, ..

@@ -81,6 +81,9 @@ pub(super) struct Engine<'a> {
     /// An Execute/Query of COPY FROM STDIN was sent: the client is not read until the
     /// CopyInResponse (or an error).
     copy_wait: bool,
+    /// An Execute of PREPARE TRANSACTION / COMMIT PREPARED / ROLLBACK PREPARED completed: the
+    /// transaction still open on the other nodes is committed once every node is synced.
+    two_phase_done: bool,
     /// COPY IN in progress: client copy messages go to these nodes.
     copy_nodes: NodeSet,
     /// Bytes for the client, written once per step.
@@ -208,6 +211,7 @@ pub fn run(
         waited_for_catalog: false,
         error_in_batch: false,
         copy_wait: false,
+        two_phase_done: false,
         copy_nodes: NodeSet::EMPTY,
         out: Vec::with_capacity(8192),
         frame: Vec::with_capacity(256),

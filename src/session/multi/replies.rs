@@ -358,6 +358,14 @@ impl Engine<'_> {
             // the COPY FROM ended (or never started: an error before it): read the client again
             self.copy_wait = false;
         }
+        if e.awaits == Awaits::Execute
+            && e.errors.is_empty()
+            && e.stmt
+                .as_ref()
+                .is_some_and(|s| s.analysis.kind == Kind::TwoPhase)
+        {
+            self.two_phase_done = true;
+        }
         if e.awaits != Awaits::Ready {
             return Ok(());
         }
@@ -370,6 +378,11 @@ impl Engine<'_> {
                     self.end_implicit_elsewhere(e.nodes, ok);
                 }
             }
+        }
+        if self.two_phase_done && self.queue.is_empty() && self.unsynced.is_empty() {
+            // routing.md §6.1: every node is synced, the standbys' side can be closed
+            self.two_phase_done = false;
+            self.close_standby_transactions();
         }
         // ReadyForQuery: the primary's state, E when any node of the entry is in E
         let mut state = self.tx(self.primary);

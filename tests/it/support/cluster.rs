@@ -303,6 +303,7 @@ impl Cluster {
                  wal_level = replica\n\
                  max_wal_senders = 10\n\
                  max_replication_slots = 10\n\
+                 max_prepared_transactions = 10\n\
                  hot_standby = on\n\
                  hot_standby_feedback = on\n\
                  fsync = off\n\
