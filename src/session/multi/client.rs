@@ -44,7 +44,7 @@ impl Engine<'_> {
             }
             if self.c_rem > 0 {
                 let take = self.c_rem.min(buf.len());
-                for n in self.copy_nodes.iter() {
+                for n in self.c_rem_nodes.iter() {
                     self.wbuf[n].extend_from_slice(&buf[..take]);
                 }
                 self.client.consume(take);
@@ -64,11 +64,13 @@ impl Engine<'_> {
                 if let Some(log) = self.logging.client.as_mut() {
                     log.message(b'd', &[]);
                 }
-                // a large CopyData: stream it to the COPY's nodes
+                // a large CopyData: stream it to the COPY's nodes — all of it, even when the
+                // COPY fails meanwhile: a node that read its header waits for its last byte
                 let len = buf.len();
                 for n in self.copy_nodes.iter() {
                     self.wbuf[n].extend_from_slice(buf);
                 }
+                self.c_rem_nodes = self.copy_nodes;
                 self.c_rem = h.total - len;
                 self.client.consume(len);
                 progressed = true;

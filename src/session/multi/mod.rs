@@ -60,8 +60,10 @@ pub(super) struct Engine<'a> {
     /// Per node: bytes left of a DataRow/CopyData being streamed, and whether they go to the
     /// client.
     rem: Vec<(usize, bool)>,
-    /// Client: bytes left of a CopyData being streamed to `copy_nodes`.
+    /// Client: bytes left of a CopyData being streamed, and the nodes that get them (the
+    /// COPY's nodes when it began).
     c_rem: usize,
+    c_rem_nodes: NodeSet,
     /// After an error: client messages are dropped until Sync.
     ignore_till_sync: bool,
     /// The client message first in its buffer waits for the replies to the messages before
@@ -204,6 +206,7 @@ pub fn run(
         unsynced: NodeSet::EMPTY,
         rem: vec![(0, false); nb],
         c_rem: 0,
+        c_rem_nodes: NodeSet::EMPTY,
         ignore_till_sync: false,
         holding: false,
         held_parse: None,
