@@ -649,6 +649,41 @@ fn copy_in_extended_protocol() {
     })
 }
 
+/// routing.md §3.2: a PREPARE after the first statement of a string is registered as sent, so it
+/// is known to a later protocol-level Bind even when a statement after it failed (PREPARE is not
+/// transactional: the statement exists on the primary). pgpool-II 4.3.5 closes the connection at
+/// the failing string.
+#[test]
+fn a_later_prepare_of_a_failed_string_can_be_bound() {
+    within(
+        TEST_BOUND,
+        "a_later_prepare_of_a_failed_string_can_be_bound",
+        || {
+            let cluster = shared_sr_cluster();
+            let d = lb_node1(cluster);
+            let mut w = login(&d);
+            let msgs = round(
+                &mut w,
+                &[frames::query(
+                    "SELECT 1; PREPARE rt_later_p AS SELECT 42; SELECT 1/0",
+                )],
+            );
+            assert_eq!(tags(&msgs), "TDCCEZ", "{msgs:?}");
+            let msgs = round(
+                &mut w,
+                &[
+                    frames::bind("", "rt_later_p", &[]),
+                    frames::execute(""),
+                    frames::sync(),
+                ],
+            );
+            assert_eq!(tags(&msgs), "2DCZ", "{msgs:?}");
+            assert_eq!(msgs[1].data_row(), [Some("42".to_string())]);
+            w.send(&frames::terminate());
+        },
+    )
+}
+
 /// A COPY FROM STDIN that fails while a CopyData message is half sent (§7.1; the usual case
 /// for libpq, whose 8-KiB writes do not follow message boundaries): the rest of that message
 /// still reaches the primary, which read its header and drops it whole, as PostgreSQL drops

@@ -836,6 +836,21 @@ impl Engine<'_> {
     /// routing.md §6.1 and the statement records after a simple query completed.
     pub(super) fn after_simple(&mut self, stmt: &Rc<Stmt>, ok: bool, tx_before: u8, e: &Entry) {
         let a = stmt.analysis.clone();
+        // PREPAREs after the first statement of a string count as sent (routing.md §3.2): they
+        // may have run even if a later statement failed, and PREPARE is not transactional
+        for name in &a.later_prepares {
+            self.records.add_statement(
+                name,
+                Record {
+                    stmt: stmt.clone(),
+                    nodes: NodeSet::single(self.primary),
+                    parse_body: None,
+                    sql_prepare: true,
+                    either: false,
+                    broken: false,
+                },
+            );
+        }
         if !ok {
             let in_tx = tx_before != b'I' || self.tx(self.primary) != b'I';
             self.failed(if in_tx { b'T' } else { b'I' });
@@ -880,19 +895,6 @@ impl Engine<'_> {
             Kind::Rollback => self.temp.traced.end(false),
             Kind::TwoPhase => self.close_standby_transactions(),
             _ => {}
-        }
-        for name in &a.later_prepares {
-            self.records.add_statement(
-                name,
-                Record {
-                    stmt: stmt.clone(),
-                    nodes: NodeSet::single(self.primary),
-                    parse_body: None,
-                    sql_prepare: true,
-                    either: false,
-                    broken: false,
-                },
-            );
         }
     }
 
