@@ -443,6 +443,8 @@ impl Relay<'_> {
                         }
                         self.pending += 1;
                         self.pending_syncs.push_back(false);
+                        // the Syncs before it are answered before any COPY it starts
+                        self.syncs_after_execute = 0;
                         stats::count_statement(child.sh.backend(self.node), sql);
                         child
                             .sh

@@ -92,6 +92,42 @@ fn copy_from_stdin_and_to_stdout_move_the_data_both_ways() {
     assert_eq!(simple_value(&mut client, "select 1"), "1");
 }
 
+/// A simple-query COPY FROM STDIN after extended-protocol queries (pgJDBC's `CopyManager`) is a
+/// request in flight until its ReadyForQuery: the Syncs answered before it do not make the
+/// session look idle, so a COPY whose end takes longer than `client_idle_limit` (here a
+/// statement trigger that sleeps) is not taken for an idle client.
+#[test]
+fn a_simple_copy_after_extended_queries_is_not_taken_for_an_idle_client() {
+    let d = Daemon::start(shared_cluster(), "client_idle_limit = 1");
+    let (mut w, _) = Wire::login(d.port(), SUPERUSER, "postgres", &[]);
+    w.send(&wire::query(
+        "CREATE TEMP TABLE copy_idle (i int); \
+         CREATE FUNCTION pg_temp.copy_idle_slow() RETURNS trigger LANGUAGE plpgsql \
+         AS $$ BEGIN PERFORM pg_sleep(3); RETURN NULL; END $$; \
+         CREATE TRIGGER copy_idle_slow AFTER INSERT ON copy_idle \
+         FOR EACH STATEMENT EXECUTE FUNCTION pg_temp.copy_idle_slow()",
+    ));
+    let tags = |msgs: &[wire::Message]| -> String { msgs.iter().map(|m| m.tag as char).collect() };
+    assert_eq!(tags(&w.read_until_ready()), "CCCZ");
+    w.send(
+        &[
+            wire::parse("", "SELECT 1"),
+            wire::bind("", "", &[]),
+            wire::execute(""),
+            wire::sync(),
+        ]
+        .concat(),
+    );
+    assert_eq!(tags(&w.read_until_ready()), "12DCZ");
+    w.send(&wire::query("COPY copy_idle FROM STDIN"));
+    assert_eq!(w.read().tag, b'G');
+    w.send(&[wire::copy_data(b"1\n2\n"), wire::copy_done()].concat());
+    let msgs = w.read_until_ready();
+    assert_eq!(tags(&msgs), "CZ", "{msgs:?}\n{}", log_tail(&d));
+    assert_eq!(msgs[0].strings(), ["COPY 2"]);
+    w.send(&wire::terminate());
+}
+
 #[test]
 fn prepared_statements_run_through_the_extended_protocol() {
     let d = Daemon::start(shared_cluster(), "");
