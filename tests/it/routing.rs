@@ -1655,6 +1655,49 @@ fn a_kind_mismatch_is_reported_as_pgpool_reports_it() {
     )
 }
 
+/// routing.md §10.2 (all non-raw modes): a statement for several nodes that the main node answers
+/// with one of the errors pgpool synchronises (here 25001: the primary ran the INSERT, the
+/// standby nothing yet) is not a kind mismatch: the client gets the error, every node's
+/// transaction is aborted, and ROLLBACK ends it as usual.
+#[test]
+fn an_isolation_level_error_on_the_main_node_only_aborts_every_node() {
+    within(
+        TEST_BOUND,
+        "an_isolation_level_error_on_the_main_node_only_aborts_every_node",
+        || {
+            let cluster = shared_sr_cluster();
+            let t = unique("rt_err_sync");
+            let _cleanup = Cleanup::new(cluster, format!("DROP TABLE IF EXISTS {t}"));
+            table_with_row(cluster, &t);
+            let d = Daemon::start_streaming(cluster, &lb_node1());
+            let mut c = d.client(SUPERUSER, "postgres");
+            simple(&mut c, "BEGIN");
+            simple(&mut c, &format!("INSERT INTO {t} VALUES (2)"));
+            let err = c
+                .simple_query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                .expect_err("SET TRANSACTION after a query fails on the primary");
+            let db = err.as_db_error().unwrap_or_else(|| panic!("{err}"));
+            assert_eq!(db.code().code(), "25001", "{db:?}");
+            let refused = c
+                .simple_query("SELECT 1")
+                .expect_err("the transaction is aborted");
+            assert_eq!(
+                refused.as_db_error().map(|e| e.code().code()),
+                Some("25P02"),
+                "{refused}"
+            );
+            simple(&mut c, "ROLLBACK");
+            // every node's transaction ended: node 1 serves reads outside any block
+            let (node, in_tx) = in_tx_on(&mut c, cluster, "");
+            assert_eq!((node, in_tx), (1, false));
+            assert_eq!(cluster.psql(0, &format!("SELECT count(*) FROM {t}")), "1");
+            d.wait_log(
+                "LOG:  SimpleQuery: received SET TRANSACTION ISOLATION LEVEL must be called before any query error. query: SET TRANSACTION ISOLATION LEVEL REPEATABLE READ",
+            );
+        },
+    )
+}
+
 /// psql sends `first`, waits `pause`, sends `then`: its stderr.
 fn psql_with_pause(d: &Daemon, first: &str, pause: Duration, then: &str) -> String {
     use std::io::Write as _;

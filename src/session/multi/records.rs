@@ -205,8 +205,12 @@ pub struct Entry {
     /// The kind (tag) of each node's first reply message, notices aside, for nodes below
     /// `KINDS_KEPT` (0: none yet): the kind-mismatch report.
     pub kinds: [u8; KINDS_KEPT],
-    /// The message of each node's ErrorResponse, for the same report.
-    pub error_texts: Vec<(usize, String)>,
+    /// Each node's ErrorResponse: its SQLSTATE and message, for the same report and for
+    /// pgpool's error synchronisation.
+    pub error_texts: Vec<(usize, String, String)>,
+    /// Nodes whose reply began with a notice (pgpool looks at the first message only for
+    /// the errors it synchronises).
+    pub notice_first: NodeSet,
 }
 
 /// Nodes whose first reply kind an entry keeps (a mismatch on a higher node reports `?`).
@@ -229,6 +233,7 @@ impl Entry {
             abort: false,
             kinds: [0; KINDS_KEPT],
             error_texts: Vec::new(),
+            notice_first: NodeSet::EMPTY,
         }
     }
 

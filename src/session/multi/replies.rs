@@ -12,6 +12,10 @@ use crate::session::stats;
 use crate::sql::Kind;
 
 use super::records::{Awaits, Entry, Undo, KINDS_KEPT};
+use crate::router::NodeSet;
+
+/// The statement pgpool sends a node to abort its transaction on purpose (a syntax error).
+const ERROR_QUERY: &str = "send invalid query from pgpool to abort transaction";
 use super::{End, Engine};
 
 /// Largest backend frame accepted.
@@ -127,10 +131,14 @@ impl Engine<'_> {
                 }
             };
             let avail = buf.len() - off;
-            if n < KINDS_KEPT && !matches!(h.tag, b'N' | b'S' | b'A') {
+            if n < KINDS_KEPT && !matches!(h.tag, b'S' | b'A') {
                 if let Some(q) = self.queue.front_mut() {
                     if q.kinds[n] == 0 {
-                        q.kinds[n] = h.tag;
+                        if h.tag == b'N' {
+                            q.notice_first.insert(n);
+                        } else {
+                            q.kinds[n] = h.tag;
+                        }
                     }
                 }
             }
@@ -240,7 +248,8 @@ impl Engine<'_> {
                 }
                 head.errors.insert(n);
                 if let Ok(f) = messages::parse_error_fields(body) {
-                    head.error_texts.push((n, f.message.into_owned()));
+                    head.error_texts
+                        .push((n, f.code.into_owned(), f.message.into_owned()));
                 }
                 if self.copy_nodes.contains(n) {
                     self.copy_nodes = crate::router::NodeSet::EMPTY;
@@ -347,6 +356,7 @@ impl Engine<'_> {
             && e.errors != e.done
             && !self.deferred_commit_error(&e)
             && !self.sync_error(&e)
+            && !self.error_sync(&e)
         {
             return Err(self.kind_mismatch(&e));
         }
@@ -413,6 +423,60 @@ impl Engine<'_> {
         Ok(())
     }
 
+    /// routing.md §10.2: a simple query whose reply from the main node begins with a deadlock,
+    /// serialization, 25001 or cancel error, while the other nodes carried it out inside
+    /// their transaction: pgpool would have sent them an invalid statement instead, so that
+    /// every node's transaction is aborted. Abort theirs now; the client has the main node's
+    /// error and the session goes on (any other disagreement is a kind mismatch).
+    fn error_sync(&mut self, e: &Entry) -> bool {
+        const SYNCHRONISED: [(&str, &str); 4] = [
+            ("40P01", "received deadlock error message from main node"),
+            (
+                "40001",
+                "received serialization failure error message from main node",
+            ),
+            (
+                "25001",
+                "received SET TRANSACTION ISOLATION LEVEL must be called before any query error",
+            ),
+            (
+                "57014",
+                "received query cancel error message from main node",
+            ),
+        ];
+        let Some(main) = e.fwd else {
+            return false;
+        };
+        if !e.simple || e.awaits != Awaits::Ready || e.notice_first.contains(main) {
+            return false;
+        }
+        let Some(what) = e
+            .error_texts
+            .iter()
+            .find(|(n, _, _)| *n == main)
+            .and_then(|(_, code, _)| SYNCHRONISED.iter().find(|(c, _)| c == code))
+            .map(|(_, what)| *what)
+        else {
+            return false;
+        };
+        let others = NodeSet(e.done.0 & !e.errors.0);
+        if others
+            .iter()
+            .any(|n| self.tx(n) != b'T' || self.unsynced.contains(n))
+        {
+            return false;
+        }
+        let query = e.stmt.as_ref().map_or("", |s| s.text.as_str());
+        pglog!(Severity::Log, "SimpleQuery: {}. query: {}", what, query);
+        for n in others.iter() {
+            if let Some(b) = self.be[n].as_mut() {
+                // its error is the point: the node's transaction is aborted like the main's
+                let _ = super::catalog::internal_query(b, ERROR_QUERY, &mut self.out);
+            }
+        }
+        true
+    }
+
     /// pgpool's exception: a COMMIT that failed on the main node only (deferred constraint).
     fn deferred_commit_error(&self, e: &Entry) -> bool {
         e.stmt
@@ -471,9 +535,9 @@ impl Engine<'_> {
         let details: Vec<String> = nodes
             .iter()
             .map(|&n| {
-                let text = e.error_texts.iter().find(|(m, _)| *m == n);
+                let text = e.error_texts.iter().find(|(m, _, _)| *m == n);
                 match (kind_of(n), text) {
-                    (k @ ('E' | 'N'), Some((_, t))) => format!("{n}[{k}: {t}]"),
+                    (k @ ('E' | 'N'), Some((_, _, t))) => format!("{n}[{k}: {t}]"),
                     (k, _) => format!("{n}[{k}]"),
                 }
             })
