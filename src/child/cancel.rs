@@ -1,6 +1,7 @@
 //! CancelRequest forwarding (spec/architecture.md §3.5.1): find the (child, pool slot) whose
 //! shared rows hold the pid/key pgpool handed out, then send each valid node a CancelRequest
-//! with that node's own backend pid/key over a new connection, one second apart.
+//! with that node's own backend pid/key over a new connection, one second apart. Also the
+//! cancel of a session's own running query when its client is found gone.
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
@@ -42,18 +43,26 @@ pub fn forward(child: &Child, pid: i32, key: i32) {
             detail = format!("canceling backend pid:{node_pid} key: {node_key}");
             "forwarding cancel request to backend"
         );
-        let fd = match crate::backend::connect(sh, n, child.settings.connect_timeout_ms) {
-            Ok(fd) => fd,
-            Err(e) => {
-                pglog!(Severity::Log, detail = e; "Could not create socket for sending cancel request for backend {}", n);
-                return;
-            }
-        };
-        let pkt = cancel_request_packet(node_pid as u32, node_key as u32);
-        let _ = crate::protocol::conn::write_all_fd(std::os::fd::AsRawFd::as_raw_fd(&fd), &pkt);
-        drop(fd);
+        if !cancel_backend(child, n, node_pid, node_key) {
+            return;
+        }
         if i + 1 < targets.len() {
             std::thread::sleep(Duration::from_secs(1));
         }
     }
+}
+
+/// Send node `n` a CancelRequest for its backend `pid`/`key` over a new connection. False when
+/// the connection could not be made (logged).
+pub fn cancel_backend(child: &Child, n: usize, pid: i32, key: i32) -> bool {
+    let fd = match crate::backend::connect(child.sh, n, child.settings.connect_timeout_ms) {
+        Ok(fd) => fd,
+        Err(e) => {
+            pglog!(Severity::Log, detail = e; "Could not create socket for sending cancel request for backend {}", n);
+            return false;
+        }
+    };
+    let pkt = cancel_request_packet(pid as u32, key as u32);
+    let _ = crate::protocol::conn::write_all_fd(std::os::fd::AsRawFd::as_raw_fd(&fd), &pkt);
+    true
 }

@@ -300,6 +300,13 @@ fn new_connection(
         (0..child.sh.num_backends()).map(|_| None).collect();
     for (i, (node, mut conn)) in conns.into_iter().enumerate() {
         let (params, pid, key) = read_session_start(client, &mut conn, i == main)?;
+        if !conn.is_tls() {
+            // a reply awaited longer than this ends a blocking read: the client is probed
+            crate::protocol::conn::set_read_timeout(
+                conn.fd(),
+                Some(crate::session::PROBE_INTERVAL),
+            );
+        }
         backends[node] = Some(BackendConn {
             conn,
             pid,

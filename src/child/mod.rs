@@ -4,7 +4,7 @@
 //! session loop itself lives in `crate::session`.
 
 mod accept;
-mod cancel;
+pub(crate) mod cancel;
 mod client_auth;
 mod connect;
 mod scheduling;

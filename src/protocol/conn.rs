@@ -303,6 +303,16 @@ fn interrupted() -> io::Error {
     io::Error::other("wait interrupted by a shutdown request")
 }
 
+/// SO_RCVTIMEO on a socket (None = wait forever): a blocking read(2) that waits longer fails
+/// with `ErrorKind::WouldBlock`. Failure only loses the bound.
+pub fn set_read_timeout(fd: RawFd, timeout: Option<Duration>) {
+    let t = timeout.unwrap_or(Duration::ZERO);
+    let tv = nix::sys::time::TimeVal::new(t.as_secs() as _, t.subsec_micros() as _);
+    // SAFETY: `fd` is an open descriptor owned by the caller for the duration of this call.
+    let bfd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+    let _ = nix::sys::socket::setsockopt(&bfd, nix::sys::socket::sockopt::ReceiveTimeout, &tv);
+}
+
 /// poll(2) one descriptor for `flags` until `deadline`; Ok(false) on timeout. EINTR retries,
 /// unless the process's waits are cut short.
 pub fn wait_fd(fd: RawFd, flags: PollFlags, deadline: Option<Instant>) -> io::Result<bool> {

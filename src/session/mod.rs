@@ -153,6 +153,8 @@ impl Relay<'_> {
     fn run(&mut self, child: &mut Child, pool_idx: usize, title_prefix: &str) -> End {
         let info = child.sh.process(child.slot);
         let mut idle_ticks: i64 = 0;
+        // how long the backend has been silent while a reply is awaited
+        let mut silent = Duration::ZERO;
         let mut shown_tx = self.be.tx;
         // The two titles a session alternates between, built once (a transaction block would
         // otherwise format one per BEGIN and per COMMIT).
@@ -176,10 +178,12 @@ impl Relay<'_> {
             }
             close_idle_if_asked(child);
             // A request is in flight and the backend needs nothing more from the client to
-            // answer it: read the backend directly, without a poll(2) per round trip. (COPY IN
-            // needs the client; client_idle_limit needs the one-second ticks.)
+            // answer it: read the backend directly, without a poll(2) per round trip; its
+            // socket's receive timeout ends the read for the client's probe. (COPY IN needs the
+            // client; client_idle_limit needs the one-second ticks; a TLS read is not cut.)
+            let awaiting = self.pending > 0 && !self.copy_in;
             let (b_ready, c_ready) =
-                if self.pending > 0 && !self.copy_in && self.client_idle_limit <= 0 {
+                if awaiting && self.client_idle_limit <= 0 && !self.be.conn.is_tls() {
                     (true, false)
                 } else {
                     // SAFETY: both descriptors stay open for the whole call (owned by self).
@@ -192,11 +196,16 @@ impl Relay<'_> {
                     ];
                     // While an intercepted command waits for the backend, the client is not read.
                     let nfds = if self.blocked { 1 } else { 2 };
-                    let timeout = if self.client_idle_limit > 0 {
-                        PollTimeout::from(1000u16)
+                    let tick = if self.client_idle_limit > 0 {
+                        Some(Duration::from_secs(1))
+                    } else if awaiting {
+                        Some(PROBE_INTERVAL)
                     } else {
-                        PollTimeout::NONE
+                        None
                     };
+                    let timeout = tick.map_or(PollTimeout::NONE, |t| {
+                        PollTimeout::try_from(t).unwrap_or(PollTimeout::MAX)
+                    });
                     let n = match poll(&mut fds[..nfds], timeout) {
                         Ok(n) => n,
                         Err(nix::errno::Errno::EINTR) => continue,
@@ -204,6 +213,16 @@ impl Relay<'_> {
                     };
                     if n == 0 && self.pending > 0 {
                         // A query is running: the client is waiting, not idle.
+                        if awaiting {
+                            silent += tick.unwrap_or(PROBE_INTERVAL);
+                            if silent >= PROBE_INTERVAL {
+                                silent = Duration::ZERO;
+                                let busy = [(self.node, self.be.pid, self.be.key)];
+                                if let Err(end) = probe_client(child, self.client, &busy) {
+                                    return end;
+                                }
+                            }
+                        }
                         continue;
                     }
                     if n == 0 {
@@ -229,8 +248,16 @@ impl Relay<'_> {
                         let _ = self.relay_backend(child);
                         return backend_closed(self.client, self.node, self.pending > 0);
                     }
-                    Ok(_) => {}
+                    Ok(_) => silent = Duration::ZERO,
                     Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        // the receive timeout: PROBE_INTERVAL of silence
+                        let busy = [(self.node, self.be.pid, self.be.key)];
+                        if let Err(end) = probe_client(child, self.client, &busy) {
+                            return end;
+                        }
+                        continue;
+                    }
                     Err(_) => {
                         return backend_failed(
                             child,
@@ -960,6 +987,35 @@ fn idle_limit_reached(client: &Conn, limit: i64) -> End {
 
 /// The client's socket ended (EOF) or failed while the session was open: logged as pgpool
 /// logs it (spec/architecture.md §3.9); the slot is then discarded, not reset.
+/// How long a reply may be awaited in silence before the client is probed (pgpool's 30 s).
+pub const PROBE_INTERVAL: Duration = Duration::from_secs(30);
+
+/// pgpool's liveness probe of a client waiting for a reply (spec/extended-protocol.md §8): a
+/// ParameterStatus `pgpool_dummy_param = pgpool_dummy_value`. When the client is gone, the
+/// queries still running for it on `busy` (node, backend pid, cancel key) are cancelled, so
+/// they do not run to their end for nobody (pgpool-II 4.3.5 leaves them running), and the
+/// session ends.
+fn probe_client(child: &Child, client: &Conn, busy: &[(usize, i32, i32)]) -> Result<(), End> {
+    let mut probe = Vec::with_capacity(48);
+    crate::protocol::messages::parameter_status(
+        &mut probe,
+        "pgpool_dummy_param",
+        "pgpool_dummy_value",
+    );
+    if client.write_all(&probe).is_ok() {
+        return Ok(());
+    }
+    pglog!(
+        Severity::Error,
+        detail = "frontend error occurred while waiting for backend reply";
+        "unable to to flush data to frontend"
+    );
+    for &(node, pid, key) in busy {
+        crate::child::cancel::cancel_backend(child, node, pid, key);
+    }
+    Err(End::ClientGone)
+}
+
 pub(crate) fn client_vanished(client: &Conn, read: Result<usize, std::io::Error>) -> End {
     let detail = match read {
         Ok(_) if client.buffered().is_empty() => "EOF encountered with frontend".to_owned(),

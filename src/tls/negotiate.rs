@@ -71,9 +71,9 @@ pub fn accept_with(
         }
         let ssl = Ssl::new(ctx).map_err(|e| FrontendTlsError::Handshake(e.to_string()))?;
         // A client that stops in the middle of the handshake must not hold the child forever.
-        set_read_timeout(conn.fd(), timeout);
+        crate::protocol::conn::set_read_timeout(conn.fd(), timeout);
         let s = ssl.accept(FdIo(conn.fd()));
-        set_read_timeout(conn.fd(), None);
+        crate::protocol::conn::set_read_timeout(conn.fd(), None);
         let s = s.map_err(|e| FrontendTlsError::Handshake(reason(&e.to_string())))?;
         conn.set_tls(TlsStream::new(s));
         Ok(true)
@@ -182,13 +182,4 @@ pub fn connect_backend_with(
 /// OpenSSL's message without the library's bookkeeping prefix noise (one line).
 fn reason(s: &str) -> String {
     s.lines().next().unwrap_or(s).to_string()
-}
-
-/// SO_RCVTIMEO on a socket (None = wait forever). Failure only loses the bound.
-fn set_read_timeout(fd: std::os::fd::RawFd, timeout: Option<Duration>) {
-    let t = timeout.unwrap_or(Duration::ZERO);
-    let tv = nix::sys::time::TimeVal::new(t.as_secs() as _, t.subsec_micros() as _);
-    // SAFETY: the descriptor belongs to the connection being negotiated and stays open.
-    let bfd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
-    let _ = nix::sys::socket::setsockopt(&bfd, nix::sys::socket::sockopt::ReceiveTimeout, &tv);
 }

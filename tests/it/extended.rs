@@ -750,6 +750,79 @@ fn copy_failing_in_the_middle_of_a_copy_data_message_leaves_the_session_in_step(
     )
 }
 
+/// §8: a client that waits more than 30 s for the first reply gets pgpool's liveness probe, a
+/// ParameterStatus `pgpool_dummy_param = pgpool_dummy_value`, then its result; a client that
+/// vanished meanwhile is found out by the probe, and its query is cancelled on the node
+/// instead of running to its end (pgpool-II 4.3.5 probes and logs the same, but leaves the
+/// query running). Raw mode and streaming mode side by side.
+#[test]
+fn a_client_waiting_over_30_s_is_probed_and_a_vanished_ones_query_cancelled() {
+    within(
+        TEST_BOUND,
+        "a_client_waiting_over_30_s_is_probed_and_a_vanished_ones_query_cancelled",
+        || {
+            let cluster = shared_sr_cluster();
+            let daemons = [Daemon::start(cluster, ""), lb_node1(cluster)];
+            let ports: Vec<u16> = daemons.iter().map(|d| d.port()).collect();
+            let runs: Vec<_> = ports
+                .into_iter()
+                .enumerate()
+                .map(|(i, port)| {
+                    std::thread::spawn(move || {
+                        let app = unique(&format!("rt_probe_gone{i}"));
+                        let (mut gone, _) =
+                            Wire::login(port, SUPERUSER, "postgres", &[("application_name", &app)]);
+                        gone.send(&frames::query("SELECT pg_sleep(120)"));
+                        let (mut w, _) = Wire::login(port, SUPERUSER, "postgres", &[]);
+                        w.set_read_timeout(Duration::from_secs(60));
+                        w.send(&frames::query("SELECT 1 FROM pg_sleep(33)"));
+                        let running = |app: &str| -> usize {
+                            (0..3)
+                                .map(|n| {
+                                    cluster
+                                        .psql(
+                                            n,
+                                            &format!(
+                                                "SELECT count(*) FROM pg_stat_activity \
+                                                 WHERE application_name = '{app}' AND state = 'active'"
+                                            ),
+                                        )
+                                        .parse::<usize>()
+                                        .expect("a count")
+                                })
+                                .sum()
+                        };
+                        crate::support::wait_until(Duration::from_secs(10), "pg_sleep(120) to run", || {
+                            running(&app) == 1
+                        })
+                        .unwrap_or_else(|e| panic!("{e}"));
+                        gone.abort();
+                        let probe = w.read();
+                        assert_eq!(probe.tag, b'S', "{probe:?}");
+                        assert_eq!(probe.strings(), ["pgpool_dummy_param", "pgpool_dummy_value"]);
+                        let msgs = significant(w.read_until_ready());
+                        assert_eq!(tags(&msgs), "TDCZ", "{msgs:?}");
+                        // the probe found the other client gone (at 30 s, not at 120)
+                        crate::support::wait_until(Duration::from_secs(15), "the vanished client's query to be cancelled", || {
+                            running(&app) == 0
+                        })
+                        .unwrap_or_else(|e| panic!("{e}"));
+                        w.send(&frames::terminate());
+                    })
+                })
+                .collect();
+            for (run, d) in runs.into_iter().zip(&daemons) {
+                if run.join().is_err() {
+                    panic!("see above; daemon log:\n{}", tail(&d.log(), 40));
+                }
+                // pgpool's words (its typo included)
+                d.wait_log("ERROR:  unable to to flush data to frontend\n");
+                d.wait_log("DETAIL:  frontend error occurred while waiting for backend reply\n");
+            }
+        },
+    )
+}
+
 /// LISTEN in one session, NOTIFY (simple) and pg_notify (extended) in another, both through the
 /// daemon: the listener gets both (§9.4).
 #[test]

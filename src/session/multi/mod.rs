@@ -20,6 +20,7 @@ pub use catalog::{RelCache, TempTables};
 use std::collections::VecDeque;
 use std::rc::Rc;
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
+use std::time::Duration;
 
 use crate::child::{signals, Child};
 use crate::config::Config;
@@ -83,6 +84,8 @@ pub(super) struct Engine<'a> {
     /// An Execute/Query of COPY FROM STDIN was sent: the client is not read until the
     /// CopyInResponse (or an error).
     copy_wait: bool,
+    /// How long the nodes owing replies have been silent (the client's probe).
+    silent: Duration,
     /// An Execute of PREPARE TRANSACTION / COMMIT PREPARED / ROLLBACK PREPARED completed: the
     /// transaction still open on the other nodes is committed once every node is synced.
     two_phase_done: bool,
@@ -214,6 +217,7 @@ pub fn run(
         waited_for_catalog: false,
         error_in_batch: false,
         copy_wait: false,
+        silent: Duration::ZERO,
         two_phase_done: false,
         copy_nodes: NodeSet::EMPTY,
         out: Vec::with_capacity(8192),
@@ -334,12 +338,21 @@ impl Engine<'_> {
             }
             // Wait for what is needed next.
             let read_client = self.client_readable();
+            let plain = |n: usize| self.be[n].as_ref().is_some_and(|b| !b.conn.is_tls());
             if let (Some(n), false, true) = (need, read_client, self.client_idle_limit <= 0) {
-                // only that node can make progress: read it without a poll(2)
-                if let Err(end) = self.fill_node(n) {
-                    return end;
+                if plain(n) {
+                    // only that node can make progress: read it without a poll(2); its
+                    // socket's receive timeout ends the read for the client's probe
+                    if let Err(end) = self.fill_node(n) {
+                        return end;
+                    }
+                    if self.silent >= super::PROBE_INTERVAL {
+                        if let Err(end) = self.probe_client() {
+                            return end;
+                        }
+                    }
+                    continue;
                 }
-                continue;
             }
             // the node the head waits for, or (idle) every node for unsolicited messages;
             // then the client — in a fixed array, no allocation per wait
@@ -367,7 +380,14 @@ impl Engine<'_> {
                 fds[nfds].fd = self.client.fd();
                 nfds += 1;
             }
-            let timeout = if self.client_idle_limit > 0 { 1000 } else { -1 };
+            let tick = if self.client_idle_limit > 0 {
+                Some(Duration::from_secs(1))
+            } else if !self.queue.is_empty() {
+                Some(super::PROBE_INTERVAL)
+            } else {
+                None
+            };
+            let timeout = tick.map_or(-1, |t| t.as_millis() as libc::c_int);
             // SAFETY: `fds` holds `nfds` initialised entries whose descriptors stay open for
             // the whole call (owned by self); poll(2) writes only their revents.
             let n = unsafe { libc::poll(fds.as_mut_ptr(), nfds as libc::nfds_t, timeout) };
@@ -379,7 +399,14 @@ impl Engine<'_> {
             }
             if n == 0 {
                 if !self.queue.is_empty() {
-                    continue; // a query is running: the client waits, it is not idle
+                    // a query is running: the client waits, it is not idle
+                    self.silent += tick.unwrap_or(super::PROBE_INTERVAL);
+                    if self.silent >= super::PROBE_INTERVAL {
+                        if let Err(end) = self.probe_client() {
+                            return end;
+                        }
+                    }
+                    continue;
                 }
                 idle_ticks += 1;
                 self.child
@@ -430,6 +457,24 @@ impl Engine<'_> {
     }
 
     /// Read more from node `n`; EOF or an error ends the session.
+    /// The client has waited `PROBE_INTERVAL` in silence: probe it, with the nodes that still
+    /// owe it replies to cancel should it be gone.
+    fn probe_client(&mut self) -> Result<(), End> {
+        self.silent = Duration::ZERO;
+        if !self.flush_client() {
+            return Err(End::ClientGone);
+        }
+        let mut owing = NodeSet::EMPTY;
+        for q in &self.queue {
+            owing = owing.union(NodeSet(q.nodes.0 & !q.done.0));
+        }
+        let busy: Vec<(usize, i32, i32)> = owing
+            .iter()
+            .filter_map(|n| self.be[n].as_ref().map(|b| (n, b.pid, b.key)))
+            .collect();
+        super::probe_client(self.child, self.client, &busy)
+    }
+
     fn fill_node(&mut self, n: usize) -> Result<(), End> {
         let Some(b) = self.be[n].as_mut() else {
             return Err(End::BackendGone);
@@ -453,9 +498,15 @@ impl Engine<'_> {
             }
             Ok(_) => {
                 self.active = true;
+                self.silent = Duration::ZERO;
                 Ok(())
             }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                // the receive timeout of a blocking read
+                self.silent = super::PROBE_INTERVAL;
+                Ok(())
+            }
             Err(_) => {
                 let partial = self.rem[n].0;
                 let server_fatal = self.be[n]

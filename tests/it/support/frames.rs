@@ -228,6 +228,25 @@ impl Wire {
         self.stream.write_all(bytes).expect("write to the server");
     }
 
+    /// How long a read waits before the test fails (10 s unless set).
+    pub fn set_read_timeout(&mut self, t: Duration) {
+        self.stream
+            .set_read_timeout(Some(t))
+            .expect("set a read timeout");
+    }
+
+    /// Vanish as a crashed client does: close with a reset (SO_LINGER 0), so the server's
+    /// next write to this connection fails.
+    pub fn abort(self) {
+        let off = nix::sys::socket::sockopt::Linger;
+        let linger = libc::linger {
+            l_onoff: 1,
+            l_linger: 0,
+        };
+        nix::sys::socket::setsockopt(&self.stream, off, &linger).expect("SO_LINGER 0");
+        drop(self.stream);
+    }
+
     /// Send without failing the test when the peer is already gone.
     pub fn try_send(&mut self, bytes: &[u8]) -> std::io::Result<()> {
         self.stream.write_all(bytes)
