@@ -684,6 +684,56 @@ fn a_later_prepare_of_a_failed_string_can_be_bound() {
     )
 }
 
+/// A simple query drops the unnamed statement and portal, but pgpool sends it to one node: a
+/// node it does not reach may keep an old unnamed portal. Execute or Describe of the unnamed
+/// portal (and Describe of the unnamed statement) then gets PostgreSQL's own answer for a
+/// session that has none, not that old portal's. (pgpool-II 4.3.5 answers from the old portal:
+/// `SELECT 0`.)
+#[test]
+fn the_unnamed_portal_is_gone_after_a_simple_query_on_every_node() {
+    within(
+        TEST_BOUND,
+        "the_unnamed_portal_is_gone_after_a_simple_query_on_every_node",
+        || {
+            let cluster = shared_sr_cluster();
+            let d = lb_node1(cluster);
+            let mut w = login(&d);
+            assert_eq!(tags(&round(&mut w, &[frames::query("BEGIN")])), "CZ");
+            // the unnamed statement and portal, on the primary only (a system catalog)
+            let msgs = round(
+                &mut w,
+                &[
+                    frames::parse("", "SELECT inet_server_port() FROM pg_class LIMIT 1"),
+                    frames::bind("", "", &[]),
+                    frames::execute(""),
+                    frames::sync(),
+                ],
+            );
+            assert_eq!(tags(&msgs), "12DCZ", "{msgs:?}");
+            assert_eq!(row_node(cluster, &msgs[2]), 0);
+            // a simple query on the standby
+            let msgs = round(&mut w, &[frames::query("SELECT inet_server_port()")]);
+            assert_eq!(row_node(cluster, &msgs[1]), 1);
+            for (frames, code) in [
+                (vec![frames::execute(""), frames::sync()], "34000"),
+                (vec![frames::describe(b'P', ""), frames::sync()], "34000"),
+                (vec![frames::describe(b'S', ""), frames::sync()], "26000"),
+            ] {
+                let msgs = round(&mut w, &frames);
+                assert_eq!(tags(&msgs), "EZ", "{msgs:?}");
+                assert_eq!(msgs[0].fields()[&'C'], code, "{msgs:?}");
+                assert_eq!(
+                    msgs[1].body, b"E",
+                    "the error aborted the transaction block"
+                );
+                assert_eq!(tags(&round(&mut w, &[frames::query("ROLLBACK")])), "CZ");
+                assert_eq!(tags(&round(&mut w, &[frames::query("BEGIN")])), "CZ");
+            }
+            w.send(&frames::terminate());
+        },
+    )
+}
+
 /// A COPY FROM STDIN that fails while a CopyData message is half sent (§7.1; the usual case
 /// for libpq, whose 8-KiB writes do not follow message boundaries): the rest of that message
 /// still reaches the primary, which read its header and drops it whole, as PostgreSQL drops

@@ -329,6 +329,17 @@ impl Engine<'_> {
         self.flush_nodes(self.unsynced);
     }
 
+    /// PostgreSQL's error for the unnamed statement (`S`) or portal (`P`) the client does not
+    /// have. pgpool answers it: a simple query drops both, but only on the nodes it goes to, so
+    /// another node may still hold an old one that would answer in its place.
+    fn no_unnamed(&mut self, kind: u8) {
+        if kind == b'S' {
+            self.local_error("26000", "unnamed prepared statement does not exist", None);
+        } else {
+            self.local_error("34000", "portal \"\" does not exist", None);
+        }
+    }
+
     /// An error ended the client's group (or its transaction block) on the nodes of `failed`,
     /// or pgpool refused a message (`failed` empty). PostgreSQL would roll back everything the
     /// group did and abort the transaction block, but the other nodes that took part know
@@ -1177,9 +1188,14 @@ impl Engine<'_> {
     }
 
     fn describe(&mut self, msg: &[u8]) -> Result<(), End> {
-        let Ok((_, _, rec)) = self.target(&msg[5..], "Describe") else {
+        let Ok((kind, name, rec)) = self.target(&msg[5..], "Describe") else {
             return Err(bad_message(self.client, "Describe"));
         };
+        if name.is_empty() && rec.is_none() {
+            // a node the client's last simple query did not go to may still hold one
+            self.no_unnamed(kind);
+            return Ok(());
+        }
         if let Some(r) = rec
             .as_ref()
             .filter(|r| !r.broken && self.refused_in_failed_tx(&r.stmt))
@@ -1217,6 +1233,10 @@ impl Engine<'_> {
         };
         let portal = String::from_utf8_lossy(portal).into_owned();
         let mut rec = self.records.portals.get(&portal).cloned();
+        if portal.is_empty() && rec.is_none() {
+            self.no_unnamed(b'P');
+            return Ok(());
+        }
         if rec
             .as_ref()
             .is_some_and(|r| !r.broken && self.refused_in_failed_tx(&r.stmt))
