@@ -49,8 +49,9 @@ pub fn recompute_main_node(sh: &Shmem) {
     sh.header().main_node_id.store(main, Relaxed);
 }
 
-/// Apply a reloaded configuration's backend slots: weights, flags and application names always;
-/// host and port only for slots that were unused (a new node starts `down`).
+/// Apply a reloaded configuration's backend slots to shared memory: weights and flags always;
+/// host and port only for slots that were unused (a new node starts `down`). Data directories
+/// and application names live in each process's configuration (its own reload applies them).
 pub fn apply_reloaded_backends(cfg: &Config, sh: &Shmem) {
     store_flags(cfg, sh);
     let backends = cfg.backends();
@@ -70,21 +71,12 @@ pub fn apply_reloaded_backends(cfg: &Config, sh: &Shmem) {
             }
         }
         if info.port.load(Relaxed) != 0 {
+            // (a changed weight was logged by the reload, as pgpool logs it: the raw values)
             let w = if b.port != 0 && total > 0.0 {
                 b.weight / total
             } else {
                 0.0
             };
-            let old = info.weight();
-            if (old - w).abs() > f64::EPSILON {
-                pglog!(
-                    Severity::Log,
-                    "backend weight for backend:{} changed from {:.6} to {:.6}",
-                    i,
-                    old,
-                    w
-                );
-            }
             info.weight.store(w.to_bits(), Relaxed);
         }
     }

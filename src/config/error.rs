@@ -114,6 +114,11 @@ impl Diag {
         self
     }
 
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Diag {
+        self.hint = Some(hint.into());
+        self
+    }
+
     /// The log lines of this diagnostic: `"<LEVEL>:  message"`, then `"DETAIL:  …"` and
     /// `"HINT:  …"` when present (each is its own log line, as pgpool prints them).
     pub fn lines(&self) -> Vec<String> {

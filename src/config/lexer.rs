@@ -255,6 +255,32 @@ pub fn could_not_open(path: &Path) -> Diag {
     .with_detail("using default configuration parameter values")
 }
 
+/// The file an `include` of `value` in the file `including` names. A relative value is joined
+/// to the including file's directory the way pgpool joins them (PostgreSQL's old
+/// `join_path_components`): leading `./` are dropped and each leading `../` removes the
+/// directory's last component; nothing else is normalised.
+fn include_target(including: &Path, value: &str) -> PathBuf {
+    if value.starts_with('/') {
+        return PathBuf::from(value);
+    }
+    let mut dir = including
+        .parent()
+        .unwrap_or_else(|| Path::new("."))
+        .to_path_buf();
+    let mut rest = value;
+    loop {
+        if let Some(r) = rest.strip_prefix("./") {
+            rest = r;
+        } else if let Some(r) = rest.strip_prefix("../") {
+            dir.pop();
+            rest = r;
+        } else {
+            break;
+        }
+    }
+    dir.join(rest)
+}
+
 /// Parse one file's text; `path` names it in errors and anchors relative includes.
 pub fn parse_text(src: &[u8], path: &Path, depth: usize) -> Result<Vec<Item>, ParseFailure> {
     let fail = |error| ParseFailure {
@@ -285,21 +311,13 @@ pub fn parse_text(src: &[u8], path: &Path, depth: usize) -> Result<Vec<Item>, Pa
         };
         let value = String::from_utf8_lossy(value_bytes).into_owned();
         if key == "include" {
-            let base = path.parent().unwrap_or_else(|| Path::new("."));
-            let target = base.join(&value);
             if depth >= MAX_INCLUDE_DEPTH {
-                return Err(fail(
-                    ConfigError::invalid(format!(
-                        "could not open configuration file \"{}\": maximum nesting depth exceeded",
-                        target.display()
-                    ))
-                    .with_detail(Some(format!(
-                        "parse error at line {line} '{}' token = {}",
-                        String::from_utf8_lossy(raw),
-                        v.tok as u8
-                    ))),
-                ));
+                // named as written, without a DETAIL (pgpool-II 4.3.5)
+                return Err(fail(ConfigError::invalid(format!(
+                    "could not open configuration file \"{value}\": maximum nesting depth exceeded"
+                ))));
             }
+            let target = include_target(path, &value);
             let Ok(text) = std::fs::read(&target) else {
                 return Err(ParseFailure {
                     warnings: vec![could_not_open(&target)],
@@ -436,6 +454,25 @@ mod tests {
         assert_eq!(
             err.error.detail(),
             Some("parse error at line 1 ''nope.conf'' token = 4")
+        );
+
+        // a leading `../` climbs from the including file's directory (pgpool-II 4.3.5 names
+        // `<dir>/absent.conf`, not `<dir>/sub/../absent.conf`)
+        std::fs::write(sub.join("up.conf"), "include = '../absent.conf'\n").expect("write");
+        let err = parse_text(b"include = 'sub/up.conf'\n", &main, 0).unwrap_err();
+        assert_eq!(
+            err.warnings[0].message,
+            format!(
+                "could not open configuration file: \"{}\"",
+                dir.path().join("absent.conf").display()
+            )
+        );
+        assert_eq!(
+            err.error.to_string(),
+            format!(
+                "syntax error in configuration file \"{}\"",
+                sub.join("up.conf").display()
+            )
         );
 
         let looping = dir.path().join("loop.conf");

@@ -92,15 +92,16 @@ pub fn resolve(key: &str) -> Result<Option<Target>, ConfigError> {
             )));
         }
         let max = p.array as usize;
-        let idx = rest.parse::<usize>().unwrap_or(usize::MAX);
-        if idx >= max {
+        // pgpool reads the index with atoi(): leading zeros are decimal, and the number it
+        // prints is strtol's (saturated) value cut to an int
+        let idx = rest.parse::<i64>().unwrap_or(i64::MAX);
+        if idx >= max as i64 {
             return Err(ConfigError::invalid(format!(
-                "invalid index {rest} for configuration parameter \"{}\"",
-                p.name
-            ))
-            .with_detail(Some(format!("allowed index is between 0 and {}", max - 1))));
+                "{} index outside the valid range for parameter \"{key}\" (0 .. {max})",
+                idx as i32
+            )));
         }
-        return Ok(Some(Target::Indexed(i, Some(idx))));
+        return Ok(Some(Target::Indexed(i, Some(idx as usize))));
     }
     Ok(None)
 }

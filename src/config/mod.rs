@@ -14,11 +14,16 @@
 //!
 //! Diagnostics: `load`/`reload` return the lines to log, one per log line, each starting with
 //! its severity as pgpool prints it (`"INFO:  unrecognized configuration parameter \"x\""`,
-//! `"WARNING:  …"`, `"LOG:  …"`, `"DETAIL:  …"` right after the line it belongs to). The
-//! structured form is available through [`Config::load_diags`] / [`Config::reload_diags`].
+//! `"WARNING:  …"`, `"LOG:  …"`, `"DETAIL:  …"` right after the line it belongs to).
+//! [`Config::load_with`] / [`Config::reload_with`] hand each structured diagnostic to a sink as
+//! it arises, together with the configuration applied so far (so the caller can log it under
+//! the log settings of that moment, as pgpool does), including those raised before a line
+//! that makes the load fail.
 //!
 //! Reload starts from the current values and applies the file on top (so a line removed from
-//! the file keeps its old value, as pgpool keeps removed backends).
+//! the file keeps its old value, as pgpool keeps removed backends). The reload rules of backend
+//! slots (§5.2) look at the configuration before the reload and, for
+//! `backend_data_directoryN`, at the node's status in shared memory (down or not).
 
 pub mod docs;
 pub mod error;
@@ -144,61 +149,103 @@ impl Config {
 
     /// Load `path` in start context (see the module contract).
     pub fn load(path: &Path) -> Result<(Config, Vec<String>), ConfigError> {
-        Config::load_diags(path).map(|(c, d)| (c, error::diag_lines(&d)))
+        let mut lines = Vec::new();
+        let cfg = Config::load_with(path, &mut |_, d| lines.extend(d.lines()))?;
+        Ok((cfg, lines))
     }
 
-    /// [`Config::load`] with structured diagnostics.
-    pub fn load_diags(path: &Path) -> Result<(Config, Vec<Diag>), ConfigError> {
+    /// [`Config::load`] delivering each diagnostic to `sink` as it arises, with the
+    /// configuration applied so far: also those raised before a line that makes the load fail.
+    pub fn load_with(path: &Path, sink: &mut DiagSink<'_>) -> Result<Config, ConfigError> {
         let path = absolute(path);
         let mut cfg = Config::defaults();
         cfg.path = path.clone();
-        let mut diags = Vec::new();
+        let mut pass = Pass::new(Mode::Start, None, &|_| false);
         let text = match std::fs::read(&path) {
             Ok(t) => t,
             Err(_) => {
-                diags.push(lexer::could_not_open(&path));
-                validate::post_process(&mut cfg, None, Mode::Start, &mut diags)?;
-                return Ok((cfg, diags));
+                sink(&cfg, &lexer::could_not_open(&path));
+                let r = validate::post_process(&mut cfg, None, Mode::Start, &mut pass.diags);
+                pass.flush(&cfg, sink);
+                r?;
+                return Ok(cfg);
             }
         };
-        // A missing include also produced a WARNING; the syntax error that follows names it.
-        let items = lexer::parse_text(&text, &path, 0).map_err(|f| f.error)?;
+        let items = match lexer::parse_text(&text, &path, 0) {
+            Ok(items) => items,
+            Err(f) => {
+                // a missing include's WARNING, before the syntax error that names it
+                for w in &f.warnings {
+                    sink(&cfg, w);
+                }
+                return Err(f.error);
+            }
+        };
         for item in &items {
-            cfg.apply(&item.key, &item.value, Mode::Start, &mut diags)?;
+            let r = cfg.apply_line(&item.key, &item.value, &mut pass);
+            pass.flush(&cfg, sink);
+            r?;
         }
         cfg.finish_free_defaults();
-        validate::post_process(&mut cfg, None, Mode::Start, &mut diags)?;
+        let r = validate::post_process(&mut cfg, None, Mode::Start, &mut pass.diags);
+        pass.flush(&cfg, sink);
+        r?;
         cfg.reset = cfg.values.clone();
-        Ok((cfg, diags))
+        Ok(cfg)
     }
 
     /// Re-read the file in reload context. Returns the new config and the WARNING/LOG lines.
     /// A syntax error abandons the whole reload (the error is returned; log it as WARNING).
     pub fn reload(&self) -> Result<(Config, Vec<String>), ConfigError> {
-        self.reload_diags().map(|(c, d)| (c, error::diag_lines(&d)))
+        let mut lines = Vec::new();
+        let cfg = self.reload_with(&mut |_, d| lines.extend(d.lines()))?;
+        Ok((cfg, lines))
     }
 
-    /// [`Config::reload`] with structured diagnostics.
-    pub fn reload_diags(&self) -> Result<(Config, Vec<Diag>), ConfigError> {
+    /// [`Config::reload`] delivering each diagnostic to `sink` as it arises, with the
+    /// configuration applied so far. Which backend nodes are down (a reload may change their
+    /// data directory, spec/config.md §5.2) is read from shared memory.
+    pub fn reload_with(&self, sink: &mut DiagSink<'_>) -> Result<Config, ConfigError> {
+        self.reload_using(sink, &node_down_in_shared_memory)
+    }
+
+    /// [`Config::reload_with`] with `node_down(n)` saying whether backend `n` is down.
+    pub fn reload_using(
+        &self,
+        sink: &mut DiagSink<'_>,
+        node_down: &dyn Fn(usize) -> bool,
+    ) -> Result<Config, ConfigError> {
         let mut cfg = self.clone();
-        let mut diags = Vec::new();
         let text = std::fs::read(&self.path).map_err(|_| {
             ConfigError::invalid(format!(
                 "could not open configuration file: \"{}\"",
                 self.path.display()
             ))
         })?;
-        let items = lexer::parse_text(&text, &self.path, 0).map_err(|f| f.error)?;
-        for item in &items {
-            if let Err(e) = cfg.apply(&item.key, &item.value, Mode::Reload, &mut diags) {
-                diags.push(e.to_diag(Level::Warning));
+        let items = match lexer::parse_text(&text, &self.path, 0) {
+            Ok(items) => items,
+            Err(f) => {
+                for w in &f.warnings {
+                    sink(self, w);
+                }
+                return Err(f.error);
             }
+        };
+        let mut pass = Pass::new(Mode::Reload, Some(self), node_down);
+        for item in &items {
+            if let Err(e) = cfg.apply_line(&item.key, &item.value, &mut pass) {
+                pass.diags.push(e.to_diag(Level::Warning));
+            }
+            pass.flush(&cfg, sink);
         }
+        pass.restart_needed(&cfg);
         cfg.finish_free_defaults();
-        if let Err(e) = validate::post_process(&mut cfg, Some(self), Mode::Reload, &mut diags) {
-            diags.push(e.to_diag(Level::Warning));
+        if let Err(e) = validate::post_process(&mut cfg, Some(self), Mode::Reload, &mut pass.diags)
+        {
+            pass.diags.push(e.to_diag(Level::Warning));
         }
-        Ok((cfg, diags))
+        pass.flush(&cfg, sink);
+        Ok(cfg)
     }
 
     pub fn path(&self) -> &Path {
@@ -225,8 +272,10 @@ impl Config {
         self.pgpool_node_id
     }
 
-    /// Apply one `key = value` line. Errors are pgpool's; in reload mode the caller turns them
-    /// into WARNINGs. Unknown keys give an INFO diagnostic.
+    /// Apply one `key = value` line on its own, as a line of a file loaded (`Mode::Start`) or
+    /// reloaded (`Mode::Reload`, against the values before it; no node is down). Errors are
+    /// pgpool's; in reload mode a caller turns them into WARNINGs. Unknown keys give an INFO
+    /// diagnostic.
     pub fn apply(
         &mut self,
         key: &str,
@@ -234,8 +283,23 @@ impl Config {
         mode: Mode,
         diags: &mut Vec<Diag>,
     ) -> Result<(), ConfigError> {
+        let old = (mode == Mode::Reload).then(|| self.clone());
+        let mut pass = Pass::new(mode, old.as_ref(), &|_| false);
+        let r = self.apply_line(key, text, &mut pass);
+        pass.restart_needed(self);
+        diags.append(&mut pass.diags);
+        r
+    }
+
+    /// Apply one line of a load or reload pass.
+    fn apply_line(
+        &mut self,
+        key: &str,
+        text: &str,
+        pass: &mut Pass<'_>,
+    ) -> Result<(), ConfigError> {
         let Some(target) = lookup::resolve(key)? else {
-            diags.push(Diag::new(
+            pass.diags.push(Diag::new(
                 Level::Info,
                 format!("unrecognized configuration parameter \"{key}\""),
             ));
@@ -243,18 +307,25 @@ impl Config {
         };
         let p = target.param();
         if p.has(ALIAS) {
-            if let Some(new) = p.alias_target() {
-                diags.push(Diag::new(
-                    Level::Warning,
-                    format!(
-                        "configuration parameter \"{key}\" is deprecated, use \"{new}\" instead"
-                    ),
-                ));
-                self.apply_target(target, key, text, mode, diags)?;
-                return self.apply(new, text, mode, diags);
+            match p.alias_target() {
+                Some(new) => {
+                    pass.diags.push(Diag::new(
+                        Level::Warning,
+                        format!(
+                            "configuration parameter \"{key}\" is deprecated, use \"{new}\" instead"
+                        ),
+                    ));
+                    self.apply_target(target, key, text, pass)?;
+                    return self.apply_line(new, text, pass);
+                }
+                None => {
+                    if let Some(d) = params::removed_name_warning(p.name) {
+                        pass.diags.push(d);
+                    }
+                }
             }
         }
-        self.apply_target(target, key, text, mode, diags)
+        self.apply_target(target, key, text, pass)
     }
 
     fn apply_target(
@@ -262,42 +333,51 @@ impl Config {
         target: Target,
         key: &str,
         text: &str,
-        mode: Mode,
-        diags: &mut Vec<Diag>,
+        pass: &mut Pass<'_>,
     ) -> Result<(), ConfigError> {
         let p = target.param();
         let i = target.param_index();
         let free_form = matches!(target, Target::Indexed(_, None));
         let new = parse_value(p, key, text, free_form)?;
-        let current = match target {
-            Target::Scalar(_) | Target::Indexed(_, None) => &self.values[i],
-            Target::Indexed(_, Some(s)) => &self.slots[i][s],
-        };
-        if mode == Mode::Reload && p.context == Context::Start {
-            if *current != new {
-                diags.push(Diag::new(
-                    Level::Log,
-                    format!("parameter \"{key}\" cannot be changed without restarting the server"),
-                ));
-            }
+        validate::check_redirect_list(p.name, text, &mut pass.diags)?;
+        if pass.mode == Mode::Reload && p.context == Context::Start {
+            pass.note_start_only(key, target, new);
             return Ok(());
         }
         match target {
             Target::Scalar(_) | Target::Indexed(_, None) => self.values[i] = new,
             Target::Indexed(_, Some(s)) => {
-                let new = if mode == Mode::Reload {
-                    match validate::backend_reload_rule(self, p.name, s, current, new, diags) {
-                        Some(v) => v,
-                        None => return Ok(()),
+                let new = match pass.old {
+                    Some(old) => {
+                        let current = &self.slots[i][s];
+                        match validate::backend_reload_rule(
+                            old,
+                            p.name,
+                            s,
+                            current,
+                            new,
+                            pass.node_down,
+                            &mut pass.diags,
+                        ) {
+                            Some(v) => v,
+                            None => return Ok(()),
+                        }
                     }
-                } else {
-                    new
+                    None => new,
                 };
                 self.slots[i][s] = new;
                 self.explicit[i][s] = true;
             }
         }
         Ok(())
+    }
+
+    /// The stored value a key resolves to.
+    fn target_value(&self, target: Target) -> &Value {
+        match target {
+            Target::Scalar(i) | Target::Indexed(i, None) => &self.values[i],
+            Target::Indexed(i, Some(s)) => &self.slots[i][s],
+        }
     }
 
     /// Copy each health-check index-free value into the slots not set explicitly.
@@ -493,6 +573,71 @@ impl Config {
             self.values[i] = v;
         }
     }
+}
+
+/// Receives each diagnostic of a load or reload as it arises, with the configuration as applied
+/// up to that point: pgpool logs each line's messages under the log settings in force when it
+/// applies the line (an INFO before `log_min_messages = info` is not logged, one after it is).
+pub type DiagSink<'a> = dyn FnMut(&Config, &Diag) + 'a;
+
+/// The state of one load or reload while its lines are applied.
+struct Pass<'a> {
+    mode: Mode,
+    /// Reload: the configuration before this reload (what "an unused slot" refers to).
+    old: Option<&'a Config>,
+    /// Whether backend node `n` is down (reload rule of `backend_data_directoryN`).
+    node_down: &'a dyn Fn(usize) -> bool,
+    /// Diagnostics not yet delivered to the sink.
+    diags: Vec<Diag>,
+    /// Reload: the start-only parameters the file sets, with the key and value of their last
+    /// line, in the order of their first line.
+    start_only: Vec<(String, Target, Value)>,
+}
+
+impl<'a> Pass<'a> {
+    fn new(mode: Mode, old: Option<&'a Config>, node_down: &'a dyn Fn(usize) -> bool) -> Self {
+        Pass {
+            mode,
+            old,
+            node_down,
+            diags: Vec::new(),
+            start_only: Vec::new(),
+        }
+    }
+
+    fn flush(&mut self, cfg: &Config, sink: &mut DiagSink<'_>) {
+        for d in self.diags.drain(..) {
+            sink(cfg, &d);
+        }
+    }
+
+    fn note_start_only(&mut self, key: &str, target: Target, value: Value) {
+        match self.start_only.iter_mut().find(|(_, t, _)| *t == target) {
+            Some(e) => *e = (key.to_owned(), target, value),
+            None => self.start_only.push((key.to_owned(), target, value)),
+        }
+    }
+
+    /// A LOG line for each start-only parameter whose value in the file (its last line) differs
+    /// from the running one: the reload keeps the running value.
+    fn restart_needed(&mut self, cfg: &Config) {
+        for (key, target, value) in std::mem::take(&mut self.start_only) {
+            if *cfg.target_value(target) != value {
+                self.diags.push(Diag::new(
+                    Level::Log,
+                    format!("parameter \"{key}\" cannot be changed without restarting the server"),
+                ));
+            }
+        }
+    }
+}
+
+/// Whether backend `node` is down in shared memory; false where there is none (tools, tests).
+fn node_down_in_shared_memory(node: usize) -> bool {
+    crate::shmem::try_shmem().is_some_and(|sh| {
+        node < crate::shmem::MAX_BACKENDS
+            && sh.backend(node).status() == crate::shmem::BackendStatus::Down
+    })
 }
 
 /// Make a path absolute against the current directory (pgpool does this before daemonizing).

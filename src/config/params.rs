@@ -3,6 +3,8 @@
 //! context, group and descriptions; the parser, `PGPOOL SHOW/SET/RESET`, reload,
 //! `SHOW pool_status`, `conf/pgpool.conf.sample` and `docs/configuration.md` all read it.
 
+use super::error::{Diag, Level};
+
 /// Backend slots (`backend_*N`, `health_check_*N`, `connect_timeoutN`): N = 0..128.
 pub const MAX_BACKENDS: u16 = 128;
 /// Watchdog node slots (`hostnameN`, `wd_portN`, `pgpool_portN`).
@@ -199,8 +201,9 @@ impl Group {
 
 /// The value is a secret: PGPOOL SHOW prints `*****` and SHOW pool_status omits it.
 pub const SECRET: u8 = 1;
-/// An old spelling kept for compatibility; setting it sets [`Param::alias_target`] with a WARNING.
-/// Hidden from PGPOOL SHOW ALL, the sample file and pool_status.
+/// An old spelling kept for compatibility; setting it sets [`Param::alias_target`] with a WARNING
+/// (or, without a target, only logs [`removed_name_warning`]). Hidden from PGPOOL SHOW ALL, the
+/// sample file and pool_status.
 pub const ALIAS: u8 = 2;
 /// An indexed parameter that also has an index-free form giving the default of every slot.
 pub const FREE_DEFAULT: u8 = 4;
@@ -233,10 +236,25 @@ impl Param {
     pub fn alias_target(&self) -> Option<&'static str> {
         match self.name {
             "delegate_IP" => Some("delegate_ip"),
-            "fail_over_on_backend_error" => Some("failover_on_backend_error"),
             "socket_dir" => Some("unix_socket_directories"),
             _ => None,
         }
+    }
+}
+
+/// The WARNING pgpool-II logs when a removed [`ALIAS`] without a target is set (its value is
+/// ignored).
+pub fn removed_name_warning(name: &str) -> Option<Diag> {
+    match name {
+        "fail_over_on_backend_error" => Some(
+            Diag::new(
+                Level::Warning,
+                "fail_over_on_backend_error is changed to failover_on_backend_error",
+            )
+            .with_detail("setting failover_on_backend_error has no effect")
+            .with_hint("use failover_on_backend_error instead"),
+        ),
+        _ => None,
     }
 }
 
@@ -354,19 +372,19 @@ pub const PARAMS: &[Param] = &[
         desc: "Directories where the PCP Unix socket is created (socket mode is always 0777). 4.6: comma list.",
         show_desc: "The directories to create the UNIX domain socket for accepting pgpool-II PCP connections." },
     P { name: "backend_hostname", kind: Kind::Str(Some("")), context: Reload, group: Group::Backends, array: MAX_BACKENDS, flags: 0,
-        desc: "Host name, IP address, or (if it starts with `/`) Unix-socket directory of backend N; empty means /tmp.",
+        desc: "Host name, IP address, or (if it starts with `/`) Unix-socket directory of backend N; empty means /tmp. A reload changes it only for a slot that was unused.",
         show_desc: "Hostname or IP address of backend." },
     P { name: "backend_port", kind: Kind::Int { default: 0, min: 1024, max: 65535, unit: Unit::None }, context: Reload, group: Group::Backends, array: MAX_BACKENDS, flags: 0,
-        desc: "Port of backend N; 0 = slot unused.",
+        desc: "Port of backend N; 0 = slot unused. A reload sets it only for a slot that was unused (the new node starts down).",
         show_desc: "Port number of backend." },
     P { name: "backend_weight", kind: Kind::Real { default: 0.0, min: 0.0, max: 1e8 }, context: Reload, group: Group::Backends, array: MAX_BACKENDS, flags: 0,
-        desc: "Load-balancing weight of backend N (relative; normalised to weight/Σweights).",
+        desc: "Load-balancing weight of backend N (relative; normalised to weight/Σweights). A reload change applies to new sessions.",
         show_desc: "Load balancing weight of backend." },
     P { name: "backend_data_directory", kind: Kind::Str(Some("")), context: Reload, group: Group::Backends, array: MAX_BACKENDS, flags: 0,
-        desc: "Data directory of backend N; needed for online recovery and passed to failover/recovery scripts (%D, %R).",
+        desc: "Data directory of backend N; needed for online recovery and passed to failover/recovery scripts (%D, %R). A reload changes it for a slot that was unused or a node that is down.",
         show_desc: "Data directory of backend." },
     P { name: "backend_flag", kind: Kind::Str(Some("ALLOW_TO_FAILOVER")), context: Reload, group: Group::Backends, array: MAX_BACKENDS, flags: 0,
-        desc: "`|`-separated flags: ALLOW_TO_FAILOVER (default) / DISALLOW_TO_FAILOVER (mutually exclusive) and ALWAYS_PRIMARY.",
+        desc: "`|`-separated flags, upper case, no blanks: ALLOW_TO_FAILOVER (default) / DISALLOW_TO_FAILOVER (mutually exclusive) and ALWAYS_PRIMARY.",
         show_desc: "Controls various backend behavior." },
     P { name: "backend_application_name", kind: Kind::Str(Some("")), context: Reload, group: Group::Backends, array: MAX_BACKENDS, flags: 0,
         desc: "application_name that backend N's walreceiver uses in primary_conninfo; used to match pg_stat_replication rows for replication_state/replication_sync_state.",
@@ -456,7 +474,7 @@ pub const PARAMS: &[Param] = &[
         desc: "`;`-separated queries sent to backends when a client session ends, before the connection is pooled.",
         show_desc: "list of commands sent to reset the backend connection when user session exits." },
     P { name: "log_destination", kind: Kind::Str(Some("stderr")), context: Reload, group: Group::Logging, array: 0, flags: 0,
-        desc: "Comma list of `stderr` and/or `syslog`.",
+        desc: "Comma list of `stderr` and/or `syslog` (lower case, no blanks; empty is refused).",
         show_desc: "destination of pgpool-II log" },
     P { name: "log_line_prefix", kind: Kind::Str(Some("%m: %a pid %p: ")), context: Reload, group: Group::Logging, array: 0, flags: 0,
         desc: "printf-like prefix for each log line; escapes in §6.5.",
@@ -564,13 +582,13 @@ pub const PARAMS: &[Param] = &[
         desc: "`;`-separated regexes; matching queries are always sent to the primary (streaming/logical/slony). A backslash protects the next character.",
         show_desc: "list of query patterns that should be sent to primary node." },
     P { name: "user_redirect_preference_list", kind: Kind::Str(None), context: Reload, group: Group::LoadBalance, array: 0, flags: 0,
-        desc: "`user_regex:node[(weight)]`,… — per-user load-balance target (node = id, `primary` or `standby`; optional weight 0…1).",
+        desc: "`user_regex:node[(weight)]`,… — per-user load-balance target (node = id, `primary` or `standby`; optional weight 0…1). Checked when loaded: each node must be `primary`, `standby` (any case) or 0…127 and each name a valid regex.",
         show_desc: "redirect by user name." },
     P { name: "database_redirect_preference_list", kind: Kind::Str(None), context: Reload, group: Group::LoadBalance, array: 0, flags: 0,
-        desc: "`db_regex:node[(weight)]`,… — per-database load-balance target.",
+        desc: "`db_regex:node[(weight)]`,… — per-database load-balance target (checked when loaded, as user_redirect_preference_list).",
         show_desc: "redirect by database name." },
     P { name: "app_name_redirect_preference_list", kind: Kind::Str(None), context: Reload, group: Group::LoadBalance, array: 0, flags: 0,
-        desc: "`app_regex:node[(weight)]`,… — per-application_name load-balance target.",
+        desc: "`app_regex:node[(weight)]`,… — per-application_name load-balance target (checked when loaded, as user_redirect_preference_list).",
         show_desc: "redirect by application name." },
     P { name: "allow_sql_comments", kind: Kind::Bool(false), context: Session, group: Group::LoadBalance, array: 0, flags: 0,
         desc: "If on, leading SQL comments do not prevent load balancing / query caching; if off, a query must start with SELECT/WITH/TABLE/`(` (after optional white space) to be load-balanced.",
@@ -645,7 +663,7 @@ pub const PARAMS: &[Param] = &[
         desc: "Trigger failover when reading from/writing to a backend socket fails; off = just end the session.",
         show_desc: "Triggers fail over when reading/writing to backend socket fails." },
     P { name: "fail_over_on_backend_error", kind: Kind::Bool(true), context: Reload, group: Group::Failover, array: 0, flags: ALIAS,
-        desc: "Old spelling; accepted with a WARNING and copied into failover_on_backend_error.",
+        desc: "Old spelling, no longer used: accepted with a WARNING and ignored, as pgpool-II does (set failover_on_backend_error instead).",
         show_desc: "Triggers fail over when reading/writing to backend socket fails." },
     P { name: "failover_on_backend_shutdown", kind: Kind::Bool(false), context: Reload, group: Group::Failover, array: 0, flags: 0,
         desc: "Trigger failover when a backend sends an admin-shutdown error (SQLSTATE 57P01, e.g. `pg_ctl stop` or backend killed); off = only the session ends.",
@@ -771,7 +789,7 @@ pub const PARAMS: &[Param] = &[
         desc: "Lifecheck interval.",
         show_desc: "Time interval in seconds between life check." },
     P { name: "heartbeat_hostname", kind: Kind::Str(Some("")), context: Reload, group: Group::Lifecheck, array: MAX_WD_IF, flags: 0,
-        desc: "Entry N ≠ local id: address(es) to send heartbeats to; entry N = local id: ignored (address to receive on).",
+        desc: "Entry N ≠ local id: address(es) to send heartbeats to; entry N = local id: ignored (address to receive on). With wd_lifecheck_method = heartbeat every entry but the local id's (0 without the watchdog) that has a heartbeat_portN needs one, even with use_watchdog off.",
         show_desc: "Hostname for sending heartbeat signal." },
     P { name: "heartbeat_port", kind: Kind::Int { default: 0, min: 1024, max: 65535, unit: Unit::None }, context: Reload, group: Group::Lifecheck, array: MAX_WD_IF, flags: 0,
         desc: "UDP port: for the local entry, the receive port; for others, the destination port.",

@@ -88,10 +88,22 @@ fn debian_4_3_5_sample_loads() {
         "streaming_replication"
     );
 
-    // Every setting uncommented (4.3 names included: socket_dir, delegate_IP).
+    // Every setting uncommented (4.3 names included: socket_dir, delegate_IP). pgpool-II 4.3.5
+    // itself refuses that file: its heartbeat destinations 1 and 2 have empty host names
+    // (checked whether or not the watchdog is on).
     let text = std::fs::read_to_string(&path).expect("read sample");
     let dir = tempfile::tempdir().expect("tempdir");
     let p = write_conf(dir.path(), "pgpool.conf", &uncomment(&text));
+    let e = Config::load(&p).unwrap_err();
+    assert_eq!(
+        (e.message(), e.detail()),
+        (
+            "invalid watchdog configuration",
+            Some("heartbeat_hostname1 is not defined")
+        )
+    );
+    let hosts = "\nheartbeat_hostname1 = 'host1'\nheartbeat_hostname2 = 'host2'\n";
+    let p = write_conf(dir.path(), "pgpool.conf", &(uncomment(&text) + hosts));
     let (c, diags) = Config::load(&p).unwrap_or_else(|e| panic!("{e} {:?}", e.detail()));
     assert!(diags.iter().all(|d| !d.starts_with("INFO")), "{diags:?}");
     assert_eq!(c.get_int("port"), 5433);
@@ -352,10 +364,17 @@ fn reload_keeps_old_values_on_invalid_input_and_start_only_params() {
         ),
         "{diags:?}"
     );
-    assert!(diags
+    let at = diags
         .iter()
-        .any(|d| d
-            .starts_with("LOG:  backend weight for backend:0 changed from 0.000000 to 2.000000")));
+        .position(|d| {
+            d == "LOG:  initializing pool configuration: backend weight for backend:0 changed \
+                  from 0.000000 to 2.000000"
+        })
+        .unwrap_or_else(|| panic!("{diags:?}"));
+    assert_eq!(
+        diags[at + 1],
+        "DETAIL:  This change will be effective from next client session"
+    );
 
     // A syntax error abandons the whole reload.
     write_conf(
@@ -467,9 +486,23 @@ fn aliases_set_the_new_name() {
     )
     .expect("loads");
     assert_eq!(c.get_str("delegate_ip"), "10.0.0.1");
-    assert!(!c.get_bool("failover_on_backend_error"));
     assert_eq!(c.get_list("unix_socket_directories"), vec!["/run"]);
     assert_eq!(diags.iter().filter(|d| d.starts_with("WARNING")).count(), 3);
+    // the removed spelling only warns, in pgpool-II 4.3.5's words; the value has no effect
+    assert!(c.get_bool("failover_on_backend_error"));
+    let at = diags
+        .iter()
+        .position(|d| {
+            d == "WARNING:  fail_over_on_backend_error is changed to failover_on_backend_error"
+        })
+        .unwrap_or_else(|| panic!("{diags:?}"));
+    assert_eq!(
+        diags[at + 1..at + 3],
+        [
+            "DETAIL:  setting failover_on_backend_error has no effect",
+            "HINT:  use failover_on_backend_error instead"
+        ]
+    );
 }
 
 #[test]
@@ -489,7 +522,7 @@ fn watchdog_needs_a_node_id_file() {
     let e = Config::load(&p).unwrap_err();
     assert_eq!(
         e.detail(),
-        Some("no watchdog configuration for local pgpool node, pgpool node id: 1")
+        Some("no watchdog configuration for local pgpool node, pgpool node id: 1 ")
     );
 }
 
@@ -510,4 +543,403 @@ fn every_parameter_default_is_valid() {
         PARAMS.iter().filter(|p| p.name != "socket_dir").count(),
         181
     );
+}
+
+/// spec/config.md §5.2 (verified with pgpool-II 4.3.5): a reload changes the data directory of
+/// a backend that was unused before it or that is down, never of one that is up; host name and
+/// port only of a slot unused before the reload, whatever the order of the lines.
+#[test]
+fn reload_changes_the_data_directory_of_unused_or_down_nodes_only() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = write_conf(
+        dir.path(),
+        "pgpool.conf",
+        "backend_hostname0 = 'h0'\nbackend_port0 = 5432\nbackend_data_directory0 = '/d0'\n\
+         backend_hostname1 = 'h1'\nbackend_port1 = 5433\nbackend_data_directory1 = '/d1'\n",
+    );
+    let (c, _) = Config::load(&p).expect("load");
+    write_conf(
+        dir.path(),
+        "pgpool.conf",
+        "backend_hostname0 = 'h0'\nbackend_port0 = 5432\nbackend_data_directory0 = '/d0'\n\
+         backend_hostname1 = 'h1'\nbackend_port1 = 5433\nbackend_data_directory1 = '/d1'\n\
+         backend_data_directory0 = '/new0'\nbackend_data_directory1 = '/new1'\n\
+         backend_hostname1 = 'other'\nbackend_port1 = 6000\nbackend_application_name1 = 'app'\n\
+         backend_port2 = 5434\nbackend_data_directory2 = '/d2'\nbackend_hostname2 = 'h2'\n",
+    );
+    let mut lines = Vec::new();
+    let down = |n: usize| n == 1;
+    let r = c
+        .reload_using(&mut |_, d| lines.extend(d.lines()), &down)
+        .expect("reload");
+    assert_eq!(r.backends()[0].data_directory, "/d0", "node 0 is up");
+    assert_eq!(r.backends()[1].data_directory, "/new1", "node 1 is down");
+    assert_eq!(r.backends()[1].hostname, "h1");
+    assert_eq!(r.backends()[1].port, 5433);
+    assert_eq!(r.backends()[1].application_name, "app");
+    // a node added by this reload, its port before its directory and host
+    assert_eq!(r.backends()[2].port, 5434);
+    assert_eq!(r.backends()[2].data_directory, "/d2");
+    assert_eq!(r.backends()[2].hostname, "h2");
+    assert!(lines.is_empty(), "refusals are silent: {lines:?}");
+    // without shared memory (a tool, this test) no node is down
+    let (r, _) = c.reload().expect("reload");
+    assert_eq!(r.backends()[1].data_directory, "/d1");
+}
+
+/// What pgpool-II 4.3.5 logs while applying pgpool.conf comes before the error that stops the
+/// load, each message with the configuration applied up to it (for the log settings of that
+/// moment); at reload too.
+#[test]
+fn diagnostics_before_an_error_reach_the_sink_first() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = write_conf(
+        dir.path(),
+        "pgpool.conf",
+        "no_such_a = 1\nlog_min_messages = info\nno_such_b = 1\nnum_init_children = 0\n",
+    );
+    let mut seen = Vec::new();
+    let e = Config::load_with(&p, &mut |c, d| {
+        seen.push((c.get_enum("log_min_messages").to_owned(), d.message.clone()))
+    })
+    .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "0 is outside the valid range for parameter \"num_init_children\" (1 .. 2147483647)"
+    );
+    assert_eq!(
+        seen,
+        [
+            (
+                "warning".to_owned(),
+                "unrecognized configuration parameter \"no_such_a\"".to_owned()
+            ),
+            (
+                "info".to_owned(),
+                "unrecognized configuration parameter \"no_such_b\"".to_owned()
+            ),
+        ]
+    );
+
+    // a missing include: its WARNING, then the syntax error (at start and at reload)
+    let missing = format!(
+        "WARNING:  could not open configuration file: \"{}\"",
+        dir.path().join("absent.conf").display()
+    );
+    write_conf(dir.path(), "pgpool.conf", "include = 'absent.conf'\n");
+    let mut lines = Vec::new();
+    let e = Config::load_with(&p, &mut |_, d| lines.extend(d.lines())).unwrap_err();
+    assert!(e
+        .to_string()
+        .starts_with("syntax error in configuration file"));
+    assert_eq!(
+        lines,
+        [
+            missing.clone(),
+            "DETAIL:  using default configuration parameter values".to_owned()
+        ]
+    );
+    write_conf(dir.path(), "pgpool.conf", "port = 5000\n");
+    let (c, _) = Config::load(&p).expect("load");
+    write_conf(dir.path(), "pgpool.conf", "include = 'absent.conf'\n");
+    let mut lines = Vec::new();
+    assert!(c.reload_with(&mut |_, d| lines.extend(d.lines())).is_err());
+    assert_eq!(lines[0], missing);
+}
+
+/// spec/config.md §5.1 step 5, as pgpool-II 4.3.5 does it: with `wd_lifecheck_method =
+/// heartbeat` (the default), every heartbeat slot with a port except the local node's (0
+/// without the watchdog) needs a host name, whether or not the watchdog is on. Only an empty
+/// value counts as missing.
+#[test]
+fn heartbeat_destinations_need_a_host_name_without_the_watchdog_too() {
+    let err = load_err("heartbeat_port1 = 9694\n");
+    assert_eq!(
+        err,
+        "invalid watchdog configuration / DETAIL: heartbeat_hostname1 is not defined"
+    );
+    assert_eq!(
+        load_err("heartbeat_port3 = 9694\nheartbeat_port2 = 9694\nheartbeat_hostname3 = ''\n"),
+        "invalid watchdog configuration / DETAIL: heartbeat_hostname2 is not defined"
+    );
+    for ok in [
+        "heartbeat_port0 = 9694\n",
+        "heartbeat_port1 = 9694\nheartbeat_hostname1 = ' '\n",
+        "heartbeat_port1 = 9694\nheartbeat_hostname1 = ';'\n",
+        "heartbeat_port1 = 9694\nwd_lifecheck_method = query\n",
+    ] {
+        load_text(ok).unwrap_or_else(|e| panic!("{ok:?}: {e} {:?}", e.detail()));
+    }
+}
+
+/// Values pgpool-II 4.3.5 refuses at start (checked against the binary): log destinations and
+/// backend flags are neither trimmed nor case-folded, and the redirect preference lists are
+/// checked when applied.
+#[test]
+fn values_pgpool_4_3_5_refuses_at_start_are_refused() {
+    let dest = "invalid configuration for \"log_destination\" / DETAIL: unknown destination :";
+    assert_eq!(
+        load_err("log_destination = 'STDERR'\n"),
+        format!("{dest}STDERR")
+    );
+    assert_eq!(
+        load_err("log_destination = 'stderr, syslog'\n"),
+        format!("{dest} syslog")
+    );
+    assert_eq!(
+        load_err("log_destination = ''\n"),
+        "invalid value \"\" for log_destination"
+    );
+    for ok in [
+        "'stderr,syslog'",
+        "'stderr,,syslog'",
+        "',stderr'",
+        "'syslog'",
+    ] {
+        load_text(&format!("log_destination = {ok}\n")).unwrap_or_else(|e| panic!("{ok}: {e}"));
+    }
+
+    let flag = "invalid configuration for key \"backend_flag0\" / DETAIL: ";
+    assert_eq!(
+        load_err("backend_flag0 = 'ALWAYS_PRIMARY | DISALLOW_TO_FAILOVER'\n"),
+        format!("{flag}unknown backend flag:ALWAYS_PRIMARY ")
+    );
+    assert_eq!(
+        load_err("backend_flag0 = 'always_primary'\n"),
+        format!("{flag}unknown backend flag:always_primary")
+    );
+    // words are checked in order: the conflict is found before the unknown word after it
+    assert_eq!(
+        load_err("backend_flag0 = 'DISALLOW_TO_FAILOVER|ALLOW_TO_FAILOVER|FOO'\n"),
+        format!("{flag}cannot set ALLOW_TO_FAILOVER and DISALLOW_TO_FAILOVER at the same time")
+    );
+    for ok in ["''", "'|'", "'ALWAYS_PRIMARY||ALLOW_TO_FAILOVER'"] {
+        load_text(&format!("backend_flag0 = {ok}\n")).unwrap_or_else(|e| panic!("{ok}: {e}"));
+    }
+
+    let db = "invalid configuration for key \"database_redirect_preference_list\" / DETAIL: ";
+    let app = "invalid configuration for key \"app_name_redirect_preference_list\" / DETAIL: ";
+    for (value, detail) in [
+        ("postgres:foo", "wrong redirect db node spec: \"foo\""),
+        ("postgres:128", "wrong redirect db node spec: \"128\""),
+        (
+            "postgres: primary",
+            "wrong redirect db node spec: \" primary\"",
+        ),
+        ("a:1 ", "wrong redirect db node spec: \"1 \""),
+        ("a:(0.5)", "wrong redirect db node spec: \"\""),
+        ("a:1)", "wrong redirect db node spec: \"1)\""),
+        ("a:b:c", "wrong redirect db node spec: \"b:c\""),
+        ("a:-1", "wrong redirect db node spec: \"-1\""),
+        ("*:zz", "wrong redirect db node spec: \"zz\""),
+        (":1", "wrong redirect dbname regular expression: \"\""),
+        (
+            "(ab:primary",
+            "wrong redirect dbname regular expression: \"(ab\"",
+        ),
+        // POSIX refuses a repetition of nothing (the regex crate would take it after `^`)
+        ("*:1", "wrong redirect dbname regular expression: \"*\""),
+        (
+            "*_test:1",
+            "wrong redirect dbname regular expression: \"*_test\"",
+        ),
+        ("^+a:1", "wrong redirect dbname regular expression: \"^+a\""),
+        (
+            "a|?b:1",
+            "wrong redirect dbname regular expression: \"a|?b\"",
+        ),
+        ("{1}:1", "wrong redirect dbname regular expression: \"{1}\""),
+    ] {
+        assert_eq!(
+            load_err(&format!("database_redirect_preference_list = '{value}'\n")),
+            format!("{db}{detail}"),
+            "{value}"
+        );
+    }
+    assert_eq!(
+        load_err("app_name_redirect_preference_list = '[a-:1'\n"),
+        format!("{app}wrong redirect app name regular expression: \"[a-\"")
+    );
+    for ok in [
+        "postgres:primary",
+        "postgres:PRIMARY,test:Standby",
+        "postgres:127,x:0001",
+        "a:1(0.3),b:2",
+        "a:1(x)",
+        "a:1(",
+        "postgres",
+        "x:1, y:2",
+        "a:1,,b:2",
+        "a**:1,[*]:1,\\*:1,x{2}:1,(|a):1,[^]*]x:1",
+        "",
+    ] {
+        load_text(&format!("database_redirect_preference_list = '{ok}'\n"))
+            .unwrap_or_else(|e| panic!("{ok}: {e} {:?}", e.detail()));
+    }
+
+    // an invalid pattern is first reported as such (a WARNING), at reload as at start
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = write_conf(dir.path(), "pgpool.conf", "port = 5000\n");
+    let (c, _) = Config::load(&p).expect("load");
+    write_conf(
+        dir.path(),
+        "pgpool.conf",
+        "app_name_redirect_preference_list = 'psql:1'\n\
+         app_name_redirect_preference_list = '(x:1'\n",
+    );
+    let (r, lines) = c.reload().expect("reload");
+    assert_eq!(
+        lines,
+        [
+            "WARNING:  failed to add regex pattern, invalid regex pattern: \"(x\" (^(x$)",
+            "WARNING:  invalid configuration for key \"app_name_redirect_preference_list\"",
+            "DETAIL:  wrong redirect app name regular expression: \"(x\"",
+        ]
+    );
+    assert_eq!(r.get_str("app_name_redirect_preference_list"), "psql:1");
+}
+
+/// Messages worded as pgpool-II 4.3.5 words them (each checked against the binary).
+#[test]
+fn messages_are_worded_as_pgpool_4_3_5() {
+    assert_eq!(
+        load_err("backend_port200 = 5432\n"),
+        "200 index outside the valid range for parameter \"backend_port200\" (0 .. 128)"
+    );
+    assert_eq!(
+        load_err("backend_port0200 = 5432\n"),
+        "200 index outside the valid range for parameter \"backend_port0200\" (0 .. 128)"
+    );
+    assert_eq!(
+        load_err("heartbeat_port300 = 1\n"),
+        "300 index outside the valid range for parameter \"heartbeat_port300\" (0 .. 256)"
+    );
+    assert_eq!(
+        load_err("backend_port99999999999 = 1\n"),
+        "1215752191 index outside the valid range for parameter \"backend_port99999999999\" (0 .. 128)"
+    );
+
+    // include nesting: the file named as the include line writes it, without a DETAIL
+    let dir = tempfile::tempdir().expect("tempdir");
+    for i in 1..=11 {
+        write_conf(
+            dir.path(),
+            &format!("f{i}.conf"),
+            &format!("include = 'f{}.conf'\n", i + 1),
+        );
+    }
+    let p = write_conf(dir.path(), "pgpool.conf", "include = 'f1.conf'\n");
+    let e = Config::load(&p).unwrap_err();
+    assert_eq!(
+        (e.to_string().as_str(), e.detail()),
+        (
+            "could not open configuration file \"f11.conf\": maximum nesting depth exceeded",
+            None
+        )
+    );
+
+    // pgpool_node_id
+    let p = write_conf(
+        dir.path(),
+        "pgpool.conf",
+        "use_watchdog = on\nwd_port0 = 9000\nwd_port1 = 9000\n",
+    );
+    let id = dir.path().join("pgpool_node_id");
+    let node_id_err = |content: Option<&str>| {
+        match content {
+            Some(c) => std::fs::write(&id, c).expect("write pgpool_node_id"),
+            None => {
+                let _ = std::fs::remove_file(&id);
+            }
+        }
+        let e = Config::load(&p).unwrap_err();
+        format!("{} / {}", e, e.detail().unwrap_or("-"))
+    };
+    let shown = id.display();
+    assert_eq!(
+        node_id_err(None),
+        format!(
+            "Pgpool node id file {shown} does not exist / \
+             If watchdog is enable, pgpool_node_id file is required"
+        )
+    );
+    assert_eq!(
+        node_id_err(Some("")),
+        format!(
+            "pgpool_node_id file is empty / \
+             If watchdog is enable, we need to specify pgpool node id in {shown} file"
+        )
+    );
+    assert_eq!(
+        node_id_err(Some("1 \n")),
+        format!(
+            "pgpool_node_id is not a numeric value / Please specify a numeric value in {shown} file"
+        )
+    );
+    assert_eq!(
+        node_id_err(Some("12345678901\n")),
+        "Invalid pgpool node id \"12345678\", must be between 0 and 127 / -"
+    );
+
+    // weight changes at reload: once per changed line, unused slots too, raw values
+    let p = write_conf(
+        dir.path(),
+        "pgpool.conf",
+        "backend_hostname0 = 'h0'\nbackend_port0 = 5432\nbackend_weight0 = 1\n\
+         backend_hostname1 = 'h1'\nbackend_port1 = 5433\nbackend_weight1 = 1\n",
+    );
+    let (c, _) = Config::load(&p).expect("load");
+    write_conf(
+        dir.path(),
+        "pgpool.conf",
+        "backend_hostname0 = 'h0'\nbackend_port0 = 5432\nbackend_weight0 = 1\n\
+         backend_hostname1 = 'h1'\nbackend_port1 = 5433\nbackend_weight1 = 1\n\
+         backend_weight1 = 3\nbackend_weight5 = 2\n",
+    );
+    let (_, lines) = c.reload().expect("reload");
+    let weight = |n: usize, from: &str, to: &str| {
+        format!(
+            "LOG:  initializing pool configuration: backend weight for backend:{n} changed from \
+             {from} to {to}"
+        )
+    };
+    let detail = "DETAIL:  This change will be effective from next client session".to_owned();
+    assert_eq!(
+        lines,
+        [
+            weight(1, "1.000000", "3.000000"),
+            detail.clone(),
+            weight(5, "0.000000", "2.000000"),
+            detail
+        ]
+    );
+}
+
+/// Our own LOG for a start-only parameter a reload cannot change (docs/differences.md) is
+/// logged once, when the file's last value for it differs from the running one.
+#[test]
+fn start_only_change_is_logged_once_for_the_files_last_value() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = write_conf(
+        dir.path(),
+        "pgpool.conf",
+        "backend_clustering_mode = 'raw'\nbackend_clustering_mode = 'native_replication'\n",
+    );
+    let (c, _) = Config::load(&p).expect("load");
+    let (_, lines) = c.reload().expect("reload");
+    assert!(lines.is_empty(), "{lines:?}");
+    write_conf(
+        dir.path(),
+        "pgpool.conf",
+        "port = 6000\nbackend_clustering_mode = 'raw'\nport = 6001\n",
+    );
+    let (r, lines) = c.reload().expect("reload");
+    assert_eq!(
+        lines,
+        [
+            "LOG:  parameter \"port\" cannot be changed without restarting the server",
+            "LOG:  parameter \"backend_clustering_mode\" cannot be changed without restarting the server",
+        ]
+    );
+    assert_eq!(r.get_int("port"), 9999);
 }

@@ -37,8 +37,10 @@ pub fn run(opts: &Options) -> i32 {
     note_inherited_descriptors();
     logger::init(&LogSettings::default());
     logger::set_process("main", "MAIN");
-    let (cfg, diags) = match Config::load_diags(&opts.config_file) {
-        Ok(x) => x,
+    // each line's messages are logged as it is applied, under the settings applied so far, and
+    // those before a failing line are logged before the FATAL (as pgpool does)
+    let cfg = match Config::load_with(&opts.config_file, &mut log_diagnostic_under) {
+        Ok(cfg) => cfg,
         Err(e) => {
             log_config_error(Severity::Fatal, &e);
             return exit_code::FATAL;
@@ -51,9 +53,6 @@ pub fn run(opts: &Options) -> i32 {
     logger::apply(&settings);
     // pgpool's first debug line (pool_init_config); with `-d` it shows that debug output is on
     pglog!(Severity::Debug1, "initializing pool configuration");
-    for d in diags {
-        log_diagnostic(&d);
-    }
     match opts.mode {
         Mode::Stop(m) => stop(&cfg, m),
         Mode::Reload => reload(&cfg),
@@ -65,6 +64,13 @@ pub fn run(opts: &Options) -> i32 {
             }
         },
     }
+}
+
+/// The configuration loader's sink: log `d` under the log settings of `applied`, the
+/// configuration as applied up to the line that raised it.
+fn log_diagnostic_under(applied: &Config, d: &crate::config::Diag) {
+    logger::apply(&LogSettings::from_config(applied));
+    log_diagnostic(d);
 }
 
 /// Log one diagnostic returned by the configuration loader.
@@ -662,18 +668,19 @@ impl Main {
     /// SIGHUP: re-read pgpool.conf, apply what may change, pass the signal on.
     fn reload_config(&mut self) {
         pglog!(Severity::Log, "reload config files.");
-        match self.cfg.reload_diags() {
-            Ok((cfg, diags)) => {
-                for d in &diags {
-                    log_diagnostic(d);
-                }
+        match self.cfg.reload_with(&mut log_diagnostic_under) {
+            Ok(cfg) => {
                 let settings = LogSettings::from_config(&cfg);
                 logger::apply(&settings);
                 crate::backend::apply_reloaded_backends(&cfg, self.sh);
                 crate::auth::hba::reload(cfg.get_bool("enable_pool_hba"), cfg.get_bool("ssl"));
                 self.cfg = cfg;
             }
-            Err(e) => log_config_error(Severity::Warning, &e),
+            Err(e) => {
+                // the old settings again, whatever a diagnostic before the error applied
+                logger::apply(&LogSettings::from_config(&self.cfg));
+                log_config_error(Severity::Warning, &e);
+            }
         }
         files::write_status(&status_file(&self.cfg), self.sh);
         self.signal_children(Signal::SIGHUP);

@@ -938,3 +938,170 @@ fn a_reload_in_an_open_session_replaces_its_pgpool_set_values_from_the_file() {
     assert!(seen.len() <= 2, "took {} messages: {seen:?}", seen.len());
     assert_eq!(show_in(&mut open, "log_per_node_statement"), "on");
 }
+
+// ---- diagnostics and reload rules compared with pgpool-II 4.3.5 ------------------------------
+
+/// What pgpool-II 4.3.5 logs while applying pgpool.conf is logged even when a later line makes
+/// the start fail: the INFO of an unknown parameter (logged because `log_min_messages = info`
+/// came first in the file, as pgpool logs each line's messages under the settings applied so
+/// far), the deprecated-name WARNING, and a missing include's WARNING before the FATAL. The
+/// same holds at reload. Verified with `PGRS_PGPOOL_BIN=/usr/sbin/pgpool`.
+#[test]
+fn diagnostics_raised_before_a_start_up_failure_are_logged_before_the_fatal() {
+    let d = Daemon::prepare(
+        shared_cluster(),
+        "log_min_messages = info\nno_such_parameter_before_fatal = 1\n\
+         fail_over_on_backend_error = off\nnum_init_children = 0",
+    );
+    let out = d.pgpool(&["-n"]);
+    assert_eq!(code(&out), Some(3), "{}", stderr(&out));
+    let err = stderr(&out);
+    let at = |needle: &str| {
+        err.find(needle)
+            .unwrap_or_else(|| panic!("{needle:?} not logged:\n{err}"))
+    };
+    let info = at("INFO:  unrecognized configuration parameter \"no_such_parameter_before_fatal\"");
+    let warning =
+        at("WARNING:  fail_over_on_backend_error is changed to failover_on_backend_error");
+    let fatal = at(
+        "FATAL:  0 is outside the valid range for parameter \"num_init_children\" (1 .. 2147483647)",
+    );
+    assert!(info < warning && warning < fatal, "{err}");
+    at("DETAIL:  setting failover_on_backend_error has no effect");
+    at("HINT:  use failover_on_backend_error instead");
+
+    // INFO is below the default log_min_messages: an unknown parameter before the
+    // `log_min_messages = info` line is not logged
+    let d = Daemon::prepare(
+        shared_cluster(),
+        "no_such_parameter_before_level = 1\nlog_min_messages = info\nnum_init_children = 0",
+    );
+    let out = d.pgpool(&["-n"]);
+    assert_eq!(code(&out), Some(3), "{}", stderr(&out));
+    assert!(
+        !stderr(&out).contains("no_such_parameter_before_level"),
+        "{}",
+        stderr(&out)
+    );
+
+    let d = Daemon::prepare(shared_cluster(), "include = 'no-such-include.conf'");
+    let out = d.pgpool(&["-n"]);
+    assert_eq!(code(&out), Some(3), "{}", stderr(&out));
+    let err = stderr(&out);
+    let missing = format!(
+        "WARNING:  could not open configuration file: \"{}\"",
+        d.dir().join("no-such-include.conf").display()
+    );
+    let (w, f) = (
+        err.find(&missing),
+        err.find("FATAL:  syntax error in configuration file"),
+    );
+    assert!(
+        matches!((w, f), (Some(w), Some(f)) if w < f),
+        "{missing:?} then the FATAL:\n{err}"
+    );
+    assert!(
+        err.contains("DETAIL:  using default configuration parameter values"),
+        "{err}"
+    );
+
+    // at reload: the missing include's WARNING, then the syntax error's
+    let mut d = Daemon::start(shared_cluster(), "");
+    append_conf(&d, "include = 'no-such-include.conf'");
+    sighup(&d);
+    wait_until(WAIT, "the syntax error warning", || {
+        d.log().contains(&format!(
+            "WARNING:  syntax error in configuration file \"{}\"",
+            d.conf_path().display()
+        ))
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", tail(&d.log(), 20)));
+    let log = d.log();
+    let missing = format!(
+        "WARNING:  could not open configuration file: \"{}\"",
+        d.dir().join("no-such-include.conf").display()
+    );
+    assert!(
+        log.find(&missing) < log.find("WARNING:  syntax error in configuration file")
+            && log.contains(&missing),
+        "{missing:?} then the syntax error:\n{}",
+        tail(&log, 20)
+    );
+    assert!(d.is_running());
+}
+
+fn pcp_tool(d: &Daemon, tool: &str, extra: &[&str]) -> crate::support::pcp::Run {
+    use crate::support::pcp::{self, PcpPass};
+    let a = pcp::args(d.pcp_port(), extra);
+    let a: Vec<&str> = a.iter().map(String::as_str).collect();
+    pcp::run(&pcp::ours(tool), &a, &PcpPass::new())
+}
+
+/// spec/config.md §5.2: a reload changes `backend_data_directoryN` of a node that is down (as
+/// of an unused slot), never of a node that is up; the host name of a node in use never
+/// changes. The new directory is what `PGPOOL SHOW` and `pcp_pool_status` report (and what
+/// online recovery and `%D` use). A changed weight is logged as pgpool-II 4.3.5 logs it, once
+/// per node whose weight changed. Verified with `PGRS_PGPOOL_BIN=/usr/sbin/pgpool` (native
+/// replication, so that node 1 is up before it is detached: 4.3.5 refuses to detach a node
+/// that is still "waiting").
+#[test]
+fn reload_changes_the_data_directory_of_a_detached_node() {
+    let cluster = shared_cluster();
+    let d = Daemon::start(cluster, "backend_clustering_mode = 'native_replication'");
+    let node_status = |node: usize| {
+        let mut c = d.client("postgres", "postgres");
+        crate::support::sr::pool_nodes(&mut c)[node]["status"].clone()
+    };
+    wait_until(WAIT, "node 1 up", || node_status(1) == "up")
+        .unwrap_or_else(|e| panic!("{e}\n{}", tail(&d.log(), 20)));
+    let r = pcp_tool(&d, "pcp_detach_node", &["-n", "1"]);
+    assert_eq!(
+        (r.stdout.as_str(), r.code),
+        ("pcp_detach_node -- Command Successful\n", 0),
+        "{}\n{}",
+        r.stderr,
+        tail(&d.log(), 20)
+    );
+    wait_until(WAIT, "node 1 down", || node_status(1) == "down")
+        .unwrap_or_else(|e| panic!("{e}\n{}", tail(&d.log(), 20)));
+
+    append_conf(
+        &d,
+        "backend_data_directory0 = '/new/dir0'\n\
+         backend_data_directory1 = '/new/dir1'\n\
+         backend_hostname1 = 'localhost'\n\
+         backend_weight1 = 3",
+    );
+    let out = d.pgpool(&["reload"]);
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    wait_reloads(&d, 1);
+    wait_show(&d, "backend_data_directory1", "/new/dir1");
+    assert_eq!(
+        pgpool_show(&d, "backend_data_directory0"),
+        cluster.data_dir(0).display().to_string(),
+        "the directory of a node that is up changed"
+    );
+    assert_eq!(pgpool_show(&d, "backend_hostname1"), d.host());
+    let want = "name : backend_data_directory1\nvalue: /new/dir1\n";
+    let mut seen = String::new();
+    wait_until(WAIT, "pcp_pool_status to show the new directory", || {
+        seen = pcp_tool(&d, "pcp_pool_status", &[]).stdout;
+        seen.contains(want)
+    })
+    .unwrap_or_else(|e| panic!("{e}:\n{seen}"));
+
+    let log = d.log();
+    assert!(
+        log.contains(
+            "LOG:  initializing pool configuration: backend weight for backend:1 changed from \
+             1.000000 to 3.000000\n"
+        ) && log.contains("DETAIL:  This change will be effective from next client session\n"),
+        "{}",
+        tail(&log, 20)
+    );
+    assert!(
+        !log.contains("backend weight for backend:0"),
+        "{}",
+        tail(&log, 20)
+    );
+}
