@@ -1,6 +1,8 @@
 //! Waiting for and accepting a client (spec/architecture.md §3.3): poll(2) on every inherited
 //! listener, `child_life_time` counting in one-second steps, `serialize_accept` through the
-//! robust accept lock, waiting out a running failover, and "another child won" retries.
+//! robust accept lock, waiting out a running failover, leaving new clients in the listen queue
+//! while a PCP worker holds them back (graceful detach/promote, `crate::shmem::hold`), and
+//! "another child won" retries.
 
 use std::os::fd::{BorrowedFd, RawFd};
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
@@ -131,6 +133,9 @@ pub fn wait_for_connection(child: &mut Child, set: &AcceptSet) -> Accepted {
     if !failover_finished(child) {
         return Accepted::Retry;
     }
+    if child.sh.clients_held() && !hold_released(child) {
+        return Accepted::Retry;
+    }
     for ev in &events[..n] {
         let Some(&(lfd, tcp)) = set.listeners.get(ev.data() as usize) else {
             continue;
@@ -167,6 +172,24 @@ fn failover_finished(child: &Child) -> bool {
     while header.switching.load(SeqCst) && Instant::now() < until {
         if exiting() {
             return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    !exiting()
+}
+
+/// While a PCP worker holds new clients back, the one that woke this child stays in the listen
+/// queue (pgpool pauses before accept() the same way): wait until the hold is released — or
+/// its holder is found dead. False = this child is asked to exit meanwhile.
+fn hold_released(child: &Child) -> bool {
+    let mut checked = Instant::now();
+    while child.sh.clients_held() {
+        if exiting() {
+            return false;
+        }
+        if checked.elapsed() >= Duration::from_secs(1) {
+            child.sh.release_clients_if_holder_gone();
+            checked = Instant::now();
         }
         std::thread::sleep(Duration::from_millis(20));
     }

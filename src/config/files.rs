@@ -152,52 +152,51 @@ pub fn find_user<'a>(entries: &'a [PoolPasswdEntry], user: &str) -> Option<&'a P
     entries.iter().find(|e| e.user == user)
 }
 
-/// One pcp.conf line.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PcpUser {
-    pub user: String,
-    /// Conventionally md5hex(password); the server never checks the form.
-    pub md5: String,
-}
-
+/// Longest user name, and longest `user:password` line part, pcp.conf may hold (pgpool's
+/// `MAX_USER_PASSWD_LEN`).
 const PCP_MAX: usize = 128;
 
-/// Parse pcp.conf text (`file` names it in errors). Lines whose first character is `#`, and
-/// empty lines, are skipped; nothing else is trimmed.
-pub fn parse_pcp_conf(text: &[u8], file: &str) -> Result<Vec<PcpUser>, ConfigError> {
-    let mut out = Vec::new();
+/// Check a PCP login against pcp.conf text (`file` names it in errors) the way pgpool reads
+/// the file: lines in order, empty and `#` lines skipped, nothing trimmed; each line's user
+/// field (up to the first `:`) is compared with `user`, and `matches` is asked about the
+/// password field of each line of that user, the first `true` winning. Only what the walk
+/// reaches is checked: a line without `:` or with a user field over 128 bytes is an error when
+/// reached, and the length limit of the password (the line up to its end must fit in 128
+/// bytes) is checked only on `user`'s own lines. So a bad line after the matching one, or
+/// another user's over-long password, does not lock anybody out.
+pub fn pcp_conf_login(
+    text: &[u8],
+    file: &str,
+    user: &str,
+    mut matches: impl FnMut(&str) -> bool,
+) -> Result<bool, ConfigError> {
     for line in text.split(|&b| b == b'\n') {
         if line.is_empty() || line[0] == b'#' {
             continue;
         }
-        let colon = line.iter().position(|&b| b == b':');
-        let user_len = colon.unwrap_or(line.len());
-        if colon.is_none() || user_len > PCP_MAX {
-            return Err(ConfigError::invalid(format!(
-                "username read from file \"{file}\" is larger than maximum allowed username length [{PCP_MAX}]"
-            )));
+        let user_len = match line.iter().position(|&b| b == b':') {
+            Some(n) if n <= PCP_MAX => n,
+            _ => {
+                return Err(ConfigError::invalid(format!(
+                    "username read from file \"{file}\" is larger than maximum allowed username length [{PCP_MAX}]"
+                )))
+            }
+        };
+        if &line[..user_len] != user.as_bytes() {
+            continue;
         }
-        let pass = &line[user_len + 1..];
-        if pass.len() > PCP_MAX {
+        let rest = &line[user_len + 1..];
+        let pass = &rest[..rest.iter().position(|&b| b == 0).unwrap_or(rest.len())];
+        if user_len + 1 + pass.len() > PCP_MAX {
             return Err(ConfigError::invalid(format!(
                 "password read from file \"{file}\" is larger than maximum allowed password length [{PCP_MAX}]"
             )));
         }
-        out.push(PcpUser {
-            user: String::from_utf8_lossy(&line[..user_len]).into_owned(),
-            md5: String::from_utf8_lossy(pass).into_owned(),
-        });
+        if matches(&String::from_utf8_lossy(pass)) {
+            return Ok(true);
+        }
     }
-    Ok(out)
-}
-
-/// Read pcp.conf from disk (pgpool re-reads it on every PCP authentication).
-pub fn read_pcp_conf(path: &Path) -> Result<Vec<PcpUser>, ConfigError> {
-    let text = std::fs::read(path).map_err(|e| {
-        ConfigError::invalid(format!("could not open \"{}\"", path.display()))
-            .with_detail(Some(e.to_string()))
-    })?;
-    parse_pcp_conf(&text, &path.display().to_string())
+    Ok(false)
 }
 
 #[cfg(test)]
@@ -264,22 +263,67 @@ mod tests {
 
     #[test]
     fn pcp_conf_lines() {
-        let ok = parse_pcp_conf(
-            b"# comment\n\npostgres:e8a48653851e28c69d0506508fb27fc5\n",
-            "pcp.conf",
-        )
-        .expect("parses");
-        assert_eq!(
-            ok,
-            vec![PcpUser {
-                user: "postgres".into(),
-                md5: "e8a48653851e28c69d0506508fb27fc5".into()
-            }]
-        );
-        let err = parse_pcp_conf(b"nocolon\n", "pcp.conf").unwrap_err();
+        let text = b"# comment\n\npostgres:e8a48653851e28c69d0506508fb27fc5\n";
+        let mut seen = Vec::new();
+        let ok = pcp_conf_login(text, "pcp.conf", "postgres", |p| {
+            seen.push(p.to_string());
+            true
+        });
+        assert!(ok.expect("parses"));
+        assert_eq!(seen, ["e8a48653851e28c69d0506508fb27fc5"]);
+        assert!(!pcp_conf_login(text, "pcp.conf", "other", |_| true).expect("parses"));
+        let err = pcp_conf_login(b"nocolon\n", "pcp.conf", "postgres", |_| true).unwrap_err();
         assert_eq!(
             err.to_string(),
             "username read from file \"pcp.conf\" is larger than maximum allowed username length [128]"
+        );
+    }
+
+    #[test]
+    fn pcp_conf_is_walked_line_by_line_up_to_the_matching_one() {
+        let admin = "admin:0192023a7bbd73250516f069df18b500\n";
+        let long_pw = format!("other:{}\n", "x".repeat(200));
+        let ok = |_: &str| true;
+        // a bad line after the matching one is never reached
+        for bad in [
+            "nocolon\n",
+            long_pw.as_str(),
+            &format!("{}:x\n", "u".repeat(129)),
+        ] {
+            let text = format!("{admin}{bad}");
+            assert_eq!(
+                pcp_conf_login(text.as_bytes(), "f", "admin", ok).ok(),
+                Some(true),
+                "{bad:?}"
+            );
+        }
+        // another user's over-long password is skipped, even before the matching line
+        let text = format!("{long_pw}{admin}");
+        assert_eq!(
+            pcp_conf_login(text.as_bytes(), "f", "admin", ok).ok(),
+            Some(true)
+        );
+        // a line without ':' before it is reached, and is an error
+        let text = format!("nocolon\n{admin}");
+        assert!(pcp_conf_login(text.as_bytes(), "f", "admin", ok).is_err());
+        // the second line of the user is tried when the first does not match
+        let text = format!("admin:first\n{admin}");
+        let mut tried = Vec::new();
+        let r = pcp_conf_login(text.as_bytes(), "f", "admin", |p| {
+            tried.push(p.to_string());
+            p != "first"
+        });
+        assert_eq!(r.ok(), Some(true));
+        assert_eq!(tried, ["first", "0192023a7bbd73250516f069df18b500"]);
+        // the user's own over-long line: user + ':' + password must fit in 128 bytes
+        let fits = format!("admin:{}\n", "p".repeat(122));
+        assert!(pcp_conf_login(fits.as_bytes(), "f", "admin", ok).is_ok());
+        let over = format!("admin:{}\n", "p".repeat(123));
+        assert_eq!(
+            pcp_conf_login(over.as_bytes(), "f", "admin", ok)
+                .unwrap_err()
+                .to_string(),
+            "password read from file \"f\" is larger than maximum allowed password length [128]"
         );
     }
 }

@@ -1,6 +1,7 @@
 //! The PCP client library the `pcp_*` tools are built on (spec/pcp.md §3–§5): connecting over
 //! TCP or a unix socket, the md5 salt handshake, one method per request with its reply parsed,
-//! `N` notices skipped (shown in debug mode), an `E` turned into pgpool's error text.
+//! `N` notices skipped (shown in debug mode), an `E` turned into pgpool's error text. In debug
+//! mode it keeps pgpool's protocol trace (letters and all) for the tool to print.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -24,16 +25,18 @@ pub enum Endpoint {
 }
 
 impl Endpoint {
-    /// From the tools' `-h`/`-p`: no host or a host starting with `/` is a socket directory.
+    /// From the tools' `-h`/`-p`: a host starting with `/` is a socket directory; no host or
+    /// an empty one is the default socket directory.
     pub fn from_host_port(host: Option<&str>, port: u16) -> Endpoint {
         match host {
-            Some(h) if !h.starts_with('/') => Endpoint::Tcp {
+            Some(h) if !h.is_empty() && !h.starts_with('/') => Endpoint::Tcp {
                 host: h.to_string(),
                 port,
             },
-            other => Endpoint::Unix(
-                PathBuf::from(other.unwrap_or(DEFAULT_SOCKET_DIR)).join(format!(".s.PGSQL.{port}")),
-            ),
+            Some(dir) if !dir.is_empty() => {
+                Endpoint::Unix(PathBuf::from(dir).join(format!(".s.PGSQL.{port}")))
+            }
+            _ => Endpoint::Unix(PathBuf::from(DEFAULT_SOCKET_DIR).join(format!(".s.PGSQL.{port}"))),
         }
     }
 }
@@ -191,13 +194,28 @@ pub fn atoi(s: &str) -> i64 {
 /// An authenticated PCP connection.
 pub struct Connection {
     stream: Box<dyn Stream>,
-    debug: bool,
+    /// Debug mode: the protocol trace not yet taken by the tool (`take_trace`).
+    trace: Option<Vec<u8>>,
+}
+
+/// How pgpool's library names a request in its `send:` trace line: `(prefix, letter)`. It
+/// names some requests with another letter than the one it sends (its own slips, kept because
+/// scripts may read the trace).
+fn trace_name(kind: u8) -> (&'static str, u8) {
+    match kind {
+        b'B' => ("DEBUG pcp_pool_status", b'B'),
+        b'H' => ("DEBUG", b'L'),
+        b'd' | b'O' => ("DEBUG", b'D'),
+        b'J' | b'j' => ("DEBUG", b'E'),
+        b't' => ("DEBUG", b'T'),
+        k => ("DEBUG", k),
+    }
 }
 
 const CC: &str = "CommandComplete";
 
 impl Connection {
-    /// Connect to `endpoint` (no authentication yet). `debug` prints the protocol trace.
+    /// Connect to `endpoint` (no authentication yet). `debug` keeps the protocol trace.
     pub fn connect(endpoint: &Endpoint, debug: bool) -> Result<Connection, ClientError> {
         let stream: Box<dyn Stream> = match endpoint {
             Endpoint::Tcp { host, port } => {
@@ -229,7 +247,22 @@ impl Connection {
                 ))
             })?),
         };
-        Ok(Connection { stream, debug })
+        Ok(Connection {
+            stream,
+            trace: debug.then(Vec::new),
+        })
+    }
+
+    /// The debug trace written since the last call (empty unless in debug mode).
+    pub fn take_trace(&mut self) -> Vec<u8> {
+        self.trace.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    fn trace(&mut self, line: std::fmt::Arguments) {
+        if let Some(t) = self.trace.as_mut() {
+            let _ = t.write_fmt(line);
+            t.push(b'\n');
+        }
     }
 
     /// The salt handshake: `M` → `m`, `R user response` → `r`. `password` is the clear text
@@ -254,13 +287,12 @@ impl Connection {
     }
 
     fn send(&mut self, kind: u8, payload: &[u8]) -> Result<(), ClientError> {
-        if self.debug {
-            println!(
-                "DEBUG: send: tos=\"{}\", len={}",
-                kind as char,
-                payload.len() + 4
-            );
-        }
+        let (prefix, shown) = trace_name(kind);
+        self.trace(format_args!(
+            "{prefix}: send: tos=\"{}\", len={}",
+            shown as char,
+            payload.len() + 4
+        ));
         self.send_quiet(kind, payload)
     }
 
@@ -277,21 +309,17 @@ impl Connection {
             let p = wire::read_packet(&mut self.stream, None).map_err(|_| {
                 ClientError::Protocol("ERROR: unable to read data from socket.".into())
             })?;
-            if self.debug {
-                println!(
-                    "DEBUG: recv: tos=\"{}\", len={}",
-                    p.kind as char,
-                    p.payload.len() + 4
-                );
-            }
+            self.trace(format_args!(
+                "DEBUG: recv: tos=\"{}\", len={}",
+                p.kind as char,
+                p.payload.len() + 4
+            ));
             match p.kind {
                 b'N' => {
-                    if self.debug {
-                        let r = Report::parse(&p.payload);
-                        println!("BACKEND {}:  {}", r.severity, r.message);
-                        if let Some(d) = r.detail {
-                            println!("DETAIL:  {d}");
-                        }
+                    let r = Report::parse(&p.payload);
+                    self.trace(format_args!("BACKEND {}:  {}", r.severity, r.message));
+                    if let Some(d) = r.detail {
+                        self.trace(format_args!("DETAIL:  {d}"));
                     }
                 }
                 b'E' => return Err(ClientError::Server(Box::new(Report::parse(&p.payload)))),
@@ -449,9 +477,16 @@ impl Connection {
         f.into_iter().next().ok_or_else(bad_packet)
     }
 
-    /// `X`: say goodbye (no reply); errors are ignored.
-    pub fn disconnect(mut self) {
+    /// `X`: say goodbye (no reply); errors are ignored. Returns the rest of the trace.
+    pub fn disconnect(mut self) -> Vec<u8> {
         let _ = self.send(b'X', &[]);
+        self.take_trace()
+    }
+
+    /// Close without a word (after a failed authentication pgpool's tools send no `X`).
+    /// Returns the rest of the trace.
+    pub fn close(mut self) -> Vec<u8> {
+        self.take_trace()
     }
 }
 
@@ -487,6 +522,11 @@ mod tests {
         assert_eq!(
             Endpoint::from_host_port(Some("/run/x"), 1),
             Endpoint::Unix("/run/x/.s.PGSQL.1".into())
+        );
+        assert_eq!(
+            Endpoint::from_host_port(Some(""), 9898),
+            Endpoint::Unix("/tmp/.s.PGSQL.9898".into()),
+            "an empty host is the default socket, as in pgpool"
         );
         assert_eq!(
             Endpoint::from_host_port(Some("db1"), 2),

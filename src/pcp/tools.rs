@@ -188,8 +188,9 @@ struct Options {
     host: Option<String>,
     port: u16,
     user: Option<String>,
-    no_password: bool,
-    force_prompt: bool,
+    /// Prompt for the password: `-W` on, `-w` off, the last one given wins (default off, as
+    /// since 4.5).
+    prompt: bool,
     verbose: bool,
     debug: bool,
     all: bool,
@@ -235,8 +236,8 @@ fn parse(tool: Tool, argv0: &str, args: &[String], err: &mut dyn Write) -> Resul
             'a' => o.all = true,
             'd' => o.debug = true,
             'v' => o.verbose = true,
-            'w' => o.no_password = true,
-            'W' => o.force_prompt = true,
+            'w' => o.prompt = false,
+            'W' => o.prompt = true,
             'h' => o.host = arg,
             'U' => o.user = arg,
             'p' => {
@@ -268,7 +269,9 @@ fn parse(tool: Tool, argv0: &str, args: &[String], err: &mut dyn Write) -> Resul
                 }
                 o.pid = Some(pid);
             }
-            'g' if matches!(tool, Tool::DetachNode | Tool::PromoteNode) => o.gracefully = true,
+            // (pgpool's tools take `--gracefully` whatever the tool; only detach and promote use
+            // it, and only they have `-g`)
+            'g' => o.gracefully = true,
             's' if tool == Tool::PromoteNode => o.switchover = true,
             's' if tool.has_scope() => {
                 o.scope = match a {
@@ -299,7 +302,7 @@ fn parse(tool: Tool, argv0: &str, args: &[String], err: &mut dyn Write) -> Resul
                     }
                 }
             }
-            'g' | 's' | 'm' => return Err(invalid_argument(err, a)),
+            's' | 'm' => return Err(invalid_argument(err, a)),
             _ => {
                 // '?' / 'V': --help or --version anywhere but first
                 let _ = write!(err, "{try_line}");
@@ -367,14 +370,25 @@ fn check_node_id(tool: Tool, id: i64, arg: Option<&str>, err: &mut dyn Write) ->
     Ok(())
 }
 
-/// Read a password from the terminal without echo (`Password: ` prompt on stderr).
-fn prompt_password(prompt: &str) -> Option<String> {
+/// Read a password from the terminal without echo, prompting on it. Without a terminal, as
+/// pgpool's prompt does: the prompt on stderr, a line from stdin, then a newline on stderr.
+fn prompt_password(prompt: &str, err: &mut dyn Write) -> Option<String> {
     use std::io::BufRead;
-    let tty = std::fs::OpenOptions::new()
+    let tty = match std::fs::OpenOptions::new()
         .read(true)
         .write(true)
         .open("/dev/tty")
-        .ok()?;
+    {
+        Ok(tty) => tty,
+        Err(_) => {
+            let _ = write!(err, "{prompt}");
+            let _ = err.flush();
+            let mut line = String::new();
+            let _ = std::io::stdin().lock().read_line(&mut line);
+            let _ = writeln!(err);
+            return Some(line.trim_end_matches(['\n', '\r']).to_string());
+        }
+    };
     let fd = std::os::fd::AsRawFd::as_raw_fd(&tty);
     let mut w = &tty;
     let _ = write!(w, "{prompt}");
@@ -411,16 +425,28 @@ pub fn os_user() -> String {
 }
 
 /// Run `tool` as a program: arguments from the environment, stdout/stderr; returns the exit code.
+/// Standard output is buffered as C's stdio buffers it — by line on a terminal, else whole
+/// blocks written when full and at exit — so output and debug trace land between the error
+/// lines (unbuffered stderr) where pgpool's tools put them when both go to one file.
 pub fn main(tool: Tool) -> i32 {
     let mut args = std::env::args();
     let argv0 = args.next().unwrap_or_else(|| tool.name().to_string());
     let args: Vec<String> = args.collect();
     let stdout = std::io::stdout();
     let stderr = std::io::stderr();
-    let code = run(tool, &argv0, &args, &mut stdout.lock(), &mut stderr.lock());
-    let _ = std::io::stdout().flush();
-    code
+    let mut err = stderr.lock();
+    if std::io::IsTerminal::is_terminal(&stdout) {
+        run(tool, &argv0, &args, &mut stdout.lock(), &mut err)
+    } else {
+        let mut out = std::io::BufWriter::with_capacity(STDIO_BUFSIZ, stdout.lock());
+        let code = run(tool, &argv0, &args, &mut out, &mut err);
+        let _ = out.flush();
+        code
+    }
 }
+
+/// glibc's stdio buffer for a pipe or a file (`st_blksize`).
+const STDIO_BUFSIZ: usize = 4096;
 
 /// Run `tool` with `args` (without argv[0]), writing what the real tool writes.
 pub fn run(
@@ -446,8 +472,8 @@ pub fn run(
         Err(code) => return code,
     };
     let user = o.user.clone().unwrap_or_else(os_user);
-    let mut password = if o.force_prompt && !o.no_password {
-        prompt_password("Password: ")
+    let mut password = if o.prompt {
+        prompt_password("Password: ", err)
     } else {
         None
     };
@@ -468,13 +494,14 @@ pub fn run(
             return 1;
         }
     };
-    let _ = out.flush();
     if let Err(e) = conn.authenticate(&user, password.as_deref().unwrap_or("")) {
+        // (no `X` after a refused login)
+        let _ = out.write_all(&conn.close());
         let _ = writeln!(err, "{e}");
-        conn.disconnect();
         return 1;
     }
     let result = request(tool, &o, &mut conn);
+    let _ = out.write_all(&conn.take_trace());
     match result {
         Ok(text) => {
             let _ = write!(out, "{text}");
@@ -483,7 +510,7 @@ pub fn run(
             let _ = writeln!(err, "{e}");
         }
     }
-    conn.disconnect();
+    let _ = out.write_all(&conn.disconnect());
     0
 }
 
@@ -601,6 +628,58 @@ mod tests {
             err,
             "pcp_node_count: invalid option -- 'x'\nTry \"pcp_node_count --help\" for more information.\n\n"
         );
+    }
+
+    fn parsed(tool: Tool, args: &[&str]) -> Result<Options, (i32, String)> {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        let mut err = Vec::new();
+        parse(tool, tool.name(), &args, &mut err)
+            .map_err(|code| (code, String::from_utf8(err).expect("utf-8")))
+    }
+
+    #[test]
+    fn every_tool_takes_gracefully_and_only_detach_and_promote_take_g() {
+        for tool in [
+            Tool::AttachNode,
+            Tool::DetachNode,
+            Tool::NodeCount,
+            Tool::NodeInfo,
+            Tool::HealthCheckStats,
+            Tool::PoolStatus,
+            Tool::ProcCount,
+            Tool::ProcInfo,
+            Tool::PromoteNode,
+            Tool::RecoveryNode,
+            Tool::StopPgpool,
+            Tool::WatchdogInfo,
+            Tool::ReloadConfig,
+            Tool::LogRotate,
+            Tool::InvalidateQueryCache,
+        ] {
+            let o = parsed(tool, &["-w", "--gracefully", "1"])
+                .unwrap_or_else(|e| panic!("{tool:?}: {e:?}"));
+            assert!(o.gracefully, "{tool:?}");
+        }
+        assert!(parsed(Tool::DetachNode, &["-g", "1"]).is_ok());
+        assert_eq!(
+            parsed(Tool::AttachNode, &["-g", "1"]).map(|_| ()),
+            Err((
+                1,
+                "pcp_attach_node: invalid option -- 'g'\nTry \"pcp_attach_node --help\" for more information.\n\n"
+                    .into()
+            ))
+        );
+    }
+
+    #[test]
+    fn the_last_of_w_and_capital_w_wins() {
+        let prompt = |args: &[&str]| parsed(Tool::NodeCount, args).map(|o| o.prompt).ok();
+        assert_eq!(prompt(&[]), Some(false));
+        assert_eq!(prompt(&["-W"]), Some(true));
+        assert_eq!(prompt(&["-w", "-W"]), Some(true));
+        assert_eq!(prompt(&["-W", "-w"]), Some(false));
+        assert_eq!(prompt(&["--no-password", "--password"]), Some(true));
+        assert_eq!(prompt(&["-W", "-w", "-W", "-w"]), Some(false));
     }
 
     #[test]

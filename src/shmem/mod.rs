@@ -4,6 +4,7 @@
 //! per (child, pool slot, node) `ConnectionInfo` table and server-wide counters. Word-sized
 //! fields are atomics; the only lock is the robust mutex of `lock.rs`.
 
+pub mod hold;
 pub mod lock;
 pub mod requests;
 pub mod text;
@@ -12,6 +13,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicU32, AtomicU64, AtomicU8};
 use std::sync::OnceLock;
 
+pub use hold::{Hold, HoldMode};
 pub use lock::RobustMutex;
 pub use requests::{HealthStats, NodeRequest, RequestKind};
 pub use text::ShText;
@@ -186,6 +188,11 @@ pub struct Header {
     pub failover_requested: AtomicBool,
     /// An online recovery (PCP `O`) is running; one at a time.
     pub in_recovery: AtomicBool,
+    /// pgpool's `InRecovery`: a `HoldMode` while new clients are held back, 0 otherwise
+    /// (`hold.rs`).
+    pub hold_mode: AtomicU8,
+    /// Pid of the process that set `hold_mode`.
+    pub hold_owner: AtomicI32,
     /// Pid of the pgpool main process (the creator of the region).
     pub main_pid: AtomicI32,
     pub start_time: AtomicI64,

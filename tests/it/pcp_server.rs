@@ -668,3 +668,274 @@ fn pcp_recovery_node_reclones_a_detached_standby_and_attaches_it() {
     )
     .unwrap_or_else(|e| panic!("{e}"));
 }
+
+/// A client through `port` as the superuser, connected and served one `SELECT 1`.
+fn served_client(port: u16) -> Result<postgres::Client, String> {
+    let mut config = postgres::Config::new();
+    config
+        .host(HOST)
+        .port(port)
+        .user(crate::support::cluster::SUPERUSER)
+        .dbname("postgres")
+        .connect_timeout(Duration::from_secs(10));
+    let mut c = config.connect(postgres::NoTls).map_err(|e| e.to_string())?;
+    c.simple_query("SELECT 1").map_err(|e| e.to_string())?;
+    Ok(c)
+}
+
+/// pgpool's view of `node`: the status name pcp_node_info prints (`up`, `waiting`, `down`).
+fn node_status(d: &Daemon, node: usize) -> String {
+    let (out, err, _) = tool(d.dir(), d.pcp_port(), "pcp_node_info", &[&node.to_string()]);
+    out.split(' ')
+        .nth(4)
+        .unwrap_or_else(|| panic!("pcp_node_info {node}: {out}{err}"))
+        .to_string()
+}
+
+/// `Daemon::start` waits for the client port; the PCP process may come a moment later.
+fn wait_pcp(d: &Daemon) {
+    let addr = format!("{HOST}:{}", d.pcp_port());
+    wait_until(Duration::from_secs(20), "the PCP port", || {
+        TcpStream::connect(&addr).is_ok()
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", d.log()));
+}
+
+fn command_successful(name: &str) -> (String, String, i32) {
+    (format!("{name} -- Command Successful\n"), String::new(), 0)
+}
+
+/// Graceful detach under steady client traffic (spec/pcp.md §5.8): two clients reconnect every
+/// 100 ms, overlapping, so some client is always connected. Holding new clients back in the
+/// listen queue lets the connected ones drain: the node is detached well within
+/// `recovery_timeout`, and the clients go on being served afterwards.
+#[test]
+fn pcp_graceful_detach_gets_through_steady_client_traffic() {
+    use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+    use std::time::Instant;
+    let cluster = shared_sr_cluster();
+    let d = Daemon::start_streaming(cluster, "log_min_messages = log\nrecovery_timeout = 6\n");
+    wait_pcp(&d);
+    let port = d.port();
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let traffic: Vec<_> = (0..2u64)
+            .map(|i| {
+                let stop = &stop;
+                s.spawn(move || {
+                    std::thread::sleep(Duration::from_millis(50 * i));
+                    // (start of each served session, error of each failed one)
+                    let mut log: Vec<(Instant, Result<(), String>)> = Vec::new();
+                    while !stop.load(SeqCst) {
+                        let started = Instant::now();
+                        match served_client(port) {
+                            Ok(c) => {
+                                log.push((started, Ok(())));
+                                std::thread::sleep(Duration::from_millis(100));
+                                drop(c);
+                            }
+                            Err(e) => {
+                                log.push((started, Err(e)));
+                                std::thread::sleep(Duration::from_millis(100));
+                            }
+                        }
+                    }
+                    log
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(600));
+        let started = Instant::now();
+        let out = tool(d.dir(), d.pcp_port(), "pcp_detach_node", &["-g", "2"]);
+        let took = started.elapsed();
+        let done = Instant::now();
+        let status = node_status(&d, 2);
+        std::thread::sleep(Duration::from_millis(800));
+        stop.store(true, SeqCst);
+        let logs: Vec<_> = traffic
+            .into_iter()
+            .map(|t| t.join().expect("a client thread"))
+            .collect();
+        assert_eq!(out, command_successful("pcp_detach_node"), "{}", d.log());
+        assert_eq!(status, "down", "node 2 detached\n{}", d.log());
+        assert!(
+            took < Duration::from_secs(5),
+            "detached without waiting out recovery_timeout: {took:?}"
+        );
+        for log in &logs {
+            let served_after = log.iter().filter(|(t, r)| *t > done && r.is_ok()).count();
+            assert!(served_after > 0, "clients are served after the detach");
+            let failed: Vec<_> = log.iter().filter_map(|(_, r)| r.as_ref().err()).collect();
+            assert!(failed.is_empty(), "no client was refused: {failed:?}");
+        }
+    });
+}
+
+/// A client that arrives while a graceful detach waits for the connected clients stays in the
+/// listen queue (not refused), and is served once the node is detached.
+#[test]
+fn pcp_graceful_detach_holds_a_new_client_back_and_serves_it_afterwards() {
+    use std::time::Instant;
+    let cluster = shared_sr_cluster();
+    let d = Daemon::start_streaming(cluster, "log_min_messages = log\nrecovery_timeout = 30\n");
+    wait_pcp(&d);
+    let port = d.port();
+    let holder = served_client(port).expect("an idle client");
+    std::thread::scope(|s| {
+        let pcp = s.spawn(|| {
+            let out = tool(d.dir(), d.pcp_port(), "pcp_detach_node", &["-g", "2"]);
+            (out, Instant::now())
+        });
+        std::thread::sleep(Duration::from_millis(1500));
+        let late = s.spawn(move || served_client(port).map(|_| Instant::now()));
+        std::thread::sleep(Duration::from_millis(1500));
+        let held = !late.is_finished();
+        let waiting = !pcp.is_finished();
+        let released = Instant::now();
+        drop(holder);
+        let (out, _) = pcp.join().expect("the pcp thread");
+        let served = late.join().expect("the late client");
+        assert!(waiting, "the graceful detach waits for the idle client");
+        assert!(held, "a new client is held back while the detach waits");
+        assert_eq!(out, command_successful("pcp_detach_node"), "{}", d.log());
+        let served = served.unwrap_or_else(|e| panic!("the held-back client is served: {e}"));
+        assert!(served > released);
+    });
+    assert_eq!(node_status(&d, 2), "down");
+    served_client(port).expect("clients are accepted again");
+}
+
+/// When the connected clients do not leave within `recovery_timeout`, graceful detach and
+/// promote are abandoned: the node stays as it was, the reply is still CommandComplete
+/// (pgpool's quirk, spec/pcp.md §5.8), and new clients are let in again.
+#[test]
+fn pcp_graceful_detach_and_promote_give_up_after_recovery_timeout() {
+    use std::time::Instant;
+    let cluster = shared_sr_cluster();
+    let d = Daemon::start_streaming(cluster, "log_min_messages = log\nrecovery_timeout = 3\n");
+    wait_pcp(&d);
+    let port = d.port();
+    let _holder = served_client(port).expect("an idle client");
+    for (name, args) in [
+        ("pcp_detach_node", &["-g", "2"][..]),
+        ("pcp_promote_node", &["-g", "1"][..]),
+    ] {
+        let started = Instant::now();
+        let out = tool(d.dir(), d.pcp_port(), name, args);
+        let took = started.elapsed();
+        assert_eq!(out, command_successful(name), "{}", d.log());
+        assert!(took >= Duration::from_secs(2), "{name} waited: {took:?}");
+        // new clients are not held back any more
+        let t = Instant::now();
+        served_client(port).unwrap_or_else(|e| panic!("after {name}: {e}"));
+        assert!(t.elapsed() < Duration::from_secs(2), "after {name}");
+    }
+    assert_ne!(node_status(&d, 2), "down");
+    let (out, _, _) = tool(d.dir(), d.pcp_port(), "pcp_node_info", &["0"]);
+    assert_eq!(out.split(' ').nth(6), Some("primary"), "{out}");
+    assert!(
+        d.log()
+            .contains("wait_connection_closed: existing connections did not close in"),
+        "{}",
+        d.log()
+    );
+}
+
+/// `O` and `T` are refused while a failover runs *and* a node request is still queued
+/// (spec/architecture.md §4, pcp.md §5): with a slow failover_command, a stop sent while a
+/// second detach waits in the queue is refused ("failover is in progress"); once the main
+/// process has taken that request too, the stop goes through although the failover still runs.
+#[test]
+fn pcp_stop_pgpool_is_refused_only_while_a_node_request_is_queued() {
+    let cluster = shared_sr_cluster();
+    // (only this daemon's view of the nodes changes; the command touches no server)
+    let mut d = Daemon::start_streaming(
+        cluster,
+        "log_min_messages = log\nfailover_command = 'echo %d >> failovers; sleep 4'\n",
+    );
+    wait_pcp(&d);
+    let run = |name: &str, args: &[&str]| tool(d.dir(), d.pcp_port(), name, args);
+    let failovers = d.dir().join("failovers");
+    let ran = |node: &str| {
+        std::fs::read_to_string(&failovers)
+            .map(|t| t.lines().any(|l| l == node))
+            .unwrap_or(false)
+    };
+    assert_eq!(
+        run("pcp_detach_node", &["2"]),
+        command_successful("pcp_detach_node")
+    );
+    wait_until(
+        Duration::from_secs(20),
+        "the first failover_command",
+        || ran("2"),
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{}", d.log()));
+    assert_eq!(
+        run("pcp_detach_node", &["1"]),
+        command_successful("pcp_detach_node")
+    );
+    let refused = run("pcp_stop_pgpool", &["-m", "fast"]);
+    assert_eq!(
+        refused,
+        (
+            String::new(),
+            "ERROR:  failed to process PCP request at the moment\nDETAIL:  failover is in progress\n\n"
+                .into(),
+            0
+        )
+    );
+    wait_until(
+        Duration::from_secs(20),
+        "the second failover_command",
+        || ran("1"),
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{}", d.log()));
+    assert_eq!(
+        run("pcp_stop_pgpool", &["-m", "fast"]),
+        command_successful("pcp_stop_pgpool"),
+        "{}",
+        d.log()
+    );
+    wait_until(Duration::from_secs(30), "the daemon to stop", || {
+        !d.is_running()
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", d.log()));
+}
+
+/// pcp.conf is read as pgpool reads it at each login (spec/pcp.md §3): line by line up to the
+/// first line that matches, checking only what it reaches. A malformed line after the
+/// matching one, or another user's over-long password anywhere, locks nobody out; a line
+/// without ':' before it does (FATAL, exit 1).
+#[test]
+fn pcp_login_reads_pcp_conf_only_up_to_the_matching_line() {
+    let cluster = shared_sr_cluster();
+    let d = Daemon::start_streaming(cluster, "");
+    wait_pcp(&d);
+    let admin = std::fs::read_to_string(d.pcp_conf_path()).expect("pcp.conf");
+    assert!(admin.starts_with(&format!("{PCP_USER}:")), "{admin}");
+    let other = format!("other:{}\n", "x".repeat(200));
+    for text in [
+        format!("{admin}nocolon\n"),
+        format!("{admin}{other}"),
+        format!("{other}{admin}nocolon\n"),
+    ] {
+        std::fs::write(d.pcp_conf_path(), &text).expect("write pcp.conf");
+        let (out, err, code) = tool(d.dir(), d.pcp_port(), "pcp_node_count", &[]);
+        assert_eq!((out.as_str(), err.as_str(), code), ("3\n", "", 0), "{text}");
+    }
+    std::fs::write(d.pcp_conf_path(), format!("nocolon\n{admin}")).expect("write pcp.conf");
+    let (out, err, code) = tool(d.dir(), d.pcp_port(), "pcp_node_count", &[]);
+    assert_eq!(
+        (out.as_str(), err.as_str(), code),
+        (
+            "",
+            format!(
+                "FATAL:  failed to authenticate PCP user\nDETAIL:  username read from file \"{}\" is larger than maximum allowed username length [128]\n\n",
+                d.pcp_conf_path().display()
+            )
+            .as_str(),
+            1
+        )
+    );
+}

@@ -475,3 +475,143 @@ fn watchdog_info_matches_debians() {
     same(&d, &pass, "pcp_watchdog_info", &["-n", "0"], true);
     same(&d, &pass, "pcp_watchdog_info", &["-v", "3"], true);
 }
+
+/// Debian's pgpool with its PCP unix socket in /tmp (the tools' default socket directory).
+fn real_pgpool_with_tmp_socket() -> Daemon {
+    let d = Daemon::start_with_bin(
+        shared_sr_cluster(),
+        &format!("{STREAMING_CONF}child_life_time = 0\npcp_socket_dir = '/tmp'\n"),
+        Path::new(DEBIAN_PGPOOL),
+    );
+    let addr = format!("{HOST}:{}", d.pcp_port());
+    wait_until(Duration::from_secs(20), "the PCP port", || {
+        std::net::TcpStream::connect(&addr).is_ok()
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", d.log()));
+    d
+}
+
+/// `--gracefully`: every tool takes it (pgpool's tools share one option table and ignore it
+/// where it means nothing); `-g` only detach and promote. (Nothing here may change the
+/// daemon's nodes: 4.3.5 attaches any node id it is given.)
+#[test]
+fn every_tool_takes_gracefully_as_debians_do() {
+    let d = real_pgpool_with_tmp_socket();
+    let pass = PcpPass::new();
+    let r = same(&d, &pass, "pcp_attach_node", &["--gracefully", "200"], true);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("Invalid node-id"), "{}", r.stderr);
+    let r = same(&d, &pass, "pcp_node_count", &["--gracefully"], true);
+    assert_eq!((r.stdout.as_str(), r.code), ("3\n", 0));
+    same(
+        &d,
+        &pass,
+        "pcp_health_check_stats",
+        &["--gracefully", "0"],
+        true,
+    );
+    same(&d, &pass, "pcp_proc_count", &["--gracefully"], true);
+    let r = same(&d, &pass, "pcp_attach_node", &["-g", "7"], false);
+    assert!(r.stderr.contains("invalid option -- 'g'"), "{}", r.stderr);
+}
+
+/// `-w` and `-W`: the last one wins. (No terminal here: the prompt goes to stderr and the
+/// password comes from stdin, empty, so .pcppass answers.)
+#[test]
+fn the_last_of_w_and_capital_w_wins_as_in_debians_tools() {
+    let d = real_pgpool_with_tmp_socket();
+    let pass = PcpPass::new();
+    // (`pcp::args` starts with -w)
+    let r = same(&d, &pass, "pcp_node_count", &["-W"], true);
+    assert_eq!(
+        (r.stdout.as_str(), r.stderr.as_str()),
+        ("3\n", "Password: \n")
+    );
+    let r = same(&d, &pass, "pcp_node_count", &["-W", "-w"], true);
+    assert_eq!((r.stdout.as_str(), r.stderr.as_str()), ("3\n", ""));
+}
+
+/// `-h ''` is the default unix socket, where .pcppass matches `localhost`.
+#[test]
+fn an_empty_host_is_the_default_socket_as_in_debians_tools() {
+    let d = real_pgpool_with_tmp_socket();
+    let port = d.pcp_port().to_string();
+    let local = PcpPass::with_text(&format!(
+        "localhost:{port}:{PCP_USER}:{}\n",
+        crate::support::daemon::PCP_PASSWORD
+    ));
+    let r = same_args(
+        &local,
+        "pcp_node_count",
+        &["-h", "", "-p", &port, "-U", PCP_USER, "-w"],
+        true,
+    );
+    assert_eq!((r.stdout.as_str(), r.code), ("3\n", 0), "{}", r.stderr);
+}
+
+/// .pcppass: the password ends at the first unescaped ':', `\*` is a literal star, a line ends
+/// at \n only.
+#[test]
+fn pcppass_lines_are_read_as_debians_tools_read_them() {
+    let d = real_pgpool_with_tmp_socket();
+    let pw = crate::support::daemon::PCP_PASSWORD;
+    for (text, ok) in [
+        (format!("*:*:{PCP_USER}:{pw}:\n"), true),
+        (format!("*:*:{PCP_USER}:{pw}:trailing\n"), true),
+        (format!("{HOST}:*:{PCP_USER}:{pw}\n"), true),
+        (format!("\\*:*:{PCP_USER}:{pw}\n"), false),
+        (format!("{HOST}:\\*:{PCP_USER}:{pw}\n"), false),
+        (format!("*:*:{PCP_USER}:{pw}\r\n"), false),
+    ] {
+        let r = same(&d, &PcpPass::with_text(&text), "pcp_node_count", &[], true);
+        assert_eq!(r.code, if ok { 0 } else { 1 }, "{text:?}: {}", r.stderr);
+    }
+}
+
+/// `-d`: pgpool's protocol trace, with the letters its library prints for some requests, no
+/// `X` after a refused login, and stdout block-buffered as C's stdio buffers it (which decides
+/// where the trace lands among the error lines when both go to one stream).
+#[test]
+fn the_debug_trace_is_debians() {
+    let d = real_pgpool_with_tmp_socket();
+    let pass = PcpPass::new();
+    for extra in [&["-d", "0"][..], &["-d", "-v", "9"]] {
+        let r = same(&d, &pass, "pcp_health_check_stats", extra, true);
+        assert!(
+            r.stdout.contains("DEBUG: send: tos=\"L\", len=6\n"),
+            "{}",
+            r.stdout
+        );
+    }
+    let r = same(&d, &pass, "pcp_pool_status", &["-d"], true);
+    assert!(
+        r.stdout
+            .contains("DEBUG pcp_pool_status: send: tos=\"B\", len=4\n"),
+        "{}",
+        r.stdout
+    );
+    for (tool, extra) in [
+        ("pcp_node_count", &["-d"][..]),
+        ("pcp_recovery_node", &["-d", "0"]),
+        ("pcp_promote_node", &["-d", "5"]),
+        ("pcp_promote_node", &["-d", "-g", "-s", "5"]),
+        ("pcp_detach_node", &["-d", "-g", "9"]),
+        ("pcp_detach_node", &["-d", "9"]),
+    ] {
+        same(&d, &pass, tool, extra, true);
+    }
+    let wrong = PcpPass::with_password("not-the-password");
+    let r = same(&d, &wrong, "pcp_node_count", &["-d"], true);
+    assert!(!r.stdout.contains("tos=\"X\""), "{}", r.stdout);
+    for (tool, pass, extra) in [
+        ("pcp_node_count", &wrong, &["-d"][..]),
+        ("pcp_health_check_stats", &pass, &["-d", "9"]),
+        ("pcp_node_count", &pass, &["-d", "-W"]),
+    ] {
+        let a = pcp::args(d.pcp_port(), extra);
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        let ours = pcp::run_merged(&pcp::ours(tool), &a, pass);
+        let theirs = pcp::run_merged(&pcp::debian(tool), &a, pass);
+        assert_eq!(ours, theirs, "{tool} {extra:?} 2>&1");
+    }
+}

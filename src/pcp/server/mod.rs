@@ -218,9 +218,9 @@ fn fork_worker(
     r
 }
 
-/// Collect finished workers; with `log_pcp_processes`, log how each ended in pgpool's words,
-/// with the wait status word as pgpool prints it. A worker killed by SIGSEGV is reported
-/// whatever the setting.
+/// Collect finished workers (releasing new clients one of them still held back); with
+/// `log_pcp_processes`, log how each ended in pgpool's words, with the wait status word as
+/// pgpool prints it. A worker killed by SIGSEGV is reported whatever the setting.
 fn reap(workers: &mut Vec<Pid>, log: bool) {
     loop {
         let (pid, code, signal) = match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
@@ -230,6 +230,11 @@ fn reap(workers: &mut Vec<Pid>, log: bool) {
             Ok(_) => continue,
         };
         workers.retain(|&w| w != pid);
+        // a worker that died while holding new clients back (graceful detach/promote) lets
+        // them in now
+        if let Some(sh) = crate::shmem::try_shmem() {
+            sh.release_clients_of(pid.as_raw());
+        }
         if let Some((Signal::SIGSEGV, _)) = signal {
             pglog!(
                 Severity::Warning,

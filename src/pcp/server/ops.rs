@@ -15,7 +15,7 @@ use crate::failover::request::{degenerate_backend_set, promote_backend, send_fai
 use crate::logger::Severity;
 use crate::pglog;
 use crate::shmem::requests::details;
-use crate::shmem::{RequestKind, Shmem};
+use crate::shmem::{HoldMode, RequestKind, Shmem};
 
 /// What the worker does after sending the reply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,15 +44,20 @@ pub fn attach(payload: &[u8]) -> Result<Vec<u8>, PcpError> {
     Ok(cc_packet::<&str>(b'c', &[]))
 }
 
-/// The bounded wait of a graceful operation: until no client is connected (`recovery_timeout`).
-/// False when clients stayed connected.
+/// The bounded wait of a graceful operation, with new clients held back (the caller holds
+/// `Shmem::hold_clients`): until no client is connected, at most `recovery_timeout`. False
+/// when clients stayed connected. A zero must be seen twice, 100 ms apart: a child that looked
+/// at the hold just before it was set may have accepted a client it has not counted yet.
 fn wait_clients_gone(cfg: &Config, sh: &Shmem) -> bool {
     let limit = Duration::from_secs(cfg.get_int("recovery_timeout").max(0) as u64);
     let end = Instant::now() + limit;
+    let mut quiet = false;
     loop {
-        if sh.header().conn_counter.load(SeqCst) <= 0 {
+        let none = sh.header().conn_counter.load(SeqCst) <= 0;
+        if none && quiet {
             return true;
         }
+        quiet = none;
         if Instant::now() >= end {
             pglog!(
                 Severity::Log,
@@ -106,6 +111,8 @@ fn detach_with(
     }
     check_detachable(sh, node)?;
     WAKEUP.store(false, SeqCst);
+    // new clients wait in the listen queue until this returns, whichever way
+    let _hold = sh.hold_clients(HoldMode::Detach);
     if !wait_clients_gone(cfg, sh) {
         return Ok(()); // pgpool's quirk: abandoned, still CommandComplete
     }
@@ -169,6 +176,7 @@ pub fn promote(
         detach_with(cfg, sh, node, flags, graceful)?;
     } else if graceful {
         WAKEUP.store(false, SeqCst);
+        let _hold = sh.hold_clients(HoldMode::Promote);
         if wait_clients_gone(cfg, sh) && promote_backend(node, details::CONFIRMED) {
             wait_operation_done(cfg, sh);
         }
@@ -178,9 +186,11 @@ pub fn promote(
     Ok(cc_packet::<&str>(b'd', &[]))
 }
 
-/// The "… is in progress" refusal of `O` and `T`/`t` while a failover is being processed.
+/// The "… is in progress" refusal of `O` and `T`/`t` while a failover is being processed and a
+/// node request is still queued (named by the oldest one). A failover whose requests the main
+/// process has all taken (e.g. one still running a slow failover_command) refuses nothing.
 pub fn refuse_while_switching(sh: &Shmem) -> Result<(), PcpError> {
-    if !sh.header().switching.load(SeqCst) {
+    if !sh.header().switching.load(SeqCst) || sh.pending_requests() == 0 {
         return Ok(());
     }
     let detail = match sh.head_request_kind() {

@@ -3,7 +3,8 @@
 //! `recovery_1st_stage_command`), `pgpool_remote_start(...)`, the wait for the restarted
 //! postmaster, then a failback request. One recovery at a time: the flag is `in_recovery` in the
 //! shared region's header. Stage 2 (native replication / snapshot
-//! isolation, which must stop children from accepting) is not implemented.
+//! isolation, which must stop children from accepting: `Shmem::hold_clients(HoldMode::Online)`
+//! while it waits for the clients to leave) is not implemented.
 
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 use std::time::{Duration, Instant};

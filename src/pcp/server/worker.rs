@@ -183,12 +183,12 @@ impl<'a> Session<'a> {
                 Some(format!("could not open {file}. reason: {reason}")),
             )
         })?;
-        let users = crate::config::files::parse_pcp_conf(&text, &file)
-            .map_err(|e| PcpError::fatal("failed to authenticate PCP user", Some(e.to_string())))?;
-        let ok = users
-            .iter()
-            .filter(|u| u.user == user)
-            .any(|u| crate::pcp::wire::auth_response(&u.md5, &user, &salt) == response);
+        // the first line of `user` whose stored md5 answers the salt wins; pgpool checks only
+        // the lines it reads on the way
+        let ok = crate::config::files::pcp_conf_login(&text, &file, &user, |md5| {
+            crate::pcp::wire::auth_response(md5, &user, &salt) == response
+        })
+        .map_err(|e| PcpError::fatal("failed to authenticate PCP user", Some(e.to_string())))?;
         if !ok {
             self.authenticated = false;
             return Err(PcpError::fatal(

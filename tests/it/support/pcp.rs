@@ -62,12 +62,17 @@ impl PcpPass {
     }
 
     pub fn with_password(password: &str) -> PcpPass {
+        PcpPass::with_text(&format!("*:*:{PCP_USER}:{password}\n"))
+    }
+
+    /// The file holding exactly `text`.
+    pub fn with_text(text: &str) -> PcpPass {
         let dir = tempfile::Builder::new()
             .prefix("pgrs-pcppass-")
             .tempdir_in("/tmp")
             .expect("create a .pcppass directory");
         let path = dir.path().join(".pcppass");
-        std::fs::write(&path, format!("*:*:{PCP_USER}:{password}\n")).expect("write .pcppass");
+        std::fs::write(&path, text).expect("write .pcppass");
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
             .expect("chmod .pcppass");
         PcpPass { dir }
@@ -110,6 +115,16 @@ pub fn run_in(bin: &Path, args: &[&str], pass: &PcpPass, cwd: &Path) -> Run {
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         code: out.status.code().unwrap_or(-1),
     }
+}
+
+/// `run` with stderr going where stdout goes (`2>&1`): `stdout` holds both, interleaved as a
+/// reader of that one stream sees them.
+pub fn run_merged(bin: &Path, args: &[&str], pass: &PcpPass) -> Run {
+    let mut all = vec!["-c", "exec \"$0\" \"$@\" 2>&1"];
+    let bin = bin.to_str().expect("utf-8 path");
+    all.push(bin);
+    all.extend_from_slice(args);
+    run(Path::new("/bin/sh"), &all, pass)
 }
 
 /// Run ours and Debian's `tool` with the same `args`: `(ours, debian)`.
