@@ -55,9 +55,9 @@ pub enum AuthKind {
 #[derive(Clone, PartialEq, Eq)]
 pub struct AuthOutcome {
     pub kind: AuthKind,
-    /// The client's clear-text password when pgpool obtained one (clear-text backends, or
-    /// md5/SCRAM backends with `allow_clear_text_frontend_auth` and no pool_passwd entry). It
-    /// was accepted by every backend.
+    /// Clear-text backends: the password every backend accepted (the pool_passwd entry, else
+    /// the client's clear text). md5/SCRAM backends: the client's clear-text password when it
+    /// answered them (no pool_passwd entry), also accepted by every backend.
     pub client_password: Option<String>,
 }
 

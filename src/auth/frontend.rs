@@ -54,7 +54,7 @@ pub fn read_password_packet(client: &mut Conn, ctx: &AuthContext) -> Result<Vec<
 /// A password from a PasswordMessage body: one trailing NUL removed, must be UTF-8 and must not
 /// contain further NULs. (pgpool compared only as many bytes as were sent, accepting prefixes
 /// of the real password, spec/auth.md §16 #17; we compare whole strings.)
-fn password_text(mut body: Vec<u8>) -> Result<String, AuthError> {
+pub(crate) fn password_text(mut body: Vec<u8>) -> Result<String, AuthError> {
     if body.last() == Some(&0) {
         body.pop();
     }

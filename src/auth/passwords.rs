@@ -54,12 +54,18 @@ impl StoredPassword {
     }
 
     /// Resolve `AES` with the pool key: plain stays plain, AES becomes plain (or an error),
-    /// md5 and SCRAM stay as they are.
+    /// md5 and SCRAM stay as they are. A value that is not base64 or does not decrypt is
+    /// logged as pgpool does (WARNING "base64 decoding failed" / "decryption failed",
+    /// spec/auth.md §7.4) before the caller reports its own error; a missing key is not.
     pub fn decrypted(&self, pool_key: Option<&str>) -> Result<StoredPassword, AesError> {
         match self {
             StoredPassword::Aes(b64) => {
                 let key = pool_key.ok_or(AesError::NoKey)?;
-                aes_decrypt(b64, key).map(StoredPassword::Plain)
+                aes_decrypt(b64, key)
+                    .map(StoredPassword::Plain)
+                    .inspect_err(|e| {
+                        crate::pglog!(Severity::Warning, "{}", e);
+                    })
             }
             other => Ok(other.clone()),
         }

@@ -13,6 +13,7 @@ use super::error::{AuthContext, AuthError, AuthKind, AuthOutcome};
 use super::frontend::{
     aes_failure, ask_clear_text, md5_challenge, scram_exchange, verify_clear_text,
 };
+use super::hba::Method;
 use super::passwords::{md5_salted, StoredPassword};
 use super::scram::{offers_scram_sha_256, ScramClient, SCRAM_SHA_256};
 
@@ -237,8 +238,8 @@ fn clear_text(
     const FAILED: &str = "clear text password authentication failed";
     let entry = ctx.pool_passwd.map(StoredPassword::parse);
     let given = match clear_text_from_hba(ctx, entry.as_ref())? {
-        HbaClearText::Use(password, given) => {
-            return clear_text_to_backends(client, backends, main, ctx, &password, given)
+        HbaClearText::Use(password) => {
+            return clear_text_to_backends(client, backends, main, ctx, &password)
         }
         HbaClearText::Ask => ask_clear_text(client, ctx)?,
     };
@@ -253,13 +254,13 @@ fn clear_text(
             }
         }
     };
-    clear_text_to_backends(client, backends, main, ctx, &password, Some(given))
+    clear_text_to_backends(client, backends, main, ctx, &password)
 }
 
 /// What the hba phase means for a clear-text backend (spec/auth.md §10, column 3).
 enum HbaClearText {
-    /// Send this password; the client's clear text if pgpool has it.
-    Use(String, Option<String>),
+    /// Send this password (the entry, else the client's clear text).
+    Use(String),
     /// Ask the client (pool_hba off, or on with `allow_clear_text_frontend_auth`).
     Ask,
 }
@@ -278,22 +279,22 @@ fn clear_text_from_hba(
         Err(_) => Err(aes_failure(FAILED)),
     };
     match (entry, &f.password) {
-        (Some(e), Some(given)) => Ok(HbaClearText::Use(from_entry(e)?, Some(given.clone()))),
-        (None, Some(given)) => Ok(HbaClearText::Use(given.clone(), Some(given.clone()))),
+        (Some(e), Some(_)) => Ok(HbaClearText::Use(from_entry(e)?)),
+        (None, Some(given)) => Ok(HbaClearText::Use(given.clone())),
         (_, None) if ctx.allow_clear_text_frontend_auth => Ok(HbaClearText::Ask),
-        (Some(e), None) => Ok(HbaClearText::Use(from_entry(e)?, None)),
+        (Some(e), None) => Ok(HbaClearText::Use(from_entry(e)?)),
         (None, None) => Err(AuthError::refused(FAILED, "unable to get the password")),
     }
 }
 
-/// Send `password` to every backend; AuthenticationOk to the client after the main node.
+/// Send `password` to every backend; AuthenticationOk to the client after the main node. The
+/// password the backends accepted is recorded for re-authentication (§9.4 step 5).
 fn clear_text_to_backends(
     client: &mut Conn,
     backends: &mut [&mut Conn],
     main: usize,
     ctx: &AuthContext,
     password: &str,
-    client_password: Option<String>,
 ) -> Result<AuthOutcome, AuthError> {
     for (node, b) in backends.iter_mut().enumerate() {
         send_backend(node, b, |o| {
@@ -306,7 +307,7 @@ fn clear_text_to_backends(
     }
     Ok(AuthOutcome {
         kind: AuthKind::ClearText,
-        client_password: Some(client_password.unwrap_or_else(|| password.to_string())),
+        client_password: Some(password.to_string()),
     })
 }
 
@@ -348,14 +349,21 @@ fn md5_or_scram_source(
     Ok((StoredPassword::Plain(given.clone()), Some(given)))
 }
 
-/// Whether pgpool must still check the client itself before answering md5/SCRAM backends:
-/// not when the client gave its clear text (the backends verify it), nor when the pool_hba
-/// phase already verified it; yes after pam/ldap (spec/auth.md §16 #15).
+/// Whether pgpool must still check the client itself before answering md5/SCRAM backends
+/// (§9.5 step 5): not when the pool_hba phase verified it; not when pgpool holds the client's
+/// clear text and either took it as the client's answer (pool_hba off with
+/// allow_clear_text_frontend_auth, a `password` rule: the backends verify it) or
+/// allow_clear_text_frontend_auth is on (ldap with backend_use_passwd=1). Otherwise yes: after
+/// pam and ldap (spec/auth.md §16 #15), against the entry or the LDAP password.
 fn needs_client_check(ctx: &AuthContext, client_password: &Option<String>) -> bool {
-    match ctx.frontend {
-        None => client_password.is_none(),
-        Some(f) => !f.authenticated && client_password.is_none(),
+    let Some(f) = ctx.frontend else {
+        return client_password.is_none();
+    };
+    if f.authenticated {
+        return false;
     }
+    let answered_clear_text = f.method == Method::Password || ctx.allow_clear_text_frontend_auth;
+    !(f.password.is_some() && answered_clear_text)
 }
 
 /// Backend code 5 (§9.5).
@@ -376,8 +384,8 @@ fn md5(
             "valid password not found",
         )
     })?;
-    // The client gave its clear text (allow_clear_text_frontend_auth): the backends verify it.
-    // Otherwise pgpool checks the client itself with its own salt.
+    // Unless the client's clear text stands for it (`needs_client_check`), pgpool checks the
+    // client itself with its own salt.
     if needs_client_check(ctx, &client_password) {
         md5_challenge(client, ctx, &md5_form)?;
     }

@@ -662,3 +662,147 @@ fn reauth_scram_runs_a_full_exchange() {
     let (r, _) = reauth(&rec, SECRET, ctx(None, None, false));
     assert!(r.is_err());
 }
+
+fn hba_frontend(
+    method: hba::Method,
+    authenticated: bool,
+    password: Option<&str>,
+) -> hba::FrontendAuth {
+    hba::FrontendAuth {
+        method,
+        authenticated,
+        password: password.map(str::to_string),
+    }
+}
+
+#[test]
+fn reauth_clear_text_after_pam_compares_the_entry_without_asking() {
+    // spec/auth.md §11, clear-text row: after pam no question can be asked; the entry is
+    // compared with the password the backends accepted (the entry, sent by the first session).
+    let pam = hba_frontend(hba::Method::Pam, false, None);
+    let rec = outcome(AuthKind::ClearText, Some(SECRET));
+    let with = |entry: Option<&'static str>, act: bool| AuthContext {
+        frontend: Some(&pam),
+        ..ctx(entry, None, act)
+    };
+    let (r, log) = reauth(&rec, "pam password", with(Some(SECRET), false));
+    r.unwrap();
+    assert!(log.requests.is_empty(), "{:?}", log.requests);
+    // the entry changed since the backends accepted it
+    let (r, log) = reauth(&rec, "pam password", with(Some("other"), false));
+    assert!(r.is_err());
+    assert!(log.requests.is_empty());
+    // nothing recorded: fail closed
+    let (r, _) = reauth(
+        &outcome(AuthKind::ClearText, None),
+        "pam password",
+        with(Some(SECRET), false),
+    );
+    assert!(r.is_err());
+    // allow_clear_text_frontend_auth: the client is asked and checked against the entry
+    let (r, log) = reauth(&rec, "pam password", with(Some(SECRET), true));
+    assert!(r.is_err());
+    assert_eq!(log.requests, [3]);
+    let (r, _) = reauth(&rec, SECRET, with(Some(SECRET), true));
+    r.unwrap();
+}
+
+#[test]
+fn clear_text_backend_records_the_password_it_accepted() {
+    // ldap with backend_use_passwd=1 and an entry: the entry goes to the backends and is
+    // what a pooled reuse compares (§9.4 step 1, §11).
+    let ldap = hba_frontend(hba::Method::Ldap, false, Some("ldap password"));
+    let r = run(
+        &[Method::Password],
+        "unused",
+        AuthContext {
+            frontend: Some(&ldap),
+            ..ctx(Some(SECRET), None, false)
+        },
+    );
+    assert_eq!(r.result.unwrap().client_password.as_deref(), Some(SECRET));
+    assert_eq!(r.client.requests, [0]);
+    let rec = outcome(AuthKind::ClearText, Some(SECRET));
+    let (r, log) = reauth(
+        &rec,
+        "unused",
+        AuthContext {
+            frontend: Some(&ldap),
+            ..ctx(Some(SECRET), None, false)
+        },
+    );
+    r.unwrap();
+    assert!(log.requests.is_empty());
+}
+
+#[test]
+fn ldap_backend_use_passwd_follows_allow_clear_text_frontend_auth() {
+    // spec/auth.md §9.5 step 5, §10 last row: the LDAP password pgpool holds replaces the
+    // second challenge only with allow_clear_text_frontend_auth on.
+    let ldap_pw = |pw: &str| hba_frontend(hba::Method::Ldap, false, Some(pw));
+    for backend in [Method::Md5, Method::Scram] {
+        let (challenge, ok): (&[i32], &[i32]) = if backend == Method::Md5 {
+            (&[5, 0], &[5])
+        } else {
+            (&[10, 11, 12, 0], &[10, 11])
+        };
+        // with an entry and ACT on: the entry answers the backends, no second challenge
+        let f = ldap_pw("ldap password");
+        let r = run(
+            &[backend],
+            "unused",
+            AuthContext {
+                frontend: Some(&f),
+                ..ctx(Some(SECRET), None, true)
+            },
+        );
+        assert!(r.result.is_ok(), "{backend:?}: {:?}", r.result);
+        assert_eq!(r.client.requests, [0], "{backend:?}");
+        assert!(r.backends[0].accepted);
+        // with an entry and ACT off: a second challenge against the entry
+        let r = run(
+            &[backend],
+            SECRET,
+            AuthContext {
+                frontend: Some(&f),
+                ..ctx(Some(SECRET), None, false)
+            },
+        );
+        assert!(r.result.is_ok(), "{backend:?}: {:?}", r.result);
+        assert_eq!(r.client.requests, challenge, "{backend:?}");
+        // without an entry and ACT off: a second challenge against the LDAP password
+        let f = ldap_pw(SECRET);
+        let r = run(
+            &[backend],
+            SECRET,
+            AuthContext {
+                frontend: Some(&f),
+                ..ctx(None, None, false)
+            },
+        );
+        assert!(r.result.is_ok(), "{backend:?}: {:?}", r.result);
+        assert_eq!(r.client.requests, challenge, "{backend:?}");
+        let r = run(
+            &[backend],
+            "wrong",
+            AuthContext {
+                frontend: Some(&f),
+                ..ctx(None, None, false)
+            },
+        );
+        assert!(r.result.is_err(), "{backend:?}");
+        assert_eq!(r.client.requests, ok, "{backend:?}");
+        assert!(!r.backends[0].answered, "{backend:?}");
+        // without an entry and ACT on: the LDAP password answers the backends directly
+        let r = run(
+            &[backend],
+            "unused",
+            AuthContext {
+                frontend: Some(&f),
+                ..ctx(None, None, true)
+            },
+        );
+        assert!(r.result.is_ok(), "{backend:?}: {:?}", r.result);
+        assert_eq!(r.client.requests, [0], "{backend:?}");
+    }
+}

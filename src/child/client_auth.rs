@@ -1,11 +1,11 @@
 //! The pool_hba phase of a new client inside a child (spec/auth.md §2 step 1, §6.3): build what
 //! the matcher needs from the peer, the startup packet and the TLS facts, run
-//! `auth::hba::client_authentication`, and on failure send pgpool's error and log it.
+//! `auth::hba::client_authentication`, and on failure send pgpool's error and log it as pgpool
+//! does (`FATAL:  client authentication failed` / DETAIL / HINT, `ERROR:  md5 authentication
+//! failed` / DETAIL).
 
 use crate::auth::hba::{client_authentication, ClientInfo, FrontendAuth, HbaConn};
 use crate::auth::AuthContext;
-use crate::logger::Severity;
-use crate::pglog;
 use crate::protocol::startup::StartupPacket;
 use crate::protocol::Conn;
 
@@ -37,10 +37,8 @@ pub fn pool_hba(
         Ok(f) => Some(f),
         Err(e) => {
             if let Some(pe) = e.client_error() {
-                match &pe.detail {
-                    Some(d) => pglog!(Severity::Log, detail = d; "{}", pe.message),
-                    None => pglog!(Severity::Log, "{}", pe.message),
-                }
+                // with the severity, DETAIL and HINT the client gets (spec/auth.md §6.3, §15)
+                crate::session::log_report(&pe);
                 send_error(client, &pe);
             }
             None

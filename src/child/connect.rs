@@ -399,9 +399,13 @@ fn read_session_start(
                 let text = messages::parse_error_fields(&m.body)
                     .map(|f| f.message.into_owned())
                     .unwrap_or_default();
-                pglog!(Severity::Log, detail = text; "backend throws an error message");
+                pglog!(Severity::Log, detail = &text; "backend throws an error message");
                 let _ = client.write_message(m.tag, &m.body);
-                return Err(None);
+                // then pgpool's own ERROR, logged and sent by the caller (4.6's words)
+                return Err(Some(
+                    PgError::internal("authentication failed, backend node replied with an error")
+                        .with_detail(format!("SERVER ERROR:\"{text}\"")),
+                ));
             }
             b'K' => {
                 return match messages::parse_backend_key_data(&m.body) {

@@ -144,6 +144,76 @@ fn trust_backend_lets_the_role_in_without_a_password() {
     assert_logs_in(&d, user, None, "postgres");
 }
 
+/// spec/auth.md §9.8: a backend error after AuthenticationOk (no such database) reaches the
+/// client unchanged, then pgpool's own ERROR follows. pgpool-II 4.3.5 words that ERROR
+/// differently (`PGRS_PGPOOL_BIN`; docs/differences.md).
+#[test]
+fn backend_error_after_authentication_is_forwarded_then_pgpools_error() {
+    let user = "auth_trust_nodb";
+    shared_cluster().create_role(user, "unused-pw", AuthMethod::Trust);
+    let d = Daemon::start(shared_cluster(), "");
+    let mut w = Wire::start(d.port(), user, "auth_no_such_db");
+    let got: Vec<(char, String)> = std::iter::from_fn(|| w.recv())
+        .map(|m| {
+            let f = m.fields();
+            let field = |c: char| f.get(&c).cloned().unwrap_or_default();
+            let text = match m.tag {
+                b'E' => format!(
+                    "{} {}: {} / {}",
+                    field('S'),
+                    field('C'),
+                    field('M'),
+                    field('D')
+                ),
+                _ => format!("{:?}", m.auth_code()),
+            };
+            (m.tag as char, text)
+        })
+        .collect();
+    let (message, detail) = if crate::support::sr::real_pgpool() {
+        (
+            "unable to forward message to frontend",
+            "FATAL error occurred on backend".to_string(),
+        )
+    } else {
+        (
+            "authentication failed, backend node replied with an error",
+            "SERVER ERROR:\"database \"auth_no_such_db\" does not exist\"".to_string(),
+        )
+    };
+    assert_eq!(
+        got,
+        [
+            ('R', "Some(0)".to_string()),
+            (
+                'E',
+                "FATAL 3D000: database \"auth_no_such_db\" does not exist / ".to_string()
+            ),
+            ('E', format!("ERROR XX000: {message} / {detail}")),
+        ]
+    );
+    d.wait_log(&format!("ERROR:  {message}"));
+    let log = d.log();
+    let lines: Vec<&str> = log.lines().collect();
+    let i = lines
+        .iter()
+        .position(|l| l.ends_with("LOG:  backend throws an error message"))
+        .unwrap_or_else(|| panic!("{}", crate::support::tail(&log, 20)));
+    let tails: Vec<&str> = lines[i..i + 4]
+        .iter()
+        .map(|l| l.splitn(3, ": ").nth(2).unwrap_or(l))
+        .collect();
+    assert_eq!(
+        tails,
+        [
+            "LOG:  backend throws an error message",
+            "DETAIL:  database \"auth_no_such_db\" does not exist",
+            &format!("ERROR:  {message}"),
+            &format!("DETAIL:  {detail}"),
+        ]
+    );
+}
+
 // ---- clear-text password -----------------------------------------------------------------
 
 #[test]
@@ -270,6 +340,28 @@ fn aes_entry_without_the_right_key_is_refused_with_a_decryption_error() {
             "unable to decrypt password from pool_passwd",
         ],
     );
+    // spec/auth.md §7.4: the reason is a WARNING before the ERROR (as pgpool-II 4.3.5 logs it)
+    let logged = |warning: &str| {
+        d.wait_log("HINT:  verify the valid pool_key exists");
+        let log = d.log();
+        let lines: Vec<&str> = log.lines().collect();
+        let i = lines
+            .iter()
+            .position(|l| l.ends_with(warning))
+            .unwrap_or_else(|| panic!("no {warning:?}\n{}", crate::support::tail(&log, 20)));
+        assert!(
+            lines[i + 1].ends_with("ERROR:  md5 authentication failed"),
+            "{}",
+            crate::support::tail(&log, 20)
+        );
+    };
+    logged("WARNING:  decryption failed");
+    if !crate::support::sr::real_pgpool() {
+        // not base64 at all (pgpool-II 4.3.5's decoder logs nothing for this one)
+        set_pool_passwd(&d, user, Some("AES!!!!!!!!!!!!!!!!!!!!!!!!"));
+        assert!(login_pid(&d, user, Some(AES_PASSWORD), "postgres").is_err());
+        logged("WARNING:  base64 decoding failed");
+    }
 }
 
 // ---- scram-sha-256 -----------------------------------------------------------------------

@@ -2,8 +2,10 @@
 //! spec/auth.md §6, §8, §10, §15): trust, reject, implicit reject, password, md5 and
 //! scram-sha-256 rules with the right and a wrong password through psql and the `postgres`
 //! crate, against SCRAM and md5 backends; an AES pool_passwd entry made by Debian's pg_enc; a
-//! missing file; a reload that breaks the file; malformed client packets; and our `pg_enc`
-//! against Debian's.
+//! missing file; a reload that breaks the file; malformed client packets; the log lines of
+//! refused logins; pam (with a pooled clear-text backend connection) and ldap (with
+//! backend_use_passwd); and our `pg_enc` against Debian's. Tests that say so were checked
+//! against pgpool-II 4.3.5 with `PGRS_PGPOOL_BIN=/usr/sbin/pgpool`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -470,13 +472,44 @@ fn pam_service_accepts_one_user_and_refuses_others() {
         );
     }
     let c = shared_cluster();
-    c.create_role("hba_pam", "unused", AuthMethod::Trust);
+    // a clear-text backend: pgpool sends the pool_passwd entry, never the PAM password
+    c.create_role("hba_pam", "dbpw", AuthMethod::Password);
     c.create_role("hba_pam_other", "unused", AuthMethod::Trust);
-    let h = start(
+    // (connections to `postgres` are never pooled)
+    c.psql(0, "DROP DATABASE IF EXISTS hba_pam_db");
+    c.psql(0, "CREATE DATABASE hba_pam_db");
+    c.wait_replayed();
+    // one child: the second login lands in the child that pools the first one's connection
+    let h = start_with(
+        "num_init_children = 1\n",
         Some("host all hba_pam,hba_pam_other 127.0.0.1/32 pam pamservice=pgpool-rs-test\n"),
-        "",
+        "hba_pam:dbpw\n",
     );
     logs_in(&h.d, "hba_pam", Some("pampw"));
+    // spec/auth.md §11, clear-text row: after pam no question can be asked; the entry is
+    // compared with the password the backend accepted, and the pooled connection is handed over
+    let pid = || -> Result<i32, String> {
+        let mut cl =
+            h.d.try_client("hba_pam", Some("pampw"), "hba_pam_db")
+                .map_err(|e| describe(&e))?;
+        let p: i32 = cl
+            .query_one("select pg_backend_pid()", &[])
+            .map_err(|e| describe(&e))?
+            .get(0);
+        cl.close().map_err(|e| describe(&e))?;
+        Ok(p)
+    };
+    let first = pid().unwrap_or_else(|e| panic!("{e}\n{}", tail(&h.d.log(), 20)));
+    let again = pid().unwrap_or_else(|e| panic!("pooled login: {e}\n{}", tail(&h.d.log(), 20)));
+    assert_eq!(first, again, "the pooled backend connection is reused");
+    // PAM still decides: a wrong password never gets the pooled connection
+    assert!(
+        h.d.try_client("hba_pam", Some("wrong"), "hba_pam_db")
+            .is_err(),
+        "a wrong PAM password got the pooled connection"
+    );
+    // (pgpool-II's child exits after that FATAL, taking its pool along; ours keeps it)
+    pid().unwrap_or_else(|e| panic!("{e}\n{}", tail(&h.d.log(), 20)));
     refused(
         &h.d,
         "hba_pam",
@@ -496,6 +529,31 @@ fn pam_service_accepts_one_user_and_refuses_others() {
             "pam_authenticate failed",
         ],
     );
+    // another message instead of the password (spec/auth.md §8.6; as pgpool-II 4.3.5 answers)
+    let mut w = Wire::start(h.d.port(), "hba_pam", "postgres");
+    assert_eq!(w.recv().and_then(|m| m.auth_code()), Some(3));
+    w.send(b'Q', b"select 1\0");
+    let e = w.recv().expect("an ErrorResponse");
+    assert_eq!(
+        error_fields(&e),
+        "FATAL XX000: failed authentication against PAM / pam_authenticate failed: Conversation error"
+    );
+    assert!(w.recv().is_none(), "closed after the error");
+    h.d.wait_log("Conversation error");
+    assert_eq!(
+        log_report(
+            &h.d.log(),
+            "LOG:  unexpected password response received. expected 'p' received 'Q'",
+            3
+        ),
+        [
+            "LOG:  unexpected password response received. expected 'p' received 'Q'",
+            "FATAL:  failed authentication against PAM",
+            "DETAIL:  pam_authenticate failed: Conversation error"
+        ]
+    );
+    drop(h);
+    c.psql(0, "DROP DATABASE IF EXISTS hba_pam_db WITH (FORCE)");
 }
 
 /// A throw-away OpenLDAP server on a free loopback port, run as the unprivileged test OS user;
@@ -557,9 +615,10 @@ impl Slapd {
             &ldif,
             format!(
                 "dn: {LDAP_BASE}\nobjectClass: dcObject\nobjectClass: organization\no: pgrs\ndc: pgrs\n\n\
-                 dn: ou=people,{LDAP_BASE}\nobjectClass: organizationalUnit\nou: people\n\n{}{}",
+                 dn: ou=people,{LDAP_BASE}\nobjectClass: organizationalUnit\nou: people\n\n{}{}{}",
                 person("hba_ldap", "ldappw"),
-                person("hba_ldap2", "ldappw2")
+                person("hba_ldap2", "ldappw2"),
+                person("hba_ldap3", "ldappw3")
             ),
         )
         .unwrap();
@@ -713,4 +772,115 @@ fn pooled_connection_reuse_after_hba() {
         );
     }
     c.psql(0, "DROP DATABASE IF EXISTS hba_pooled WITH (FORCE)");
+}
+
+/// The log lines after the first line ending in `first` (`SEVERITY:  message`), up to `n`
+/// lines in all, without their `time: process pid N: ` prefixes.
+fn log_report(log: &str, first: &str, n: usize) -> Vec<String> {
+    let lines: Vec<&str> = log.lines().collect();
+    let Some(i) = lines.iter().position(|l| l.ends_with(first)) else {
+        panic!("no log line ending in {first:?}\n{}", tail(log, 30));
+    };
+    lines[i..(i + n).min(lines.len())]
+        .iter()
+        // `2026-… 13:29:24.810: child pid 32544: ERROR:  …`
+        .map(|l| l.splitn(3, ": ").nth(2).unwrap_or(l).to_string())
+        .collect()
+}
+
+/// spec/auth.md §6.3, §15; checked against pgpool-II 4.3.5 (`PGRS_PGPOOL_BIN`): a refused
+/// pool_hba login is logged with the severity and HINT the client gets, once.
+#[test]
+fn failed_hba_logins_are_logged_as_pgpool_reports_them() {
+    let c = shared_cluster();
+    c.create_role("hba_logline", "llpw", AuthMethod::ScramSha256);
+    let h = start(
+        Some(
+            "host all hba_logline 127.0.0.1/32 md5\nhost all hba_logline_rej 127.0.0.1/32 reject\n",
+        ),
+        "hba_logline:llpw\n",
+    );
+    assert!(h
+        .d
+        .try_client("hba_logline", Some("bad"), "postgres")
+        .is_err());
+    assert!(h
+        .d
+        .try_client("hba_logline_rej", Some("x"), "postgres")
+        .is_err());
+    h.d.wait_log("user \"hba_logline_rej\"");
+    std::thread::sleep(Duration::from_millis(300));
+    let log = h.d.log();
+    assert_eq!(
+        log_report(&log, "ERROR:  md5 authentication failed", 2),
+        [
+            "ERROR:  md5 authentication failed",
+            "DETAIL:  password does not match"
+        ]
+    );
+    assert_eq!(
+        log_report(&log, "FATAL:  client authentication failed", 3),
+        [
+            "FATAL:  client authentication failed",
+            "DETAIL:  no pool_hba.conf entry for host \"127.0.0.1\", user \"hba_logline_rej\", database \"postgres\", SSL off",
+            "HINT:  see pgpool log for details"
+        ]
+    );
+    for dup in [
+        "LOG:  md5 authentication failed",
+        "LOG:  client authentication failed",
+    ] {
+        assert!(!log.contains(dup), "{dup:?} logged\n{}", tail(&log, 20));
+    }
+}
+
+/// spec/auth.md §9.5 step 5, §10 last row; checked against pgpool-II 4.3.5
+/// (`PGRS_PGPOOL_BIN`): ldap with backend_use_passwd=1 in front of an md5 backend, with a
+/// pool_passwd entry that is not the LDAP password.
+#[test]
+fn ldap_backend_use_passwd_skips_the_second_challenge_only_with_act() {
+    let slapd = Slapd::start();
+    let c = shared_cluster();
+    c.create_role("hba_ldap3", "dbpw3", AuthMethod::Md5);
+    let p = slapd.port;
+    let rule = format!(
+        "host all hba_ldap3 127.0.0.1/32 ldap ldapserver=127.0.0.1 ldapport={p} ldapprefix=\"uid=\" ldapsuffix=\",ou=people,{LDAP_BASE}\" backend_use_passwd=1\n"
+    );
+    // allow_clear_text_frontend_auth on: the entry answers the backend, no second challenge
+    // (a client like the `postgres` crate, which answers one request only, gets in)
+    let h = start_with(
+        "allow_clear_text_frontend_auth = on\n",
+        Some(&rule),
+        "hba_ldap3:dbpw3\n",
+    );
+    logs_in(&h.d, "hba_ldap3", Some("ldappw3"));
+    refused(
+        &h.d,
+        "hba_ldap3",
+        Some("dbpw3"),
+        &["LDAP authentication with pgpool failed for user \"hba_ldap3\""],
+    );
+    drop(h);
+    // off: a second (md5) challenge, checked against the entry
+    let h = start_with(
+        "allow_clear_text_frontend_auth = off\n",
+        Some(&rule),
+        "hba_ldap3:dbpw3\n",
+    );
+    match h.d.psql_as(
+        "hba_ldap3",
+        Some("ldappw3"),
+        "postgres",
+        "select current_user",
+    ) {
+        Ok(out) => panic!("logged in with the LDAP password only: {out}"),
+        Err(e) => assert!(
+            e.contains("md5 authentication failed") && e.contains("password does not match"),
+            "{e}"
+        ),
+    }
+    assert!(h
+        .d
+        .try_client("hba_ldap3", Some("ldappw3"), "postgres")
+        .is_err());
 }

@@ -36,7 +36,7 @@ pub fn load_file(path: &Path, ssl: bool) -> Option<Vec<HbaRule>> {
         Ok(rules) => Some(rules),
         Err(e) => {
             if e.line > 0 {
-                crate::pglog!(Severity::Log, detail = format!("line {} of configuration file \"{}\"", e.line, path.display()); "{}", e.message);
+                crate::pglog!(Severity::Log, context = format!("line {} of configuration file \"{}\"", e.line, path.display()); "{}", e.message);
             } else {
                 crate::pglog!(Severity::Log, "{}", e.message);
             }

@@ -11,7 +11,7 @@ use crate::protocol::pgerror::{sqlstate, PgError};
 use crate::protocol::Conn;
 
 use super::super::error::{AuthContext, AuthError};
-use super::super::frontend::ask_clear_text;
+use super::super::frontend::password_text;
 
 const PAM_SUCCESS: c_int = 0;
 const PAM_BUF_ERR: c_int = 5;
@@ -70,23 +70,55 @@ struct Conversation<'a, 'c> {
 }
 
 impl Conversation<'_, '_> {
-    /// The client's password for the echo-off prompt; `None` makes the conversation fail.
+    /// The client's password for the echo-off prompt (AuthenticationCleartextPassword, then
+    /// the answer, with its own reader: no 1024-byte limit, spec/auth.md §14.1); `None` makes
+    /// the conversation fail. Another message than a PasswordMessage, or an empty password,
+    /// is logged and fails the conversation (pgpool's FATAL "pam_authenticate failed:
+    /// Conversation error" follows); a client that left or sent garbage ends the login.
     fn password(&mut self) -> Option<String> {
-        match ask_clear_text(self.client, self.ctx) {
+        let answer = send_auth_cleartext(self.client).and_then(|()| {
+            self.client
+                .read_message(MAX_PAM_PASSWORD_PACKET, self.ctx.timeout)
+                .map_err(AuthError::client)
+        });
+        let msg = match answer {
+            Ok(m) => m,
+            Err(e) => {
+                self.client_error = Some(e);
+                return None;
+            }
+        };
+        if msg.tag != b'p' {
+            crate::pglog!(
+                Severity::Log,
+                "unexpected password response received. expected 'p' received '{}'",
+                msg.tag as char
+            );
+            return None;
+        }
+        match password_text(msg.body) {
             Ok(p) if p.is_empty() => {
                 crate::pglog!(Severity::Log, "empty password returned by client");
                 None
             }
             Ok(p) => Some(p),
             Err(e) => {
-                if let AuthError::Refused(pe) = &e {
-                    crate::pglog!(Severity::Log, "{}", pe.message);
-                }
                 self.client_error = Some(e);
                 None
             }
         }
     }
+}
+
+/// Largest password packet the PAM conversation reads (pgpool's has no limit).
+const MAX_PAM_PASSWORD_PACKET: usize = 64 * 1024;
+
+fn send_auth_cleartext(client: &Conn) -> Result<(), AuthError> {
+    let mut out = Vec::with_capacity(16);
+    crate::protocol::messages::auth_cleartext(&mut out);
+    client
+        .write_all(&out)
+        .map_err(|e| AuthError::client(crate::protocol::ProtocolError::Io(e)))
 }
 
 extern "C" fn conversation(
@@ -156,8 +188,8 @@ fn strerror(h: *mut PamHandle, rc: c_int) -> String {
     unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned()
 }
 
+/// The FATAL of every PAM failure; the caller logs it (once, as a FATAL).
 fn failed(detail: String) -> AuthError {
-    crate::pglog!(Severity::Log, detail = &detail; "failed authentication against PAM");
     AuthError::Refused(
         PgError::fatal(
             sqlstate::INTERNAL_ERROR,

@@ -349,7 +349,7 @@ fn set_option(
         if method != Method::Ldap {
             return Err(err(
                 lineno,
-                format!("authentication option \"{name}\" is only valid for authentication methods \"ldap\""),
+                format!("authentication option \"{name}\" is only valid for authentication methods ldap"),
             ));
         }
         *o = Some(value.to_string());
@@ -379,20 +379,20 @@ fn set_option(
             if method != Method::Ldap {
                 return Err(err(
                     lineno,
-                    "authentication option \"backend_use_passwd\" is only valid for authentication methods \"ldap\"",
+                    "authentication option \"backend_use_passwd\" is only valid for authentication methods ldap",
                 ));
             }
             o.backend_use_passwd = flag;
         }
         "ldaptls" => {
             if method != Method::Ldap {
-                return Err(err(lineno, "authentication option \"ldaptls\" is only valid for authentication methods \"ldap\""));
+                return Err(err(lineno, "authentication option \"ldaptls\" is only valid for authentication methods ldap"));
             }
             o.ldaptls = flag;
         }
         "ldapport" => {
             if method != Method::Ldap {
-                return Err(err(lineno, "authentication option \"ldapport\" is only valid for authentication methods \"ldap\""));
+                return Err(err(lineno, "authentication option \"ldapport\" is only valid for authentication methods ldap"));
             }
             o.ldapport = value
                 .parse()
@@ -407,7 +407,12 @@ fn set_option(
             }
             ldap_only(&mut o.ldapscheme)?
         }
-        "ldapurl" => ldap_only(&mut o.ldapurl)?,
+        "ldapurl" => {
+            ldap_only(&mut o.ldapurl)?;
+            if super::ldap::parse_ldap_url(value).is_none() {
+                return Err(err(lineno, format!("could not parse LDAP URL \"{value}\"")));
+            }
+        }
         "ldapserver" => ldap_only(&mut o.ldapserver)?,
         "ldapbinddn" => ldap_only(&mut o.ldapbinddn)?,
         "ldapbindpasswd" => ldap_only(&mut o.ldapbindpasswd)?,
@@ -426,21 +431,30 @@ fn set_option(
     Ok(())
 }
 
-/// The LDAP mode checks of a complete ldap rule.
+/// The LDAP mode checks of a complete ldap rule. An `ldapurl` counts with the parts it names
+/// (base DN, search attribute, filter), as in pgpool-II, which copies them into those options.
 fn check_ldap(o: &HbaOptions, lineno: usize) -> Result<(), HbaError> {
+    let url = o
+        .ldapurl
+        .as_deref()
+        .and_then(super::ldap::parse_ldap_url)
+        .unwrap_or_default();
+    let attribute = o.ldapsearchattribute.is_some() || url.attribute.is_some();
+    let filter = o.ldapsearchfilter.is_some() || url.filter.is_some();
     let search = o.ldapbasedn.is_some()
+        || url.basedn.is_some()
         || o.ldapbinddn.is_some()
         || o.ldapbindpasswd.is_some()
-        || o.ldapsearchattribute.is_some()
-        || o.ldapsearchfilter.is_some();
+        || attribute
+        || filter;
     let simple = o.ldapprefix.is_some() || o.ldapsuffix.is_some();
     if search && simple {
         return Err(err(lineno, "cannot use ldapbasedn, ldapbinddn, ldapbindpasswd, ldapsearchattribute, ldapsearchfilter, or ldapurl together with ldapprefix"));
     }
-    if !search && !simple && o.ldapurl.is_none() {
+    if !search && !simple {
         return Err(err(lineno, "authentication method \"ldap\" requires argument \"ldapbasedn\", \"ldapprefix\", or \"ldapsuffix\" to be set"));
     }
-    if o.ldapsearchattribute.is_some() && o.ldapsearchfilter.is_some() {
+    if attribute && filter {
         return Err(err(
             lineno,
             "cannot use ldapsearchattribute together with ldapsearchfilter",

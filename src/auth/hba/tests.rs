@@ -370,3 +370,60 @@ mod dispatch {
         assert_eq!(r, Err("FATAL XX000: SCRAM authentication failed / pool_passwd file does not contain an entry for \"u\"".into()));
     }
 }
+
+/// An ldapurl that names a base DN (or a search attribute or filter) is search+bind mode and
+/// conflicts with ldapprefix/ldapsuffix; one without stands for the server only (as pgpool-II
+/// 4.3.5, which parses the URL into those options when it reads the line).
+#[test]
+fn ldapurl_modes() {
+    const CONFLICT: &str = "cannot use ldapbasedn, ldapbinddn, ldapbindpasswd, ldapsearchattribute, ldapsearchfilter, or ldapurl together with ldapprefix";
+    for line in [
+        "host all all all ldap ldapurl=\"ldap://h/dc=x\" ldapprefix=\"uid=\"\n",
+        "host all all all ldap ldapprefix=\"uid=\" ldapurl=\"ldap://h/dc=x\"\n",
+        "host all all all ldap ldapsuffix=\",dc=x\" ldapurl=\"ldap://h/dc=x\"\n",
+        "host all all all ldap ldapurl=\"ldap://h/?uid\" ldapprefix=\"uid=\"\n",
+    ] {
+        let e = parse_hba(line, Path::new("/"), false, "f").unwrap_err();
+        assert_eq!(e.message, CONFLICT, "{line:?}");
+        assert_eq!(e.line, 1);
+    }
+    let e = parse_hba(
+        "host all all all ldap ldapurl=\"ldap://h\"\n",
+        Path::new("/"),
+        false,
+        "f",
+    )
+    .unwrap_err();
+    assert_eq!(
+        e.message,
+        "authentication method \"ldap\" requires argument \"ldapbasedn\", \"ldapprefix\", or \"ldapsuffix\" to be set"
+    );
+    for (line, message) in [
+        (
+            "host all all all ldap ldapurl=\"ldap://h/dc=x?uid?sub?(cn=y)\"\n",
+            "cannot use ldapsearchattribute together with ldapsearchfilter",
+        ),
+        (
+            "host all all all ldap ldapurl=\"nonsense\"\n",
+            "could not parse LDAP URL \"nonsense\"",
+        ),
+        (
+            "host all all all trust ldapurl=\"ldap://h/dc=x\"\n",
+            "authentication option \"ldapurl\" is only valid for authentication methods ldap",
+        ),
+    ] {
+        let e = parse_hba(line, Path::new("/"), false, "f").unwrap_err();
+        assert_eq!(e.message, message, "{line:?}");
+    }
+    for good in [
+        "host all all all ldap ldapurl=\"ldap://h\" ldapprefix=\"uid=\"\n",
+        "host all all all ldap ldapurl=\"ldap://h/dc=x\" ldapsearchfilter=\"(uid=$username)\"\n",
+        "host all all all ldap ldapurl=\"ldap://h/dc=x?uid?sub\"\n",
+        "host all all all ldap ldapurl=\"ldap://h/dc=x\" ldapbasedn=\"dc=y\"\n",
+    ] {
+        assert!(
+            parse_hba(good, Path::new("/"), false, "f").is_ok(),
+            "{good:?}"
+        );
+    }
+}
