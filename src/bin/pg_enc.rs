@@ -1,16 +1,40 @@
 //! `pg_enc`: encrypt a database password with the pool key into pgpool's `AES…` pool_passwd
-//! form, print it or write it into pool_passwd (spec/cli.md §3; output as pgpool-II 4.3.5's
-//! pg_enc).
+//! form, print it or write it into pool_passwd (spec/cli.md §3; options, output, messages and
+//! exit codes as pgpool-II 4.3.5's pg_enc, which reads its options with GNU getopt_long).
 
-use std::io::{BufRead as _, Write as _};
+use std::io::{BufRead as _, Write};
 use std::path::{Path, PathBuf};
 
 use pgpool_rs::auth::passwords::{aes_encrypt, pool_key_path, read_pool_key_file};
 use pgpool_rs::auth::pool_passwd_file::set_entry;
 use pgpool_rs::config::Config;
+use pgpool_rs::pcp::tools::getopt::{getopt, HasArg, Item, LongOpt};
+
+/// `eprintln!`/`eprint!` that ignore a failed write (stderr closed or a pipe whose reader left).
+macro_rules! errln {
+    ($($t:tt)*) => {{ let _ = writeln!(std::io::stderr(), $($t)*); }};
+}
+macro_rules! err {
+    ($($t:tt)*) => {{ let _ = write!(std::io::stderr(), $($t)*); }};
+}
 
 const MAX_INPUT: usize = 128;
 const DEFAULT_CONFIG: &str = "/etc/pgpool2/pgpool.conf";
+
+/// glibc's stdio buffer for a pipe or a file (`st_blksize`).
+const STDIO_BUFSIZ: usize = 4096;
+
+const LONG: &[LongOpt] = &[
+    ("help", HasArg::No, 'h'),
+    ("prompt", HasArg::No, 'p'),
+    ("prompt-for-key", HasArg::No, 'P'),
+    ("update-pass", HasArg::No, 'm'),
+    ("username", HasArg::Required, 'u'),
+    ("key-file", HasArg::Required, 'k'),
+    ("enc-key", HasArg::Required, 'K'),
+    ("config-file", HasArg::Required, 'f'),
+    ("input-file", HasArg::Required, 'i'),
+];
 
 fn usage(prog: &str) -> String {
     let home = std::env::var("HOME").unwrap_or_default();
@@ -30,83 +54,60 @@ struct Opts {
     prompt_key: bool,
     update: bool,
     user: Option<String>,
-    help: bool,
     password: Option<String>,
 }
 
-/// getopt_long-style parsing; `Err(option)` for an unknown option or a missing argument.
-fn parse(args: &[String]) -> Result<Opts, String> {
+/// The options in command-line order; Err(exit code) once `-h` or a bad option has printed
+/// the usage (to stdout, exit 0: pg_enc's quirk).
+fn parse(prog: &str, args: &[String], out: &mut dyn Write) -> Result<Opts, i32> {
+    let (items, positional) = getopt(args, "hpPmu:k:K:f:i:", LONG);
     let mut o = Opts::default();
-    let mut i = 0;
-    let mut positional = Vec::new();
-    while i < args.len() {
-        let a = &args[i];
-        i += 1;
-        let (name, inline): (String, Option<String>) = if let Some(l) = a.strip_prefix("--") {
-            match l.split_once('=') {
-                Some((n, v)) => (n.to_string(), Some(v.to_string())),
-                None => (l.to_string(), None),
+    for item in items {
+        match item {
+            Item::Bad(msg) => {
+                errln!("{prog}: {msg}");
+                let _ = write!(out, "{}", usage(prog));
+                return Err(0);
             }
-        } else if a.len() > 1 && a.starts_with('-') {
-            let rest = &a[2..];
-            (
-                a[1..2].to_string(),
-                (!rest.is_empty()).then(|| rest.to_string()),
-            )
-        } else {
-            positional.push(a.clone());
-            continue;
-        };
-        let takes = matches!(
-            name.as_str(),
-            "k" | "key-file"
-                | "K"
-                | "enc-key"
-                | "f"
-                | "config-file"
-                | "i"
-                | "input-file"
-                | "u"
-                | "username"
-        );
-        let value = if takes {
-            match inline {
-                Some(v) => Some(v),
-                None if i < args.len() => {
-                    i += 1;
-                    Some(args[i - 1].clone())
-                }
-                None => return Err(name),
+            Item::Opt('h', _) => {
+                let _ = write!(out, "{}", usage(prog));
+                return Err(0);
             }
-        } else {
-            None
-        };
-        match name.as_str() {
-            "k" | "key-file" => o.key_file = value.map(PathBuf::from),
-            "K" | "enc-key" => o.key = value,
-            "f" | "config-file" => o.config = value.map(PathBuf::from),
-            "i" | "input-file" => o.input = value.map(PathBuf::from),
-            "u" | "username" => o.user = value,
-            "p" | "prompt" => o.prompt = true,
-            "P" | "prompt-for-key" => o.prompt_key = true,
-            "m" | "update-pass" => o.update = true,
-            "h" | "help" => o.help = true,
-            _ => return Err(name),
+            Item::Opt('p', _) => o.prompt = true,
+            Item::Opt('P', _) => o.prompt_key = true,
+            Item::Opt('m', _) => o.update = true,
+            // pg_enc keeps at most 128 bytes of the user name, silently
+            Item::Opt('u', v) => o.user = v.map(|u| truncate(u, MAX_INPUT)),
+            Item::Opt('k', v) => o.key_file = v.map(PathBuf::from),
+            Item::Opt('K', v) => o.key = v,
+            Item::Opt('f', v) => o.config = v.map(PathBuf::from),
+            Item::Opt('i', v) => o.input = v.map(PathBuf::from),
+            Item::Opt(..) => {}
         }
     }
     o.password = positional.into_iter().next();
     Ok(o)
 }
 
+/// `s` cut to at most `max` bytes (at a character boundary).
+fn truncate(mut s: String, max: usize) -> String {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s.truncate(end);
+    s
+}
+
 /// Read a line from the terminal with echo off.
-fn prompt(text: &str) -> Result<String, String> {
+fn prompt(text: &str, out: &mut dyn Write) -> Result<String, String> {
     use nix::sys::termios::{tcgetattr, tcsetattr, LocalFlags, SetArg};
     let stdin = std::io::stdin();
     if !std::io::IsTerminal::is_terminal(&stdin) {
         return Err("stdin is not tty".into());
     }
-    print!("{text}");
-    let _ = std::io::stdout().flush();
+    let _ = write!(out, "{text}");
+    let _ = out.flush();
     let saved = tcgetattr(&stdin).map_err(|e| e.to_string())?;
     let mut quiet = saved.clone();
     quiet.local_flags.remove(LocalFlags::ECHO);
@@ -114,52 +115,122 @@ fn prompt(text: &str) -> Result<String, String> {
     let mut line = String::new();
     let r = stdin.lock().read_line(&mut line);
     let _ = tcsetattr(&stdin, SetArg::TCSAFLUSH, &saved);
-    println!();
+    let _ = writeln!(out);
     r.map_err(|e| e.to_string())?;
     Ok(line.trim_end_matches(['\n', '\r']).to_string())
 }
 
+/// The pool_passwd file of the configuration; Err with pgpool's message when the configuration
+/// cannot be read (a missing file is an error here, unlike for the server).
 fn pool_passwd_path(config: &Path) -> Result<PathBuf, String> {
-    let (cfg, _) =
-        Config::load(config).map_err(|_| "Unable to get configuration. Exiting...".to_string())?;
-    let pp = cfg.get_str("pool_passwd");
-    if pp.is_empty() {
-        return Err("pool_passwd is not set in the configuration".into());
-    }
-    Ok(cfg.resolve(pp))
+    let loaded = if config.is_file() {
+        Config::load(config).ok()
+    } else {
+        errln!(
+            "WARNING: pid {}: could not open configuration file: \"{}\"",
+            std::process::id(),
+            config.display()
+        );
+        None
+    };
+    let Some((cfg, _)) = loaded else {
+        return Err("Unable to get configuration. Exiting...\n".into());
+    };
+    let name = cfg.get_str("pool_passwd");
+    Ok(cfg.resolve(if name.is_empty() { "pool_passwd" } else { name }))
 }
 
-fn emit(o: &Opts, key: &str, user: &str, password: &str) -> Result<(), String> {
+/// Encrypt `password`: print it, or with `-m` write `user:AES…` into pool_passwd (an empty
+/// `user` is the OS user).
+fn emit(
+    o: &Opts,
+    key: &str,
+    user: &str,
+    password: &str,
+    out: &mut dyn Write,
+) -> Result<(), String> {
     let b64 = aes_encrypt(password, key);
     if o.update {
         let config = o.config.clone().unwrap_or_else(|| DEFAULT_CONFIG.into());
         let path = pool_passwd_path(&config)?;
-        set_entry(&path, user, &format!("AES{b64}"))
+        let user = if user.is_empty() {
+            pgpool_rs::pcp::tools::os_user()
+        } else {
+            user.to_string()
+        };
+        set_entry(&path, &user, &format!("AES{b64}"))
             .map_err(|e| format!("could not write \"{}\": {e}", path.display()))
     } else {
-        println!("\n{b64}\npool_passwd string: AES{b64}");
+        let _ = write!(out, "\n{b64}\npool_passwd string: AES{b64}\n");
         Ok(())
     }
 }
 
-fn run(prog: &str, args: &[String]) -> i32 {
-    let o = match parse(args) {
-        Ok(o) => o,
-        Err(opt) => {
-            eprintln!("{prog}: invalid option -- '{opt}'");
-            print!("{}", usage(prog));
-            return 0;
+/// `-i FILE`: one `username:password` per line (split at the first `:`, nothing trimmed but
+/// the newline); a bad line is reported on stderr and skipped, a blank one skipped silently.
+fn from_input_file(o: &Opts, key: &str, input: &Path, out: &mut dyn Write) -> i32 {
+    let _ = writeln!(
+        out,
+        "trying to read username:password pairs from file {}",
+        input.display()
+    );
+    let text = match std::fs::read(input) {
+        Ok(t) => t,
+        Err(e) => {
+            let _ = out.flush();
+            errln!(
+                "failed to open input_file \"{}\" ({})\n",
+                input.display(),
+                pgpool_rs::main_process::files::strerror(&e)
+            );
+            return 1;
         }
     };
-    if o.help {
-        print!("{}", usage(prog));
-        return 0;
+    let text = String::from_utf8_lossy(&text);
+    let lines = text.strip_suffix('\n').unwrap_or(&text);
+    for (n, line) in lines.split('\n').enumerate() {
+        if line.is_empty() {
+            continue;
+        }
+        let (user, pw) = match line.split_once(':') {
+            Some((user, pw)) if !pw.is_empty() => (user, pw),
+            _ => {
+                errln!("LINE#{:02}: invalid username:password pair", n + 1);
+                continue;
+            }
+        };
+        if user.len() > MAX_INPUT {
+            errln!(
+                "LINE#{:02}: input exceeds maximum username length {MAX_INPUT}",
+                n + 1
+            );
+            continue;
+        }
+        if pw.len() > MAX_INPUT {
+            errln!(
+                "LINE#{:02}: input exceeds maximum password length {MAX_INPUT}",
+                n + 1
+            );
+            continue;
+        }
+        if let Err(e) = emit(o, key, user, pw, out) {
+            errln!("{e}");
+            return 1;
+        }
     }
+    0
+}
+
+fn run(prog: &str, args: &[String], out: &mut dyn Write) -> i32 {
+    let o = match parse(prog, args, out) {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
     let key = if o.prompt_key {
-        match prompt("encryption key: ") {
+        match prompt("encryption key: ", out) {
             Ok(k) => Some(k),
             Err(e) => {
-                eprintln!("{e}");
+                errln!("{e}");
                 return 1;
             }
         }
@@ -167,83 +238,62 @@ fn run(prog: &str, args: &[String]) -> i32 {
         Some(k.clone())
     } else {
         pool_key_path(o.key_file.as_deref()).and_then(|p| {
-            println!("trying to read key from file {}", p.display());
+            let _ = writeln!(out, "trying to read key from file {}", p.display());
             read_pool_key_file(&p)
         })
     };
     let Some(key) = key.filter(|k| !k.is_empty()) else {
-        eprintln!("encryption key not provided");
+        errln!("encryption key not provided");
         return 1;
     };
     if let Some(input) = &o.input {
-        println!(
-            "trying to read username:password pairs from file {}",
-            input.display()
-        );
-        let text = match std::fs::read_to_string(input) {
-            Ok(t) => t,
-            Err(e) => {
-                eprintln!("failed to open input file \"{}\": {e}", input.display());
-                return 1;
-            }
-        };
-        for (n, line) in text.lines().enumerate() {
-            if line.is_empty() {
-                continue;
-            }
-            let Some((user, pw)) = line.split_once(':') else {
-                eprintln!("LINE#{:02}: invalid username:password pair", n + 1);
-                continue;
-            };
-            if user.len() > MAX_INPUT || pw.len() > MAX_INPUT {
-                eprintln!("LINE#{:02}: input exceeds maximum length", n + 1);
-                continue;
-            }
-            if let Err(e) = emit(&o, &key, user, pw) {
-                eprintln!("{e}");
-                return 1;
-            }
-        }
-        return 0;
+        return from_input_file(&o, &key, input, out);
     }
     let password = match (&o.password, o.prompt) {
         (Some(p), false) => p.clone(),
-        _ => match prompt("db password: ") {
+        _ => match prompt("db password: ", out) {
             Ok(p) => p,
             Err(e) => {
-                eprintln!("{e}");
+                errln!("{e}");
                 return 1;
             }
         },
     };
     if password.len() > MAX_INPUT {
-        eprintln!(
+        errln!(
             "Error: Input exceeds maximum password length given:{} max allowed:{MAX_INPUT}!\n",
             password.len()
         );
-        eprint!("{}", usage(prog));
+        err!("{}", usage(prog));
         return 1;
     }
     let user = o
         .user
         .clone()
         .unwrap_or_else(pgpool_rs::pcp::tools::os_user);
-    if user.len() > MAX_INPUT {
-        eprintln!("Error: input exceeds maximum username length!\n");
-        return 1;
-    }
-    match emit(&o, &key, &user, &password) {
+    match emit(&o, &key, &user, &password, out) {
         Ok(()) => 0,
         Err(e) => {
-            eprintln!("{e}");
+            errln!("{e}");
             1
         }
     }
 }
 
+/// Standard output is buffered as C's stdio buffers it (by line on a terminal, else in blocks
+/// written when full and at exit), and a failed write (a reader that went away) is ignored.
 fn main() {
     let mut args = std::env::args();
     let prog = args.next().unwrap_or_else(|| "pg_enc".into());
     let rest: Vec<String> = args.collect();
-    std::process::exit(run(&prog, &rest));
+    let stdout = std::io::stdout();
+    let code = if std::io::IsTerminal::is_terminal(&stdout) {
+        run(&prog, &rest, &mut stdout.lock())
+    } else {
+        let mut out = std::io::BufWriter::with_capacity(STDIO_BUFSIZ, stdout.lock());
+        let code = run(&prog, &rest, &mut out);
+        let _ = out.flush();
+        code
+    };
+    std::process::exit(code);
 }

@@ -8,7 +8,22 @@ use std::path::{Path, PathBuf};
 use pgpool_rs::auth::passwords::md5_hex;
 use pgpool_rs::pcp::tools::getopt::{getopt, HasArg, Item, LongOpt};
 
+/// `eprintln!`/`eprint!` that ignore a failed write (stderr closed or a pipe whose reader left).
+macro_rules! errln {
+    ($($t:tt)*) => {{ let _ = writeln!(std::io::stderr(), $($t)*); }};
+}
+macro_rules! err {
+    ($($t:tt)*) => {{ let _ = write!(std::io::stderr(), $($t)*); }};
+}
+
 const MAX_INPUT: usize = 128;
+
+/// pg_md5 reads `-i` input with `fgets` into a buffer of this size: a longer line is taken as
+/// several lines of at most `LINE_BUF - 1` bytes each.
+const LINE_BUF: usize = 2 * MAX_INPUT + 2;
+
+/// glibc's stdio buffer for a pipe or a file (`st_blksize`).
+const STDIO_BUFSIZ: usize = 4096;
 
 const LONG: &[LongOpt] = &[
     ("help", HasArg::No, 'h'),
@@ -44,11 +59,22 @@ struct Opts {
     input: Option<String>,
 }
 
+/// Standard output is buffered as C's stdio buffers it (by line on a terminal, else in blocks
+/// written when full and at exit), and a failed write (a reader that went away) is ignored.
 fn main() {
-    std::process::exit(run());
+    let stdout = std::io::stdout();
+    let code = if std::io::IsTerminal::is_terminal(&stdout) {
+        run(&mut stdout.lock())
+    } else {
+        let mut out = std::io::BufWriter::with_capacity(STDIO_BUFSIZ, stdout.lock());
+        let code = run(&mut out);
+        let _ = out.flush();
+        code
+    };
+    std::process::exit(code);
 }
 
-fn run() -> i32 {
+fn run(out: &mut dyn Write) -> i32 {
     let mut argv = std::env::args();
     let argv0 = argv.next().unwrap_or_else(|| "pg_md5".into());
     let args: Vec<String> = argv.collect();
@@ -64,12 +90,12 @@ fn run() -> i32 {
         match item {
             Item::Bad(msg) => {
                 // pg_md5's quirk: the usage goes to stdout and the exit status is 0
-                eprintln!("{argv0}: {msg}");
-                print!("{}", usage(&argv0));
+                errln!("{argv0}: {msg}");
+                let _ = write!(out, "{}", usage(&argv0));
                 return 0;
             }
             Item::Opt('h', _) => {
-                print!("{}", usage(&argv0));
+                let _ = write!(out, "{}", usage(&argv0));
                 return 0;
             }
             Item::Opt('p', _) => o.prompt = true,
@@ -77,7 +103,7 @@ fn run() -> i32 {
             Item::Opt('u', v) => {
                 let v = v.unwrap_or_default();
                 if v.len() > MAX_INPUT {
-                    eprintln!("Error: input exceeds maximum username length!\n");
+                    errln!("Error: input exceeds maximum username length!\n");
                     return 1;
                 }
                 o.user = Some(v);
@@ -88,23 +114,23 @@ fn run() -> i32 {
         }
     }
     if let Some(file) = o.input.clone() {
-        return from_input_file(&o, &file);
+        return from_input_file(&o, &file, out);
     }
     let password = if o.prompt {
-        match prompt_password() {
+        match prompt_password(out) {
             Ok(p) => p,
             Err(msg) => {
-                eprintln!("{msg}");
+                errln!("{msg}");
                 return 1;
             }
         }
     } else {
         let Some(p) = positional.first() else {
-            eprint!("{}", usage(&argv0));
+            err!("{}", usage(&argv0));
             return 1;
         };
         if p.len() > MAX_INPUT {
-            eprint!(
+            err!(
                 "Error: Input exceeds maximum password length!\n\n{}",
                 usage(&argv0)
             );
@@ -121,63 +147,96 @@ fn run() -> i32 {
             return 1;
         };
         if let Err(e) = set_entry(&path, &user, &password) {
-            eprintln!("ERROR: could not update \"{}\": {e}", path.display());
+            errln!("ERROR: could not update \"{}\": {e}", path.display());
             return 1;
         }
     } else {
-        println!("{}", md5_hex(password.as_bytes()));
+        let _ = writeln!(out, "{}", md5_hex(password.as_bytes()));
     }
     0
 }
 
-/// `-i FILE`: one `username:password` per line.
-fn from_input_file(o: &Opts, file: &str) -> i32 {
-    println!("trying to read username:password pairs from file {file}");
+/// `-i FILE`: one `username:password` per line (pieces of at most `LINE_BUF - 1` bytes, see
+/// there), split at the first `:`. With `-m` each good line updates pool_passwd (an empty user
+/// name is the OS user), the configuration read when the first one is reached.
+fn from_input_file(o: &Opts, file: &str, out: &mut dyn Write) -> i32 {
+    let _ = writeln!(
+        out,
+        "trying to read username:password pairs from file {file}"
+    );
     let text = match std::fs::read(file) {
         Ok(t) => t,
         Err(e) => {
-            eprintln!("could not open input file {file}: {e}");
+            let _ = out.flush();
+            errln!(
+                "failed to open input_file \"{file}\" ({})\n",
+                pgpool_rs::main_process::files::strerror(&e)
+            );
             return 1;
         }
     };
-    let path = if o.md5auth {
-        match pool_passwd_path(o) {
-            Some(p) => Some(p),
-            None => return 1,
-        }
-    } else {
-        None
-    };
-    for (i, line) in String::from_utf8_lossy(&text).lines().enumerate() {
-        print!("LINE#{:02}: ", i + 1);
+    for (i, piece) in fgets_pieces(&text, LINE_BUF).enumerate() {
+        let piece = piece.strip_suffix(b"\n").unwrap_or(piece);
+        let line = String::from_utf8_lossy(piece);
+        let _ = write!(out, "LINE#{:02}: ", i + 1);
         if line.is_empty() {
-            println!("BLANK LINE");
+            let _ = writeln!(out, "BLANK LINE");
             continue;
         }
-        let Some((user, password)) = line.split_once(':') else {
-            println!("Invalid username:password pair");
-            continue;
+        let (user, password) = match line.split_once(':') {
+            Some((user, password)) if !password.is_empty() => (user, password),
+            _ => {
+                let _ = writeln!(out, "Invalid username:password pair");
+                continue;
+            }
         };
         if user.len() > MAX_INPUT {
-            println!("input exceeds maximum username length {MAX_INPUT}");
+            let _ = writeln!(out, "input exceeds maximum username length {MAX_INPUT}\n");
             continue;
         }
         if password.len() > MAX_INPUT {
-            println!("input exceeds maximum password length {MAX_INPUT}");
+            let _ = writeln!(out, "input exceeds maximum password length {MAX_INPUT}");
             continue;
         }
-        println!("USER: <{user}>");
-        match &path {
-            Some(p) => {
-                if let Err(e) = set_entry(p, user, password) {
-                    eprintln!("ERROR: could not update \"{}\": {e}", p.display());
-                    return 1;
-                }
-            }
-            None => println!("{}", md5_hex(password.as_bytes())),
+        let _ = writeln!(out, "USER: <{user}>");
+        if !o.md5auth {
+            let _ = writeln!(out, "{}", md5_hex(password.as_bytes()));
+            continue;
+        }
+        let _ = out.flush();
+        let Some(path) = pool_passwd_path(o) else {
+            return 1;
+        };
+        let user = if user.is_empty() {
+            pgpool_rs::pcp::tools::os_user()
+        } else {
+            user.to_string()
+        };
+        if let Err(e) = set_entry(&path, &user, password) {
+            errln!("ERROR: could not update \"{}\": {e}", path.display());
+            return 1;
         }
     }
     0
+}
+
+/// `text` cut as successive `fgets(buf, size)` calls return it: each piece ends after a
+/// newline or at `size - 1` bytes, whichever comes first.
+fn fgets_pieces(text: &[u8], size: usize) -> impl Iterator<Item = &[u8]> {
+    let mut rest = text;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let max = rest.len().min(size - 1);
+        let end = rest[..max]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(max, |n| n + 1);
+        let (piece, tail) = rest.split_at(end);
+        rest = tail;
+        Some(piece)
+    })
 }
 
 /// The pool_passwd file of the configuration (`-f`, default `/etc/pgpool2/pgpool.conf`).
@@ -189,7 +248,7 @@ fn pool_passwd_path(o: &Opts) -> Option<PathBuf> {
     let loaded = if conf.is_file() {
         pgpool_rs::config::Config::load(&conf).ok()
     } else {
-        eprintln!(
+        errln!(
             "WARNING: pid {}: could not open configuration file: \"{}\"",
             std::process::id(),
             conf.display()
@@ -197,7 +256,7 @@ fn pool_passwd_path(o: &Opts) -> Option<PathBuf> {
         None
     };
     let Some((cfg, _)) = loaded else {
-        eprintln!("Unable to get configuration. Exiting...");
+        errln!("Unable to get configuration. Exiting...\n");
         return None;
     };
     let name = cfg.get_str("pool_passwd");
@@ -212,13 +271,13 @@ fn set_entry(path: &Path, user: &str, password: &str) -> std::io::Result<()> {
 }
 
 /// `-p`: `password: ` with echo off; stdin must be a terminal.
-fn prompt_password() -> Result<String, String> {
+fn prompt_password(out: &mut dyn Write) -> Result<String, String> {
     // SAFETY: isatty only inspects fd 0.
     if unsafe { libc::isatty(0) } == 0 {
         return Err("stdin is not tty".into());
     }
-    print!("password: ");
-    let _ = std::io::stdout().flush();
+    let _ = write!(out, "password: ");
+    let _ = out.flush();
     // SAFETY: tcgetattr/tcsetattr on fd 0 (a terminal, checked above) with a termios we own.
     let saved = unsafe {
         let mut t: libc::termios = std::mem::zeroed();
@@ -232,7 +291,7 @@ fn prompt_password() -> Result<String, String> {
     let read = std::io::stdin().lock().read_line(&mut line);
     // SAFETY: restores the settings read above.
     unsafe { libc::tcsetattr(0, libc::TCSAFLUSH, &saved) };
-    println!();
+    let _ = writeln!(out);
     read.map_err(|e| e.to_string())?;
     let p = line.trim_end_matches(['\n', '\r']).to_string();
     if p.len() > MAX_INPUT {

@@ -147,9 +147,12 @@ fn read_from_start(file: &std::fs::File) -> std::io::Result<Vec<u8>> {
     }
 }
 
-/// The first entry for `user` (first match wins, as in pgpool).
+/// The first entry for `user` with a password (spec/auth.md §7.2: a line of that user with an
+/// empty password field is skipped and the search goes on; first match wins, as in pgpool).
 pub fn find_user<'a>(entries: &'a [PoolPasswdEntry], user: &str) -> Option<&'a PoolPasswdEntry> {
-    entries.iter().find(|e| e.user == user)
+    entries
+        .iter()
+        .find(|e| e.user == user && !e.password.is_empty())
 }
 
 /// Longest user name, and longest `user:password` line part, pcp.conf may hold (pgpool's
@@ -259,6 +262,25 @@ mod tests {
             find_user(&e, "bob").map(|x| x.password.as_str()),
             Some("TEXTsecret")
         );
+    }
+
+    #[test]
+    fn a_line_with_an_empty_password_is_skipped_by_the_lookup() {
+        let e = parse_pool_passwd(b"alice:\nalice:secret\n");
+        assert_eq!(
+            find_user(&e, "alice").map(|x| x.password.as_str()),
+            Some("secret")
+        );
+        assert_eq!(find_user(&parse_pool_passwd(b"alice:\n"), "alice"), None);
+        assert_eq!(
+            find_user(&parse_pool_passwd(b"alice::x\nbob:pw\n"), "alice"),
+            None
+        );
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("pool_passwd");
+        std::fs::write(&path, "alice:\nalice:TEXTsecret\n").expect("write");
+        let mut reader = PoolPasswdReader::default();
+        assert_eq!(reader.lookup(&path, "alice").as_deref(), Some("TEXTsecret"));
     }
 
     #[test]

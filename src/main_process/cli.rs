@@ -1,12 +1,14 @@
 //! The `pgpool` command line (spec/cli.md §1): option letters and long names as pgpool's getopt
-//! string `a:df:k:F:hm:nDCxv`, the three modes (start, `stop`, `reload`), usage and version
-//! text, and the exit codes. Start hands over to `super::start`.
+//! string `a:df:k:F:hm:nDCxv`, read the way the `getopt_long` bundled with pgpool reads them
+//! (in order, up to the first word; a repeated option's last value wins; `-h`, `-v` and a bad
+//! option or stop mode end the parse where they stand), the three modes (start, `stop`,
+//! `reload`), usage and version text, and the exit codes. Start hands over to `super::start`.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Arg, ArgAction, Command};
+use crate::pcp::tools::getopt::{getopt_bundled, HasArg, Item, LongOpt};
 
 /// Build-time default configuration directory (Debian's layout).
 pub const SYSCONFDIR: &str = "/etc/pgpool2";
@@ -53,42 +55,21 @@ pub struct Options {
     pub debug_assertions: bool,
 }
 
-fn command() -> Command {
-    let path = |short: char, long: &'static str| {
-        Arg::new(long)
-            .short(short)
-            .long(long)
-            .num_args(1)
-            .action(ArgAction::Set)
-    };
-    let flag = |short: char, long: &'static str| {
-        Arg::new(long)
-            .short(short)
-            .long(long)
-            .action(ArgAction::SetTrue)
-    };
-    Command::new("pgpool")
-        .disable_help_flag(true)
-        .disable_version_flag(true)
-        .arg(path('a', "hba-file"))
-        .arg(path('f', "config-file"))
-        .arg(path('F', "pcp-file"))
-        .arg(path('k', "key-file"))
-        .arg(path('m', "mode"))
-        .arg(flag('n', "dont-detach"))
-        .arg(flag('D', "discard-status"))
-        .arg(flag('C', "clear-oidmaps"))
-        .arg(flag('d', "debug"))
-        .arg(flag('x', "debug-assertions"))
-        .arg(flag('h', "help"))
-        .arg(flag('v', "version"))
-        .arg(
-            Arg::new("command")
-                .num_args(0..)
-                .action(ArgAction::Append)
-                .value_parser(clap::value_parser!(OsString)),
-        )
-}
+/// pgpool's long options and the short option each stands for.
+const LONG: &[LongOpt] = &[
+    ("hba-file", HasArg::Required, 'a'),
+    ("debug", HasArg::No, 'd'),
+    ("config-file", HasArg::Required, 'f'),
+    ("key-file", HasArg::Required, 'k'),
+    ("pcp-file", HasArg::Required, 'F'),
+    ("help", HasArg::No, 'h'),
+    ("mode", HasArg::Required, 'm'),
+    ("dont-detach", HasArg::No, 'n'),
+    ("discard-status", HasArg::No, 'D'),
+    ("clear-oidmaps", HasArg::No, 'C'),
+    ("debug-assertions", HasArg::No, 'x'),
+    ("version", HasArg::No, 'v'),
+];
 
 /// The usage text pgpool prints (to stderr).
 pub fn usage() -> String {
@@ -161,68 +142,90 @@ fn absolute(p: &Path) -> PathBuf {
 
 /// Parse argv as pgpool does. Help/version/usage text is printed here.
 pub fn parse(args: impl IntoIterator<Item = OsString>) -> Parsed {
-    let m = match command().try_get_matches_from(args) {
-        Ok(m) => m,
-        Err(_) => {
-            eprint!("{}", usage());
-            return Parsed::Exit(1);
+    let mut args = args.into_iter().map(|a| {
+        a.into_string()
+            .unwrap_or_else(|a| a.to_string_lossy().into_owned())
+    });
+    let argv0 = args.next().unwrap_or_else(|| "pgpool".into());
+    let args: Vec<String> = args.collect();
+    let (items, words) = getopt_bundled(&args, "a:df:k:F:hm:nDCxv", LONG);
+    let mut stop_mode = StopMode::Smart;
+    let (mut config_file, mut pcp_file, mut hba_file, mut key_file) = (None, None, None, None);
+    let (mut foreground, mut discard_status, mut clear_oidmaps) = (false, false, false);
+    let (mut debug, mut debug_assertions) = (false, false);
+    for item in items {
+        let (opt, value) = match item {
+            Item::Opt(opt, value) => (opt, value.map(PathBuf::from)),
+            Item::Bad(msg) => {
+                eprintln!("{argv0}: {msg}");
+                eprint!("{}", usage());
+                return Parsed::Exit(1);
+            }
+        };
+        match opt {
+            'a' => hba_file = value,
+            'f' => config_file = value,
+            'F' => pcp_file = value,
+            'k' => key_file = value,
+            'n' => foreground = true,
+            'D' => discard_status = true,
+            'C' => clear_oidmaps = true,
+            'd' => debug = true,
+            'x' => debug_assertions = true,
+            'h' => {
+                eprint!("{}", usage());
+                return Parsed::Exit(0);
+            }
+            'v' => {
+                eprintln!("pgpool-II version {}", crate::version_string());
+                return Parsed::Exit(0);
+            }
+            'm' => {
+                let first = value.as_deref().and_then(|v| v.to_str()?.chars().next());
+                stop_mode = match first {
+                    Some('s') => StopMode::Smart,
+                    Some('f') => StopMode::Fast,
+                    Some('i') => StopMode::Immediate,
+                    _ => {
+                        eprint!("{}", usage());
+                        return Parsed::Exit(1);
+                    }
+                };
+            }
+            // what that getopt hands back for a lone `-` or a `:` in a cluster
+            _ => {
+                eprint!("{}", usage());
+                return Parsed::Exit(1);
+            }
         }
-    };
-    if m.get_flag("help") {
-        eprint!("{}", usage());
-        return Parsed::Exit(0);
     }
-    if m.get_flag("version") {
-        eprintln!("pgpool-II version {}", crate::version_string());
-        return Parsed::Exit(0);
-    }
-    let stop_mode = match m.get_one::<String>("mode").map(|s| s.chars().next()) {
-        None => StopMode::Smart,
-        Some(Some('s')) => StopMode::Smart,
-        Some(Some('f')) => StopMode::Fast,
-        Some(Some('i')) => StopMode::Immediate,
-        Some(_) => {
-            eprint!("{}", usage());
-            return Parsed::Exit(1);
-        }
-    };
-    let words: Vec<&OsString> = m
-        .get_many::<OsString>("command")
-        .map(|v| v.collect())
-        .unwrap_or_default();
     let mode = match words.as_slice() {
         [] => Mode::Start,
-        [w] if w.as_os_str() == "stop" => Mode::Stop(stop_mode),
-        [w] if w.as_os_str() == "reload" => Mode::Reload,
+        [w] if w == "stop" => Mode::Stop(stop_mode),
+        [w] if w == "reload" => Mode::Reload,
         _ => {
             eprint!("{}", usage());
             return Parsed::Exit(1);
         }
     };
-    let file = |name: &str, default: &str| {
-        absolute(
-            &m.get_one::<String>(name)
-                .map(PathBuf::from)
-                .unwrap_or_else(|| Path::new(SYSCONFDIR).join(default)),
-        )
+    let file = |given: Option<PathBuf>, default: &str| {
+        absolute(&given.unwrap_or_else(|| Path::new(SYSCONFDIR).join(default)))
     };
-    let key_file = m
-        .get_one::<String>("key-file")
-        .map(PathBuf::from)
+    let key_file = key_file
         .or_else(|| std::env::var_os("PGPOOLKEYFILE").map(PathBuf::from))
         .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".pgpoolkey")))
         .map(|p| absolute(&p));
     Parsed::Run(Box::new(Options {
         mode,
-        config_file: file("config-file", "pgpool.conf"),
-        pcp_file: file("pcp-file", "pcp.conf"),
-        hba_file: file("hba-file", "pool_hba.conf"),
+        config_file: file(config_file, "pgpool.conf"),
+        pcp_file: file(pcp_file, "pcp.conf"),
+        hba_file: file(hba_file, "pool_hba.conf"),
         key_file,
-        foreground: m.get_flag("dont-detach"),
-        discard_status: m.get_flag("discard-status"),
-        clear_oidmaps: m.get_flag("clear-oidmaps"),
-        debug: m.get_flag("debug"),
-        debug_assertions: m.get_flag("debug-assertions"),
+        foreground,
+        discard_status,
+        clear_oidmaps,
+        debug,
+        debug_assertions,
     }))
 }
 
@@ -280,5 +283,33 @@ mod tests {
         assert!(matches!(p(&["-m", "x", "stop"]), Parsed::Exit(1)));
         assert!(matches!(p(&["-h"]), Parsed::Exit(0)));
         assert!(matches!(p(&["-v"]), Parsed::Exit(0)));
+        // no permutation: an option after the word is a second word
+        assert!(matches!(p(&["stop", "-v"]), Parsed::Exit(1)));
+        assert!(matches!(p(&["-"]), Parsed::Exit(1)));
+        assert!(matches!(p(&["-n:"]), Parsed::Exit(1)));
+        // -h, -v and a bad stop mode act where they stand
+        assert!(matches!(p(&["-v", "-c"]), Parsed::Exit(0)));
+        assert!(matches!(p(&["-c", "-v"]), Parsed::Exit(1)));
+        assert!(matches!(p(&["-m", "x", "-v"]), Parsed::Exit(1)));
+        assert!(matches!(p(&["-v", "-m", "x"]), Parsed::Exit(0)));
+    }
+
+    #[test]
+    fn a_repeated_option_is_accepted_and_the_last_one_wins() {
+        let Parsed::Run(o) = p(&[
+            "-n", "-n", "-d", "-d", "-f", "/a", "-f", "/b", "-m", "smart",
+        ]) else {
+            panic!("expected run")
+        };
+        assert!(o.foreground && o.debug);
+        assert_eq!(o.config_file, PathBuf::from("/b"));
+        let Parsed::Run(o) = p(&["-m", "smart", "--mode=fast", "stop"]) else {
+            panic!("expected run")
+        };
+        assert_eq!(o.mode, Mode::Stop(StopMode::Fast));
+        let Parsed::Run(o) = p(&["--debug=1", "--", "reload"]) else {
+            panic!("expected run")
+        };
+        assert!(o.debug && o.mode == Mode::Reload);
     }
 }

@@ -65,8 +65,9 @@ impl Main {
         signal: Option<Signal>,
     ) -> Option<i32> {
         self.health_pids[node] = None;
-        if let Exit::Fatal = log_exit("health check process", pid, code, signal) {
-            return Some(self.shutdown(libc::SIGINT));
+        // pgpool's reaper names a health check a "child process"
+        if let Exit::Fatal = log_exit("child process", pid, code, signal) {
+            return Some(self.exit_after_child_fatal("child process"));
         }
         let switching = self.sh.header().switching.load(SeqCst);
         let shutting_down = signals::SHUTDOWN_SIGNAL.load(SeqCst) != 0;

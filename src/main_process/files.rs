@@ -10,27 +10,76 @@ use crate::logger::Severity;
 use crate::pglog;
 use crate::shmem::{BackendStatus, Shmem};
 
-/// Read the pid in a pid file (atoi semantics: leading digits).
-pub fn read_pid(path: &Path) -> Option<i32> {
-    let raw = fs::read(path).ok()?;
-    let digits: String = raw
+/// Why a pid file that exists could not give a pid.
+#[derive(Debug)]
+pub enum PidFileError {
+    /// The file is empty.
+    Eof,
+    /// Reading it failed (e.g. it is a directory).
+    Read(std::io::Error),
+}
+
+impl PidFileError {
+    /// pgpool's FATAL for it (message, detail): the detail of an empty file is the `Success`
+    /// of pgpool's `strerror(errno)` with no error set.
+    pub fn report(&self, path: &Path) -> (String, String) {
+        match self {
+            PidFileError::Eof => (
+                format!("EOF detected while reading pid file \"{}\"", path.display()),
+                "Success".into(),
+            ),
+            PidFileError::Read(e) => (
+                format!("could not read pid file \"{}\"", path.display()),
+                strerror(e),
+            ),
+        }
+    }
+}
+
+/// The C library's text for `e` ("No such file or directory"), without Rust's "(os error N)".
+pub fn strerror(e: &std::io::Error) -> String {
+    e.raw_os_error().map_or_else(
+        || e.to_string(),
+        |code| nix::errno::Errno::from_raw(code).desc().to_owned(),
+    )
+}
+
+/// Read the pid in a pid file: Ok(None) when the file cannot be opened (missing), an error
+/// when it is empty or unreadable, else `atoi` of its content (leading blanks, an optional
+/// sign, digits) when that is a positive pid. A content giving no positive pid is taken as no
+/// pid, where pgpool would signal pid 0 (its own process group) or a group.
+pub fn read_pid(path: &Path) -> Result<Option<i32>, PidFileError> {
+    let Ok(mut file) = fs::File::open(path) else {
+        return Ok(None);
+    };
+    let mut raw = Vec::new();
+    std::io::Read::read_to_end(&mut file, &mut raw).map_err(PidFileError::Read)?;
+    if raw.is_empty() {
+        return Err(PidFileError::Eof);
+    }
+    let text = raw.trim_ascii_start();
+    let text = text.strip_prefix(b"+").unwrap_or(text);
+    let digits: String = text
         .iter()
         .take_while(|b| b.is_ascii_digit())
         .map(|&b| b as char)
         .collect();
-    digits.parse().ok().filter(|&p| p > 0)
+    Ok(digits.parse().ok().filter(|&p| p > 0))
 }
 
-/// Write the pid file: decimal pid and one NUL byte, mode 0600, fsync'd.
-pub fn write_pid(path: &Path, pid: i32) -> std::io::Result<()> {
+/// Write the pid file: decimal pid and one NUL byte, mode 0600, fsync'd. An error says which
+/// step failed (`open`, `write`, `fsync`), for pgpool's `could not <step> pid file "<path>"`.
+pub fn write_pid(path: &Path, pid: i32) -> Result<(), (&'static str, std::io::Error)> {
     let mut f = OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
         .mode(0o600)
-        .open(path)?;
-    f.write_all(format!("{pid}\0").as_bytes())?;
-    f.sync_all()
+        .open(path)
+        .map_err(|e| ("open", e))?;
+    f.write_all(format!("{pid}\0").as_bytes())
+        .map_err(|e| ("write", e))?;
+    f.sync_all().map_err(|e| ("fsync", e))
 }
 
 /// The status each configured node starts with, from `pgpool_status` (§7.7). `configured[i]`
@@ -144,7 +193,7 @@ pub fn write_status(path: &Path, sh: &Shmem) {
         .open(path)
         .and_then(|mut f| f.write_all(text.as_bytes()).and_then(|_| f.sync_all()));
     if let Err(e) = res {
-        pglog!(Severity::Warning, detail = e; "could not write status file \"{}\"", path.display());
+        pglog!(Severity::Warning, detail = strerror(&e); "could not write status file \"{}\"", path.display());
     }
 }
 
@@ -181,8 +230,16 @@ mod tests {
         let p = dir.path().join("pgpool.pid");
         write_pid(&p, 4321).expect("write");
         assert_eq!(fs::read(&p).expect("read"), b"4321\0");
-        assert_eq!(read_pid(&p), Some(4321));
+        assert_eq!(read_pid(&p).expect("read"), Some(4321));
         fs::write(&p, "99\n").expect("write");
-        assert_eq!(read_pid(&p), Some(99));
+        assert_eq!(read_pid(&p).expect("read"), Some(99));
+        fs::write(&p, " \t+12x").expect("write");
+        assert_eq!(read_pid(&p).expect("read"), Some(12));
+        fs::write(&p, "abc").expect("write");
+        assert_eq!(read_pid(&p).expect("read"), None);
+        fs::write(&p, "").expect("write");
+        assert!(matches!(read_pid(&p), Err(PidFileError::Eof)));
+        assert!(matches!(read_pid(dir.path()), Err(PidFileError::Read(_))));
+        assert_eq!(read_pid(&dir.path().join("nope")).expect("missing"), None);
     }
 }

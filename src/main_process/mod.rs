@@ -108,30 +108,52 @@ fn status_file(cfg: &Config) -> PathBuf {
     PathBuf::from(cfg.get_str("logdir")).join("pgpool_status")
 }
 
+/// The pid in the pid file for `stop` and `reload`, or the exit code after the FATAL: the
+/// mode's `missing_code` when the file is missing (or gives no pid), 3 when it is empty or
+/// unreadable (in both modes, as pgpool-II 4.3.5).
+fn pid_for_command(cfg: &Config, missing_code: i32) -> Result<Pid, i32> {
+    let path = pid_file(cfg);
+    match files::read_pid(&path) {
+        Ok(Some(pid)) => Ok(Pid::from_raw(pid)),
+        Ok(None) => {
+            pglog!(Severity::Fatal, "could not read pid file");
+            Err(missing_code)
+        }
+        Err(e) => {
+            let (msg, detail) = e.report(&path);
+            pglog!(Severity::Fatal, detail = detail; "{}", msg);
+            Err(exit_code::FATAL)
+        }
+    }
+}
+
 /// `pgpool stop`: signal the server and wait until it is gone (spec/cli.md §1.4).
 fn stop(cfg: &Config, mode: StopMode) -> i32 {
     let path = pid_file(cfg);
-    let Some(pid) = files::read_pid(&path) else {
-        pglog!(Severity::Fatal, "could not read pid file");
-        return exit_code::FATAL;
+    let pid = match pid_for_command(cfg, exit_code::FATAL) {
+        Ok(pid) => pid,
+        Err(code) => return code,
     };
-    let pid = Pid::from_raw(pid);
     if let Err(e) = kill(pid, mode.signal()) {
         pglog!(Severity::Fatal, detail = e.desc(); "could not stop process with pid: {}", pid);
         return exit_code::FATAL;
     }
-    pglog!(
-        Severity::Log,
-        "stop request sent to pgpool (pid: {}). waiting for termination...",
-        pid
-    );
+    let sent = || {
+        pglog!(
+            Severity::Log,
+            "stop request sent to pgpool (pid: {}). waiting for termination...",
+            pid
+        )
+    };
+    sent();
+    // one dot a second; every fifth second the signal again, announced again
     let mut polls = 0;
     while kill(pid, None).is_ok() {
         std::thread::sleep(Duration::from_secs(1));
         eprint!(".");
         polls += 1;
-        if polls % 5 == 0 {
-            let _ = kill(pid, mode.signal());
+        if polls % 5 == 0 && kill(pid, mode.signal()).is_ok() {
+            sent();
         }
     }
     eprintln!("done.");
@@ -141,11 +163,11 @@ fn stop(cfg: &Config, mode: StopMode) -> i32 {
 
 /// `pgpool reload`: SIGHUP to the pid in the pid file (spec/cli.md §1.5).
 fn reload(cfg: &Config) -> i32 {
-    let Some(pid) = files::read_pid(&pid_file(cfg)) else {
-        pglog!(Severity::Fatal, "could not read pid file");
-        return 1;
+    let pid = match pid_for_command(cfg, 1) {
+        Ok(pid) => pid,
+        Err(code) => return code,
     };
-    if kill(Pid::from_raw(pid), Signal::SIGHUP).is_err() {
+    if kill(pid, Signal::SIGHUP).is_err() {
         pglog!(
             Severity::Fatal,
             "could not reload configuration file pid: {}",
@@ -250,7 +272,15 @@ struct Main {
 
 fn start(opts: &Options, cfg: Config, settings: LogSettings) -> Result<i32, String> {
     let pid_path = pid_file(&cfg);
-    if let Some(old) = files::read_pid(&pid_path) {
+    let old = match files::read_pid(&pid_path) {
+        Ok(old) => old,
+        Err(e) => {
+            let (msg, detail) = e.report(&pid_path);
+            pglog!(Severity::Fatal, detail = detail; "{}", msg);
+            return Ok(exit_code::FATAL);
+        }
+    };
+    if let Some(old) = old {
         if kill(Pid::from_raw(old), None).is_ok() {
             eprintln!("ERROR: pid file found. is another pgpool({old}) is running?");
             return Ok(1);
@@ -267,8 +297,16 @@ fn start(opts: &Options, cfg: Config, settings: LogSettings) -> Result<i32, Stri
     );
     // Frontend TLS context, once, before the first fork (spec/auth.md §5.1).
     crate::tls::init(&cfg).map_err(|e| format!("FATAL: {e}"))?;
-    files::write_pid(&pid_path, std::process::id() as i32)
-        .map_err(|e| format!("could not write pid file \"{}\": {e}", pid_path.display()))?;
+    if let Err((step, e)) = files::write_pid(&pid_path, std::process::id() as i32) {
+        pglog!(
+            Severity::Fatal,
+            detail = files::strerror(&e);
+            "could not {} pid file \"{}\"",
+            step,
+            pid_path.display()
+        );
+        return Ok(exit_code::FATAL);
+    }
     let result = start_inner(opts, cfg, settings);
     let _ = std::fs::remove_file(&pid_path);
     result
@@ -505,7 +543,7 @@ impl Main {
                 pglog!(Severity::Log, "worker child process with pid: {} exited with success and will not be restarted", pid);
                 return None;
             }
-            Exit::Fatal => return Some(self.shutdown(libc::SIGINT)),
+            Exit::Fatal => return Some(self.exit_after_child_fatal("worker child process")),
             Exit::Restart => {}
         }
         self.fork_worker();
@@ -626,7 +664,7 @@ impl Main {
                 }
                 Exit::Fatal => {
                     info.pid.store(0, Relaxed);
-                    return Some(self.shutdown(libc::SIGINT));
+                    return Some(self.exit_after_child_fatal("child process"));
                 }
                 Exit::Restart => {}
             }
@@ -698,10 +736,38 @@ impl Main {
     /// Shut down in the mode of `sig` (SIGTERM smart, SIGINT fast, SIGQUIT immediate).
     fn shutdown(&mut self, sig: i32) -> i32 {
         pglog!(Severity::Log, "shutting down by signal {}", sig);
+        self.terminate_all(sig, true);
+        pglog!(Severity::Log, "Pgpool-II system is shutdown");
+        self.wait_for_logger();
+        0
+    }
+
+    /// A process we forked exited with the fatal code (its LOG line is written): pgpool raises
+    /// FATAL `<kind> exit with fatal error. exiting pgpool-II` in the main process, whose exit
+    /// path logs `shutting down`, ends every child as a fast shutdown does and exits with
+    /// `EXIT_AFTER_CHILD_FATAL` (spec/architecture.md §2.3).
+    fn exit_after_child_fatal(&mut self, what: &str) -> i32 {
+        pglog!(
+            Severity::Fatal,
+            "{} exit with fatal error. exiting pgpool-II",
+            what
+        );
+        pglog!(Severity::Log, "shutting down");
+        self.terminate_all(libc::SIGINT, false);
+        self.wait_for_logger();
+        EXIT_AFTER_CHILD_FATAL
+    }
+
+    /// Close and remove the listening sockets, send `sig` to every process we forked and wait
+    /// until all have exited, then rewrite pgpool_status. `announce` logs `terminating all
+    /// child processes` (a shutdown by signal does, the exit after a fatal child does not).
+    fn terminate_all(&mut self, sig: i32, announce: bool) {
         listen::unlink_all(&self.listeners);
         self.listeners.clear();
         self.pcp.close();
-        pglog!(Severity::Log, "terminating all child processes");
+        if announce {
+            pglog!(Severity::Log, "terminating all child processes");
+        }
         let mut sent = sig;
         self.signal_children(Signal::try_from(sent).unwrap_or(Signal::SIGINT));
         self.signal_worker(sent);
@@ -744,9 +810,12 @@ impl Main {
             self.pipe.drain();
         }
         files::write_status(&status_file(&self.cfg), self.sh);
-        pglog!(Severity::Log, "Pgpool-II system is shutdown");
+    }
+
+    /// The logging collector exits when the last writer of its pipe is gone: close ours and
+    /// wait (bounded) for it.
+    fn wait_for_logger(&mut self) {
         if let Some(p) = self.logger_pid.take() {
-            // The logger exits when the last writer of its pipe is gone: close ours and wait.
             detach_from_collector();
             let deadline = Instant::now() + Duration::from_secs(5);
             while Instant::now() < deadline {
@@ -759,9 +828,13 @@ impl Main {
                 std::thread::sleep(Duration::from_millis(20));
             }
         }
-        0
     }
 }
+
+/// The main process's exit status after a child's fatal exit: pgpool-II 4.3.5 exits with 1
+/// there (its FATAL once running; 3 is for a FATAL during start-up), observed with a child made
+/// to `_exit(3)`. Any non-zero status makes a service manager's `Restart=on-failure` act.
+const EXIT_AFTER_CHILD_FATAL: i32 = 1;
 
 /// How a child or the worker ended, by the exit-code policy (spec/architecture.md §2.3).
 enum Exit {
@@ -774,7 +847,8 @@ enum Exit {
 }
 
 /// Log the end of a forked process with pgpool's wording (`what`: "child process", "worker
-/// child process") and classify it.
+/// child process") and classify it. An exit is logged with the raw wait status, as pgpool logs
+/// it (exit code 1 is `status 256`, 3 is `status 768`).
 fn log_exit(what: &str, pid: Pid, code: Option<i32>, signal: Option<Signal>) -> Exit {
     match (code, signal) {
         (Some(c), _) => pglog!(
@@ -782,7 +856,7 @@ fn log_exit(what: &str, pid: Pid, code: Option<i32>, signal: Option<Signal>) -> 
             "{} with pid: {} exits with status {}",
             what,
             pid,
-            c
+            (c & 0xff) << 8
         ),
         (None, Some(s)) => {
             let sev = if matches!(s, Signal::SIGSEGV | Signal::SIGKILL) {
@@ -803,14 +877,7 @@ fn log_exit(what: &str, pid: Pid, code: Option<i32>, signal: Option<Signal>) -> 
     }
     match code {
         Some(0) => Exit::Success,
-        Some(c) if c == exit_code::FATAL => {
-            pglog!(
-                Severity::Fatal,
-                "{} exited with fatal error. shutting down",
-                what
-            );
-            Exit::Fatal
-        }
+        Some(c) if c == exit_code::FATAL => Exit::Fatal,
         _ => Exit::Restart,
     }
 }

@@ -86,7 +86,7 @@ impl Main {
     ) -> Option<i32> {
         self.pcp.pid = None;
         if let Exit::Fatal = log_exit("PCP child process", pid, code, signal) {
-            return Some(self.shutdown(libc::SIGINT));
+            return Some(self.exit_after_child_fatal("PCP child process"));
         }
         self.fork_pcp();
         if let Some(p) = self.pcp.pid {

@@ -76,6 +76,37 @@ fn pid_file(d: &Daemon) -> std::path::PathBuf {
     d.dir().join("pgpool.pid")
 }
 
+/// A directory holding a pgpool.conf that only puts the pid file (`pgpool.pid`) and logdir
+/// there: enough for `stop` and `reload`, which start nothing.
+fn scratch_conf() -> (tempfile::TempDir, String) {
+    let dir = tempfile::Builder::new()
+        .prefix("pgrs-cli-")
+        .tempdir_in("/tmp")
+        .expect("create a scratch directory");
+    let conf = dir.path().join("pgpool.conf");
+    let d = dir.path().display();
+    std::fs::write(
+        &conf,
+        format!("pid_file_name = '{d}/pgpool.pid'\nlogdir = '{d}'\n"),
+    )
+    .expect("write pgpool.conf");
+    (dir, conf.display().to_string())
+}
+
+/// A process of ours standing in for a running pgpool: `cmd` spawned, its pid written to
+/// `pid_file` as pgpool writes it; a thread reaps it (`pgpool stop` waits for the pid to be
+/// gone, and a zombie is not) and hands back how it ended.
+fn stand_in(
+    cmd: &mut Command,
+    pid_file: &Path,
+) -> (u32, std::thread::JoinHandle<std::process::ExitStatus>) {
+    let mut child = cmd.spawn().expect("spawn the stand-in");
+    let pid = child.id();
+    std::fs::write(pid_file, format!("{pid}\0")).expect("write the pid file");
+    let reaper = std::thread::spawn(move || child.wait().expect("reap the stand-in"));
+    (pid, reaper)
+}
+
 /// A pid that certainly belongs to no process: one of ours that has exited and been reaped.
 fn dead_pid() -> u32 {
     let mut child = Command::new("true").spawn().expect("run true");
@@ -170,6 +201,71 @@ fn bad_stop_mode_prints_usage_and_exits_1() {
     }
 }
 
+/// getopt as pgpool reads its options: one given twice is accepted and its last value wins
+/// (pgpool-II 4.3.5 runs `-n -n`, `-d -d`, `-f /a -f X`, `-m smart -m fast` that way).
+#[test]
+fn a_repeated_option_is_accepted_and_its_last_value_wins() {
+    let (dir, conf) = scratch_conf();
+    for args in [
+        &["-n", "-n", "-f", &conf, "stop"][..],
+        &["-d", "-d", "-f", &conf, "stop"],
+        &["-f", "/nonexistent/pgpool.conf", "-f", &conf, "stop"],
+    ] {
+        // the configuration read is the last -f's: its pid file is missing
+        let out = pgpool(args);
+        assert_eq!(code(&out), Some(3), "{args:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("FATAL:  could not read pid file")
+                && !stderr(&out).contains("/nonexistent"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+    for (modes, signal) in [
+        (["smart", "fast"], libc::SIGINT),
+        (["fast", "smart"], libc::SIGTERM),
+    ] {
+        let (pid, reaper) = stand_in(
+            Command::new("sleep").arg("30"),
+            &dir.path().join("pgpool.pid"),
+        );
+        let out = pgpool(&["-m", modes[0], "-f", &conf, "--mode", modes[1], "stop"]);
+        assert_eq!(code(&out), Some(0), "{modes:?}: {}", stderr(&out));
+        let status = reaper.join().expect("reaper thread");
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&status),
+            Some(signal),
+            "{modes:?}: stand-in {pid} ended with {status}"
+        );
+    }
+}
+
+/// An unknown option or one missing its argument is named on the line before the usage, in
+/// the words of the getopt bundled with pgpool-II 4.3.5 (`<argv0>: illegal option -- c`).
+#[test]
+fn a_bad_option_is_named_before_the_usage() {
+    let bin = pgpool_bin().display().to_string();
+    for (args, line) in [
+        (&["-c"][..], "illegal option -- c"),
+        (&["-nc"], "illegal option -- c"),
+        (&["--bogus"], "illegal option -- bogus"),
+        (&["--conf=x"], "illegal option -- conf=x"),
+        (&["-f"], "option requires an argument -- f"),
+        (
+            &["--config-file"],
+            "option requires an argument -- config-file",
+        ),
+    ] {
+        let out = pgpool(args);
+        assert_eq!(code(&out), Some(1), "{args:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).starts_with(&format!("{bin}: {line}\npgpool-II version ")),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+}
+
 #[test]
 fn stop_without_a_pid_file_is_fatal_could_not_read_pid_file_exit_3() {
     let d = Daemon::prepare(shared_cluster(), "");
@@ -218,6 +314,97 @@ fn stop_and_reload_with_a_dead_pid_in_the_pid_file_fail() {
         )),
         "{}",
         stderr(&out)
+    );
+}
+
+/// A pid file that exists but gives no pid is FATAL in every mode, exit 3 (pgpool-II 4.3.5):
+/// empty — `EOF detected while reading pid file "<path>"` with the DETAIL `Success` (pgpool's
+/// strerror of no error) —, or unreadable — `could not read pid file "<path>"` with the reason.
+#[test]
+fn an_empty_or_unreadable_pid_file_is_fatal_in_every_mode() {
+    for empty in [true, false] {
+        let mut d = Daemon::prepare(shared_cluster(), "");
+        let path = pid_file(&d);
+        let (fatal, detail) = if empty {
+            std::fs::write(&path, "").expect("write an empty pid file");
+            ("EOF detected while reading pid file", "Success")
+        } else {
+            std::fs::create_dir(&path).expect("make the pid file a directory");
+            ("could not read pid file", "Is a directory")
+        };
+        let want = format!("FATAL:  {fatal} \"{}\"\n", path.display());
+        let want_detail = format!("DETAIL:  {detail}\n");
+        for args in [&["stop"][..], &["-m", "fast", "stop"], &["reload"]] {
+            let out = d.pgpool(args);
+            assert_eq!(code(&out), Some(3), "{args:?}: {}", stderr(&out));
+            assert!(
+                stderr(&out).contains(&want) && stderr(&out).contains(&want_detail),
+                "{args:?}: {}",
+                stderr(&out)
+            );
+        }
+        let started = d.launch_foreground(&[]);
+        let err = started.expect_err("the daemon started with a bad pid file");
+        assert!(err.contains("exit status: 3"), "{err}");
+        assert!(
+            d.log().contains(&want) && d.log().contains(&want_detail),
+            "{}",
+            d.log()
+        );
+    }
+}
+
+/// The pid file cannot be created: FATAL `could not open pid file "<path>"` with the reason as
+/// DETAIL, exit 3 (pgpool-II 4.3.5).
+#[test]
+fn a_pid_file_that_cannot_be_created_is_fatal() {
+    let probe = Daemon::prepare(shared_cluster(), "");
+    let path = probe.dir().join("no-such-dir").join("pgpool.pid");
+    let mut d = Daemon::prepare(
+        shared_cluster(),
+        &format!("pid_file_name = '{}'", path.display()),
+    );
+    let err = d
+        .launch_foreground(&[])
+        .expect_err("the daemon started without a pid file");
+    assert!(err.contains("exit status: 3"), "{err}");
+    let log = d.log();
+    assert!(
+        log.contains(&format!(
+            "FATAL:  could not open pid file \"{}\"\n",
+            path.display()
+        )) && log.contains("DETAIL:  No such file or directory\n"),
+        "{log}"
+    );
+}
+
+/// `pgpool stop` sends the signal again every fifth second of waiting and logs its LOG line
+/// again each time, right after the dots (pgpool-II 4.3.5:
+/// `.....<prefix>LOG:  stop request sent to pgpool (pid: N). waiting for termination...`).
+#[test]
+fn stop_logs_each_signal_it_sends_again() {
+    let (dir, conf) = scratch_conf();
+    // a stand-in that ignores SIGTERM (smart mode) and ends by itself after 7 s
+    let (pid, reaper) = stand_in(
+        Command::new("sh").args(["-c", "trap '' TERM; sleep 7"]),
+        &dir.path().join("pgpool.pid"),
+    );
+    let out = pgpool(&["-f", &conf, "stop"]);
+    reaper.join().expect("reaper thread");
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    let err = stderr(&out);
+    let sent =
+        format!("LOG:  stop request sent to pgpool (pid: {pid}). waiting for termination...");
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 3, "{err}");
+    assert!(lines[0].ends_with(&sent), "{err}");
+    assert!(
+        lines[1].starts_with(".....2") && lines[1].ends_with(&sent),
+        "{err}"
+    );
+    assert!(
+        lines[2].starts_with('.') && lines[2].ends_with(".done."),
+        "{err}"
     );
 }
 
@@ -353,13 +540,18 @@ fn without_foreground_option_the_daemon_detaches_and_stop_ends_it() {
     })
     .unwrap_or_else(|e| panic!("{e}: {:?}", d.psql("select 1")));
     assert_serves(&d);
+    // the child that served the queries is back to waiting once its session's end is done
+    let waiting = || {
+        children_of(pid)
+            .into_iter()
+            .filter(|&c| process_title(c) == "pgpool: wait for connection request")
+            .count()
+    };
+    wait_until(WAIT, "num_init_children = 4 children waiting", || {
+        waiting() == 4
+    })
+    .unwrap_or_else(|e| panic!("{e}: {:?}", children_of(pid)));
     let children = children_of(pid);
-    let clients: Vec<u32> = children
-        .iter()
-        .copied()
-        .filter(|&c| process_title(c) == "pgpool: wait for connection request")
-        .collect();
-    assert_eq!(clients.len(), 4, "num_init_children = 4: {children:?}");
 
     let out = d.pgpool(&["stop"]);
     assert_eq!(code(&out), Some(0), "{}", stderr(&out));
@@ -567,6 +759,70 @@ fn key_hba_pcp_clear_oidmaps_and_assertion_options_are_accepted() {
     ])
     .unwrap_or_else(|e| panic!("{e}"));
     assert_serves(&d);
+}
+
+// ---- exit status -----------------------------------------------------------------------------
+
+/// A child that exits with the fatal code (3) takes the whole server down with a non-zero exit
+/// status, so that a service manager's `Restart=on-failure` restarts it. Seen in pgpool-II
+/// 4.3.5 with a child made to `_exit(3)` under gdb: `LOG:  child process with pid: N exits with
+/// status 768`, `FATAL:  child process exit with fatal error. exiting pgpool-II`, `LOG:  shutting
+/// down`, every other process ended, exit status 1. Here a replacement child fails at start-up
+/// for real: the main process's open-files limit is lowered to 0 before one of its children is
+/// killed, and the child forked in its place cannot create its accept set (FATAL, exit 3).
+#[test]
+fn a_child_exiting_fatally_takes_pgpool_down_with_a_failure_status() {
+    let mut d = Daemon::start(shared_cluster(), "");
+    let main = d.pid().expect("running");
+    let before = d.children_pids();
+    let victim = *d.client_children().first().expect("a client child");
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: prlimit(2) on the daemon's main process with valid pointers: read its open-files
+    // limits, then set the soft one to 0 (the hard one kept). kill(2) of one of its children.
+    unsafe {
+        let main = main as libc::pid_t;
+        assert_eq!(
+            libc::prlimit(main, libc::RLIMIT_NOFILE, std::ptr::null(), &mut limit),
+            0
+        );
+        limit.rlim_cur = 0;
+        assert_eq!(
+            libc::prlimit(main, libc::RLIMIT_NOFILE, &limit, std::ptr::null_mut()),
+            0
+        );
+        libc::kill(victim as libc::pid_t, libc::SIGKILL);
+    }
+    wait_until(WAIT, "the main process to exit", || !process_alive(main))
+        .unwrap_or_else(|e| panic!("{e}\n{}", tail(&d.log(), 30)));
+    let log = d.log();
+    let fatal = log
+        .lines()
+        .find_map(|l| {
+            let rest = l.split("LOG:  child process with pid: ").nth(1)?;
+            rest.strip_suffix(" exits with status 768")
+        })
+        .unwrap_or_else(|| panic!("no child exited with status 768:\n{}", tail(&log, 30)));
+    let at = |needle: &str| {
+        log.find(needle)
+            .unwrap_or_else(|| panic!("{needle:?} not logged:\n{}", tail(&log, 30)))
+    };
+    let reaped = at(&format!(
+        "child process with pid: {fatal} exits with status 768"
+    ));
+    let raised = at("FATAL:  child process exit with fatal error. exiting pgpool-II\n");
+    let down = at("LOG:  shutting down\n");
+    assert!(reaped < raised && raised < down, "{}", tail(&log, 30));
+    for pid in before {
+        assert!(
+            !process_alive(pid),
+            "process {pid} outlived the main process"
+        );
+    }
+    let status = d.stop().expect("the main process's exit status");
+    assert_eq!(status.code(), Some(1), "{status}\n{}", tail(&log, 30));
 }
 
 // ---- configuration files through the binary ------------------------------------------------

@@ -318,10 +318,337 @@ fn pg_md5_matches_debians() {
     assert_eq!(r.code, 1);
     assert!(
         r.stderr
-            .ends_with("Unable to get configuration. Exiting...\n"),
+            .ends_with("Unable to get configuration. Exiting...\n\n"),
         "{}",
         r.stderr
     );
+}
+
+/// What one pg_md5 / pg_enc run did, run in a fresh directory holding `pgpool.conf`
+/// (`pool_passwd = 'pool_passwd'`), an empty `pool_passwd` and `files`: stdout and stderr (the
+/// program's path written `PROG`, pids `N`), exit code (None: killed by a signal), and
+/// pool_passwd afterwards.
+#[derive(Debug, PartialEq, Eq)]
+struct PwRun {
+    stdout: String,
+    stderr: String,
+    code: Option<i32>,
+    pool_passwd: String,
+}
+
+fn our_pw_tool(tool: &str) -> std::path::PathBuf {
+    match tool {
+        "pg_enc" => env!("CARGO_BIN_EXE_pg_enc").into(),
+        _ => pcp::ours(tool),
+    }
+}
+
+/// The running user's home directory from the password database: Debian's tools name it in
+/// their usage whatever `$HOME` says, so both run with `HOME` set to it.
+fn passwd_home() -> std::path::PathBuf {
+    nix::unistd::User::from_uid(nix::unistd::getuid())
+        .ok()
+        .flatten()
+        .map(|u| u.dir)
+        .unwrap_or_else(|| "/".into())
+}
+
+/// `pid <digits>:` written `pid N:`.
+fn without_pids(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("pid ") {
+        out.push_str(&rest[..at + 4]);
+        rest = &rest[at + 4..];
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits > 0 && rest[digits..].starts_with(':') {
+            out.push('N');
+            rest = &rest[digits..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+fn pw_run(bin: &Path, args: &[&str], files: &[(&str, &[u8])]) -> PwRun {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("pgpool.conf"),
+        "pool_passwd = 'pool_passwd'\n",
+    )
+    .expect("write pgpool.conf");
+    std::fs::write(dir.path().join("pool_passwd"), "").expect("write pool_passwd");
+    for (name, content) in files {
+        std::fs::write(dir.path().join(name), content).expect("write an input file");
+    }
+    let out = std::process::Command::new(bin)
+        .args(args)
+        .current_dir(dir.path())
+        .env("HOME", passwd_home())
+        .env_remove("PGPOOLKEYFILE")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("run {}: {e}", bin.display()));
+    let bin = bin.display().to_string();
+    let norm = |b: &[u8]| without_pids(&String::from_utf8_lossy(b).replace(&bin, "PROG"));
+    PwRun {
+        stdout: norm(&out.stdout),
+        stderr: norm(&out.stderr),
+        code: out.status.code(),
+        pool_passwd: std::fs::read_to_string(dir.path().join("pool_passwd")).unwrap_or_default(),
+    }
+}
+
+/// Run ours and Debian's `tool` alike (see `pw_run`); they must agree in everything. Returns
+/// Debian's run.
+fn pw_same(tool: &str, args: &[&str], files: &[(&str, &[u8])]) -> PwRun {
+    let ours = pw_run(&our_pw_tool(tool), args, files);
+    let theirs = pw_run(&pcp::debian(tool), args, files);
+    assert_eq!(ours, theirs, "{tool} {args:?}");
+    theirs
+}
+
+/// pg_enc reads its options with GNU getopt_long as 4.3.5's does: clustered short options
+/// (`-mu zz` is `-m -u zz`), `--` ending the options, options after the password, unique
+/// abbreviations of long names (`--enc=`, `--update`, `--config=`), glibc's messages.
+#[test]
+fn pg_enc_reads_its_options_as_debians_does() {
+    let r = pw_same(
+        "pg_enc",
+        &["-K", "mykey", "-mu", "zz", "-f", "pgpool.conf", "secret"],
+        &[],
+    );
+    assert_eq!(
+        (r.code, r.pool_passwd.as_str()),
+        (Some(0), "zz:AESV7IMV7YNworqqZU1Z46Wgw==\n")
+    );
+    let r = pw_same(
+        "pg_enc",
+        &[
+            "--enc=mykey",
+            "--update",
+            "--config=pgpool.conf",
+            "-u",
+            "yy",
+            "secret",
+        ],
+        &[],
+    );
+    assert_eq!(r.pool_passwd, "yy:AESV7IMV7YNworqqZU1Z46Wgw==\n");
+    let r = pw_same("pg_enc", &["-K", "mykey", "--", "-secret"], &[]);
+    assert!(r.stdout.contains("pool_passwd string: AES"), "{r:?}");
+    for args in [
+        &[
+            "-K",
+            "mykey",
+            "secret",
+            "-u",
+            "ww",
+            "-m",
+            "-f",
+            "pgpool.conf",
+        ][..],
+        &["-Kmykey", "secret"],
+        &["--enc-key", "mykey", "secret"],
+        &["-K", "mykey", "--usern=q", "secret"],
+        &["-K", "mykey", "a", "b"],
+        // errors: the message, then the usage on stdout, exit 0
+        &["-K", "k", "--pro", "s"],
+        &["-K", "k", "--u", "s"],
+        &["-K", "k", "-x", "s"],
+        &["-K", "k", "-mu"],
+        &["-K", "k", "--username"],
+        &["--help=3"],
+        &["-K", "k", "--prompt-for=1"],
+        &["-h", "-x"],
+    ] {
+        pw_same("pg_enc", args, &[]);
+    }
+}
+
+/// `-i` input files, line by line as 4.3.5's tools read them: an empty password is an invalid
+/// pair, an empty user name is the OS user's entry (with -m), the length limits and their
+/// messages, pg_md5's 257-byte pieces of a longer line, a `\r` kept, a last line without a
+/// newline; a missing input file; a configuration that cannot be read once an entry is to be
+/// written; `-u` over 128 bytes (pg_md5 refuses it, pg_enc silently keeps 128 bytes).
+#[test]
+fn pg_md5_and_pg_enc_input_files_and_limits_match_debians() {
+    let u129 = "u".repeat(129);
+    let p129 = "p".repeat(129);
+    let files: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "pairs",
+            format!("u1:pw\nu3:\n:pw\nnocolon\n\n{u129}:pw\nu4:{p129}\nu5:a:b\n").into_bytes(),
+        ),
+        (
+            "order",
+            format!("{u129}:\n:{p129}\n:\n::\nu::\n").into_bytes(),
+        ),
+        (
+            "long254",
+            format!("{}:pw\nok:pw\n", "u".repeat(254)).into_bytes(),
+        ),
+        (
+            "long300",
+            format!("{}:pw\nu:{}\nok:pw\n", "u".repeat(300), "p".repeat(300)).into_bytes(),
+        ),
+        ("cr", b"a:b\r\nc:d".to_vec()),
+        ("empty", Vec::new()),
+    ];
+    let files: Vec<(&str, &[u8])> = files.iter().map(|(n, c)| (*n, c.as_slice())).collect();
+    for (name, _) in &files {
+        for (tool, args) in [
+            ("pg_md5", &["-i", name][..]),
+            ("pg_md5", &["-m", "-f", "pgpool.conf", "-i", name]),
+            ("pg_enc", &["-K", "k", "-i", name]),
+            (
+                "pg_enc",
+                &["-K", "k", "-m", "-f", "pgpool.conf", "-i", name],
+            ),
+        ] {
+            pw_same(tool, args, &files);
+        }
+    }
+    let r = pw_same("pg_md5", &["-i", "pairs"], &files);
+    assert!(
+        r.stdout
+            .contains("LINE#02: Invalid username:password pair\nLINE#03: USER: <>\n"),
+        "{}",
+        r.stdout
+    );
+    let r = pw_same("pg_enc", &["-K", "k", "-i", "pairs"], &files);
+    assert!(
+        r.stderr
+            .contains("LINE#06: input exceeds maximum username length 128\n"),
+        "{}",
+        r.stderr
+    );
+    for (tool, args) in [
+        ("pg_md5", &["-i", "missing"][..]),
+        ("pg_enc", &["-K", "k", "-i", "missing"]),
+        (
+            "pg_md5",
+            &["-m", "-f", "/nonexistent/pgpool.conf", "secret"],
+        ),
+        (
+            "pg_md5",
+            &["-m", "-f", "/nonexistent/pgpool.conf", "-i", "pairs"],
+        ),
+        (
+            "pg_enc",
+            &["-K", "k", "-m", "-f", "/nonexistent/pgpool.conf", "secret"],
+        ),
+        (
+            "pg_enc",
+            &[
+                "-K",
+                "k",
+                "-m",
+                "-f",
+                "/nonexistent/pgpool.conf",
+                "-i",
+                "pairs",
+            ],
+        ),
+        ("pg_md5", &["-u", &u129, "secret"]),
+        ("pg_enc", &["-K", "k", "-u", &u129, "secret"]),
+        (
+            "pg_enc",
+            &["-K", "k", "-m", "-f", "pgpool.conf", "-u", &u129, "secret"],
+        ),
+    ] {
+        pw_same(tool, args, &files);
+    }
+    let r = pw_same("pg_md5", &["-i", "missing"], &files);
+    assert_eq!(
+        (r.code, r.stderr.as_str()),
+        (
+            Some(1),
+            "failed to open input_file \"missing\" (No such file or directory)\n\n"
+        )
+    );
+}
+
+/// A descriptor for standard output whose reader is already gone.
+fn pipe_without_reader() -> std::os::fd::OwnedFd {
+    use std::os::fd::FromRawFd;
+    let mut fds = [0; 2];
+    // SAFETY: pipe2(2) fills both slots with new descriptors on success.
+    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+    // SAFETY: the two descriptors were just created and are owned here once each.
+    let (read, write) = unsafe {
+        (
+            std::os::fd::OwnedFd::from_raw_fd(fds[0]),
+            std::os::fd::OwnedFd::from_raw_fd(fds[1]),
+        )
+    };
+    drop(read);
+    write
+}
+
+/// Standard output that goes nowhere (`pg_md5 -i f | head -1`) is no reason to crash: ours end
+/// quietly with their usual status. Debian's (C stdio: stdout written in blocks, at exit when
+/// small) exit 0 when the reader took the first line and left, and die of SIGPIPE (a shell says
+/// 141) when nobody ever read; ours exit 0 in both.
+#[test]
+fn pg_md5_and_pg_enc_end_quietly_when_stdout_has_no_reader() {
+    use std::io::BufRead;
+    let input: &[(&str, &[u8])] = &[("pairs", b"a:b\nc:d\ne:f\n")];
+    for (tool, args) in [
+        ("pg_md5", &["-i", "pairs"][..]),
+        ("pg_md5", &["secret"]),
+        ("pg_enc", &["-K", "k", "-i", "pairs"]),
+        ("pg_enc", &["-K", "k", "secret"]),
+    ] {
+        for bin in [our_pw_tool(tool), pcp::debian(tool)] {
+            let dir = tempfile::tempdir().expect("temp dir");
+            for (name, content) in input {
+                std::fs::write(dir.path().join(name), content).expect("write input");
+            }
+            // the reader takes the first line and leaves
+            let mut child = std::process::Command::new(&bin)
+                .args(args)
+                .current_dir(dir.path())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("spawn");
+            let mut first = String::new();
+            let stdout = child.stdout.take().expect("piped");
+            std::io::BufReader::new(stdout)
+                .read_line(&mut first)
+                .expect("read the first line");
+            let out = child.wait_with_output().expect("wait");
+            assert_eq!(
+                (
+                    out.status.code(),
+                    String::from_utf8_lossy(&out.stderr).as_ref()
+                ),
+                (Some(0), ""),
+                "{} {args:?}",
+                bin.display()
+            );
+            if bin == pcp::debian(tool) {
+                continue;
+            }
+            // nobody ever reads
+            let out = std::process::Command::new(&bin)
+                .args(args)
+                .current_dir(dir.path())
+                .stdout(std::process::Stdio::from(pipe_without_reader()))
+                .output()
+                .expect("run");
+            assert_eq!(
+                (
+                    out.status.code(),
+                    String::from_utf8_lossy(&out.stderr).as_ref()
+                ),
+                (Some(0), ""),
+                "{} {args:?}",
+                bin.display()
+            );
+        }
+    }
 }
 
 /// Node status column (3rd field) of `pcp_node_info -n <node>` through Debian's tool.
