@@ -32,6 +32,20 @@ fn describe(e: &postgres::Error) -> String {
     }
 }
 
+/// Log in as `user` with `password` to `db`, and the PostgreSQL backend pid that served it
+/// (the same pid twice = a pooled connection handed over).
+fn backend_pid_of(d: &Daemon, user: &str, password: &str, db: &str) -> Result<i32, String> {
+    let mut cl = d
+        .try_client(user, Some(password), db)
+        .map_err(|e| describe(&e))?;
+    let p: i32 = cl
+        .query_one("select pg_backend_pid()", &[])
+        .map_err(|e| describe(&e))?
+        .get(0);
+    cl.close().map_err(|e| describe(&e))?;
+    Ok(p)
+}
+
 fn logs_in(d: &Daemon, user: &str, password: Option<&str>) {
     assert_eq!(
         d.psql_as(user, password, "postgres", "select current_user"),
@@ -488,17 +502,7 @@ fn pam_service_accepts_one_user_and_refuses_others() {
     logs_in(&h.d, "hba_pam", Some("pampw"));
     // spec/auth.md §11, clear-text row: after pam no question can be asked; the entry is
     // compared with the password the backend accepted, and the pooled connection is handed over
-    let pid = || -> Result<i32, String> {
-        let mut cl =
-            h.d.try_client("hba_pam", Some("pampw"), "hba_pam_db")
-                .map_err(|e| describe(&e))?;
-        let p: i32 = cl
-            .query_one("select pg_backend_pid()", &[])
-            .map_err(|e| describe(&e))?
-            .get(0);
-        cl.close().map_err(|e| describe(&e))?;
-        Ok(p)
-    };
+    let pid = || backend_pid_of(&h.d, "hba_pam", "pampw", "hba_pam_db");
     let first = pid().unwrap_or_else(|e| panic!("{e}\n{}", tail(&h.d.log(), 20)));
     let again = pid().unwrap_or_else(|e| panic!("pooled login: {e}\n{}", tail(&h.d.log(), 20)));
     assert_eq!(first, again, "the pooled backend connection is reused");
@@ -740,17 +744,7 @@ fn pooled_connection_reuse_after_hba() {
         ),
         "hba_pool_md5:poolpw\n",
     );
-    let pid = |user: &str, pw: &str| -> Result<i32, String> {
-        let mut cl =
-            h.d.try_client(user, Some(pw), "hba_pooled")
-                .map_err(|e| describe(&e))?;
-        let p: i32 = cl
-            .query_one("select pg_backend_pid()", &[])
-            .map_err(|e| describe(&e))?
-            .get(0);
-        cl.close().map_err(|e| describe(&e))?;
-        Ok(p)
-    };
+    let pid = |user: &str, pw: &str| backend_pid_of(&h.d, user, pw, "hba_pooled");
     for (user, right) in [("hba_pool_md5", "poolpw"), ("hba_pool_pw", "poolpw2")] {
         let first =
             pid(user, right).unwrap_or_else(|e| panic!("{user}: {e}\n{}", tail(&h.d.log(), 20)));

@@ -17,9 +17,14 @@ const DEBIAN_PGPOOL: &str = "/usr/sbin/pgpool";
 /// Debian's pgpool in streaming mode on the shared cluster; no child restarts (the proc_info
 /// "before process restarting" countdown would tick between the two runs).
 fn real_pgpool() -> Daemon {
+    real_pgpool_with("")
+}
+
+/// `real_pgpool` with `extra` configuration lines.
+fn real_pgpool_with(extra: &str) -> Daemon {
     let d = Daemon::start_with_bin(
         shared_sr_cluster(),
-        &format!("{STREAMING_CONF}child_life_time = 0\n"),
+        &format!("{STREAMING_CONF}child_life_time = 0\n{extra}"),
         Path::new(DEBIAN_PGPOOL),
     );
     // the daemon is ready when the client port accepts; the PCP process may come a bit later
@@ -805,17 +810,7 @@ fn watchdog_info_matches_debians() {
 
 /// Debian's pgpool with its PCP unix socket in /tmp (the tools' default socket directory).
 fn real_pgpool_with_tmp_socket() -> Daemon {
-    let d = Daemon::start_with_bin(
-        shared_sr_cluster(),
-        &format!("{STREAMING_CONF}child_life_time = 0\npcp_socket_dir = '/tmp'\n"),
-        Path::new(DEBIAN_PGPOOL),
-    );
-    let addr = format!("{HOST}:{}", d.pcp_port());
-    wait_until(Duration::from_secs(20), "the PCP port", || {
-        std::net::TcpStream::connect(&addr).is_ok()
-    })
-    .unwrap_or_else(|e| panic!("{e}\n{}", d.log()));
-    d
+    real_pgpool_with("pcp_socket_dir = '/tmp'\n")
 }
 
 /// `--gracefully`: every tool takes it (pgpool's tools share one option table and ignore it
