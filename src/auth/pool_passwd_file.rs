@@ -1,7 +1,8 @@
 //! Writing pool_passwd entries, as `pg_md5 -m` and `pg_enc -m` do (spec/config.md §7.2,
 //! spec/cli.md §2–§3): the line of an existing user is replaced in place, otherwise
 //! `user:value\n` is appended; the file is created if missing and rewritten with the same inode
-//! (truncate + write), so running pgpool processes see the change at their next lookup.
+//! (truncate + write), so running pgpool processes see the change at their next lookup. Also
+//! where the tools find that file: the `pool_passwd` parameter of their configuration.
 
 use std::io::Write as _;
 use std::path::Path;
@@ -71,6 +72,30 @@ pub fn set_entry(path: &Path, user: &str, value: &str) -> std::io::Result<()> {
         .truncate(true)
         .open(path)?;
     f.write_all(new.as_bytes())
+}
+
+/// The pool_passwd file named by the configuration `config` (relative to its directory;
+/// `pool_passwd` when the parameter is empty). A missing configuration is an error here, unlike
+/// for the server: pgpool's WARNING goes to stderr, and Err holds the message the tools end
+/// with.
+pub fn locate(config: &std::path::Path) -> Result<std::path::PathBuf, String> {
+    use std::io::Write;
+    let loaded = if config.is_file() {
+        crate::config::Config::load(config).ok()
+    } else {
+        let _ = writeln!(
+            std::io::stderr(),
+            "WARNING: pid {}: could not open configuration file: \"{}\"",
+            std::process::id(),
+            config.display()
+        );
+        None
+    };
+    let Some((cfg, _)) = loaded else {
+        return Err("Unable to get configuration. Exiting...\n".into());
+    };
+    let name = cfg.get_str("pool_passwd");
+    Ok(cfg.resolve(if name.is_empty() { "pool_passwd" } else { name }))
 }
 
 #[cfg(test)]

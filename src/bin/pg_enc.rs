@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 
 use pgpool_rs::auth::passwords::{aes_encrypt, pool_key_path, read_pool_key_file};
 use pgpool_rs::auth::pool_passwd_file::set_entry;
-use pgpool_rs::config::Config;
 use pgpool_rs::pcp::tools::getopt::{getopt, HasArg, Item, LongOpt};
 
 /// `eprintln!`/`eprint!` that ignore a failed write (stderr closed or a pipe whose reader left).
@@ -120,26 +119,6 @@ fn prompt(text: &str, out: &mut dyn Write) -> Result<String, String> {
     Ok(line.trim_end_matches(['\n', '\r']).to_string())
 }
 
-/// The pool_passwd file of the configuration; Err with pgpool's message when the configuration
-/// cannot be read (a missing file is an error here, unlike for the server).
-fn pool_passwd_path(config: &Path) -> Result<PathBuf, String> {
-    let loaded = if config.is_file() {
-        Config::load(config).ok()
-    } else {
-        errln!(
-            "WARNING: pid {}: could not open configuration file: \"{}\"",
-            std::process::id(),
-            config.display()
-        );
-        None
-    };
-    let Some((cfg, _)) = loaded else {
-        return Err("Unable to get configuration. Exiting...\n".into());
-    };
-    let name = cfg.get_str("pool_passwd");
-    Ok(cfg.resolve(if name.is_empty() { "pool_passwd" } else { name }))
-}
-
 /// Encrypt `password`: print it, or with `-m` write `user:AES…` into pool_passwd (an empty
 /// `user` is the OS user).
 fn emit(
@@ -152,7 +131,7 @@ fn emit(
     let b64 = aes_encrypt(password, key);
     if o.update {
         let config = o.config.clone().unwrap_or_else(|| DEFAULT_CONFIG.into());
-        let path = pool_passwd_path(&config)?;
+        let path = pgpool_rs::auth::pool_passwd_file::locate(Path::new(&config))?;
         let user = if user.is_empty() {
             pgpool_rs::pcp::tools::os_user()
         } else {

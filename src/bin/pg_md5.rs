@@ -245,22 +245,9 @@ fn pool_passwd_path(o: &Opts) -> Option<PathBuf> {
         o.config.clone().map(PathBuf::from).unwrap_or_else(|| {
             Path::new(pgpool_rs::main_process::cli::SYSCONFDIR).join("pgpool.conf")
         });
-    let loaded = if conf.is_file() {
-        pgpool_rs::config::Config::load(&conf).ok()
-    } else {
-        errln!(
-            "WARNING: pid {}: could not open configuration file: \"{}\"",
-            std::process::id(),
-            conf.display()
-        );
-        None
-    };
-    let Some((cfg, _)) = loaded else {
-        errln!("Unable to get configuration. Exiting...\n");
-        return None;
-    };
-    let name = cfg.get_str("pool_passwd");
-    Some(cfg.resolve(if name.is_empty() { "pool_passwd" } else { name }))
+    pgpool_rs::auth::pool_passwd_file::locate(&conf)
+        .map_err(|e| errln!("{e}"))
+        .ok()
 }
 
 /// Replace the line of `user` in pool_passwd with its md5 entry, or append one; creates the file
